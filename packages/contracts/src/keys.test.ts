@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { createKeys, QUEUES } from './keys.ts';
+import { turnJob } from './jobs.ts';
+
+describe('keys', () => {
+  const keys = createKeys('spool:');
+
+  it('puts every key of a response in the same hash slot', () => {
+    const id = 'resp_abc';
+    const tags = [keys.record(id), keys.events(id), keys.channel(id)].map((k) => /\{([^}]+)\}/.exec(k)?.[1]);
+    expect(new Set(tags)).toEqual(new Set([id]));
+  });
+
+  it('keeps records and queues apart under the prefix', () => {
+    expect(keys.record('resp_1')).toBe('spool:resp:{resp_1}');
+    expect(keys.events('resp_1')).toBe('spool:resp:{resp_1}:events');
+    expect(keys.channel('resp_1')).toBe('spool:live:{resp_1}');
+    expect(keys.bullPrefix).toBe('spool:bull');
+    expect(Object.values(QUEUES)).toEqual(['turns', 'mcp', 'webhooks']);
+  });
+
+  it('refuses a prefix that would break hash tags', () => {
+    expect(() => createKeys('a{b}')).toThrow(/braces/);
+  });
+
+  it('derives turn job ids from the response and turn', () => {
+    expect(turnJob.jobId({ responseId: 'resp_1', turn: 2 })).toBe('resp_1-t2');
+  });
+});

@@ -1,0 +1,35 @@
+/**
+ * The one place that names shared Redis things. Every key of one response carries the response id
+ * as a hash tag (`{resp_…}`), so a response's keys live in one slot and the Lua scripts that touch
+ * several of them run on Redis Cluster too.
+ */
+export interface Keys {
+  readonly prefix: string;
+  /** BullMQ's own prefix: queues live under it, apart from our records. */
+  readonly bullPrefix: string;
+  /** Hash: the response record (snapshot, request, input, owner, status, sequence counter). */
+  record(responseId: string): string;
+  /** Stream: the numbered event log; entry id `0-(sequence_number+1)`. */
+  events(responseId: string): string;
+  /** Pub/sub channel that wakes readers when the log grows. */
+  channel(responseId: string): string;
+}
+
+export function createKeys(prefix: string): Keys {
+  if (/[\s{}]/.test(prefix)) throw new Error(`Redis key prefix must not contain spaces or braces: '${prefix}'`);
+  return {
+    prefix,
+    bullPrefix: `${prefix}bull`,
+    record: (id) => `${prefix}resp:{${id}}`,
+    events: (id) => `${prefix}resp:{${id}}:events`,
+    channel: (id) => `${prefix}live:{${id}}`,
+  };
+}
+
+/** Queue names, relative to `bullPrefix`. */
+export const QUEUES = {
+  turns: 'turns',
+  mcp: 'mcp',
+  webhooks: 'webhooks',
+} as const;
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];

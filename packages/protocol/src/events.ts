@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import type { OutputItem, OutputTextPart, RefusalPart } from './items.ts';
+import type { Response } from './response.ts';
+
+/*
+ * Stream events, named exactly as OpenAI names them. A draft has no `sequence_number`: numbers are
+ * assigned where the event is appended to the log (atomically, in Redis), so any process may emit.
+ */
+
+const itemScoped = { item_id: z.string(), output_index: z.number().int() };
+const partScoped = { ...itemScoped, content_index: z.number().int() };
+const anyObject = z.record(z.string(), z.unknown());
+
+const lifecycle = <T extends string>(type: T) => z.object({ type: z.literal(type), response: anyObject });
+
+export const EventDraftSchema = z.discriminatedUnion('type', [
+  lifecycle('response.created'),
+  lifecycle('response.queued'),
+  lifecycle('response.in_progress'),
+  lifecycle('response.completed'),
+  lifecycle('response.failed'),
+  lifecycle('response.incomplete'),
+  z.object({ type: z.literal('response.output_item.added'), output_index: z.number().int(), item: anyObject }),
+  z.object({ type: z.literal('response.output_item.done'), output_index: z.number().int(), item: anyObject }),
+  z.object({ type: z.literal('response.content_part.added'), ...partScoped, part: anyObject }),
+  z.object({ type: z.literal('response.content_part.done'), ...partScoped, part: anyObject }),
+  z.object({ type: z.literal('response.output_text.delta'), ...partScoped, delta: z.string(), logprobs: z.array(z.unknown()) }),
+  z.object({ type: z.literal('response.output_text.done'), ...partScoped, text: z.string(), logprobs: z.array(z.unknown()) }),
+  z.object({ type: z.literal('response.refusal.delta'), ...partScoped, delta: z.string() }),
+  z.object({ type: z.literal('response.refusal.done'), ...partScoped, refusal: z.string() }),
+  z.object({ type: z.literal('response.function_call_arguments.delta'), ...itemScoped, delta: z.string() }),
+  z.object({ type: z.literal('response.function_call_arguments.done'), ...itemScoped, arguments: z.string(), name: z.string() }),
+  z.object({ type: z.literal('response.mcp_list_tools.in_progress'), ...itemScoped }),
+  z.object({ type: z.literal('response.mcp_list_tools.completed'), ...itemScoped }),
+  z.object({ type: z.literal('response.mcp_list_tools.failed'), ...itemScoped }),
+  z.object({ type: z.literal('response.mcp_call_arguments.delta'), ...itemScoped, delta: z.string() }),
+  z.object({ type: z.literal('response.mcp_call_arguments.done'), ...itemScoped, arguments: z.string() }),
+  z.object({ type: z.literal('response.mcp_call.in_progress'), ...itemScoped }),
+  z.object({ type: z.literal('response.mcp_call.completed'), ...itemScoped }),
+  z.object({ type: z.literal('response.mcp_call.failed'), ...itemScoped }),
+  z.object({
+    type: z.literal('error'),
+    code: z.string().nullable(),
+    message: z.string(),
+    param: z.string().nullable(),
+    error: z.object({ type: z.string(), code: z.string().nullable(), message: z.string(), param: z.string().nullable() }),
+  }),
+]);
+
+type Schema = z.infer<typeof EventDraftSchema>;
+type Narrow<T extends Schema['type']> = Extract<Schema, { type: T }>;
+
+/** Drafts with our precise item and response types where the schema is loose. */
+export type EventDraft =
+  | (Omit<Narrow<LifecycleType>, 'response'> & { response: Response })
+  | (Omit<Narrow<'response.output_item.added' | 'response.output_item.done'>, 'item'> & { item: OutputItem })
+  | (Omit<Narrow<'response.content_part.added' | 'response.content_part.done'>, 'part'> & { part: OutputTextPart | RefusalPart })
+  | Exclude<Schema, { type: LifecycleType | 'response.output_item.added' | 'response.output_item.done' | 'response.content_part.added' | 'response.content_part.done' }>;
+export type EventType = EventDraft['type'];
+export type StreamEvent = EventDraft & { sequence_number: number };
+
+export type LifecycleType =
+  | 'response.created'
+  | 'response.queued'
+  | 'response.in_progress'
+  | 'response.completed'
+  | 'response.failed'
+  | 'response.incomplete';
+export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set(['response.completed', 'response.failed', 'response.incomplete']);
+
+/** Lifecycle events carry a deep copy: the snapshot keeps changing after the event is built. */
+export function lifecycleEvent(type: LifecycleType, response: Response): EventDraft {
+  return { type, response: structuredClone(response) } as EventDraft;
+}
+
+/** The stream `error` event, in the flat form the OpenAI SDK types and the nested form Open Responses requires. */
+export function errorEvent(code: string | null, message: string, param: string | null = null, type = 'server_error'): EventDraft {
+  return { type: 'error', code, message, param, error: { type, code, message, param } };
+}

@@ -1,0 +1,38 @@
+export { newId } from './ids.ts';
+export { ApiError, ErrorBodySchema, type ApiErrorType, type ErrorBody } from './errors.ts';
+export * from './items.ts';
+export * from './tools.ts';
+export {
+  CreateResponseRequestSchema,
+  TextFormatSchema,
+  parseCreateRequest,
+  parseOrBadRequest,
+  paramFromPath,
+  type CreateResponseRequest,
+  type TextFormat,
+} from './request.ts';
+export {
+  ResponseSchema,
+  ResponseStatusSchema,
+  UsageSchema,
+  TERMINAL_STATUSES,
+  buildResponse,
+  echoTool,
+  isTerminal,
+  redactServerUrl,
+  type Response,
+  type ResponseError,
+  type ResponseStatus,
+  type Usage,
+} from './response.ts';
+export {
+  EventDraftSchema,
+  TERMINAL_EVENT_TYPES,
+  errorEvent,
+  lifecycleEvent,
+  type EventDraft,
+  type EventType,
+  type LifecycleType,
+  type StreamEvent,
+} from './events.ts';
+export { applyEvent, assertNever } from './accumulate.ts';

@@ -1,0 +1,63 @@
+import { z } from 'zod';
+
+export const FunctionToolSchema = z.object({
+  type: z.literal('function'),
+  name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, underscores or dashes'),
+  description: z.string().nullish(),
+  parameters: z.record(z.string(), z.unknown()).nullish(),
+  strict: z.boolean().nullish(),
+});
+export type FunctionTool = z.infer<typeof FunctionToolSchema>;
+
+/** `allowed_tools` and the approval filters share this shape. */
+export const McpToolFilterSchema = z.object({
+  tool_names: z.array(z.string()).optional(),
+  read_only: z.boolean().optional(),
+});
+export type McpToolFilter = z.infer<typeof McpToolFilterSchema>;
+
+export const McpRequireApprovalSchema = z.union([
+  z.enum(['always', 'never']),
+  z.object({ always: McpToolFilterSchema.optional(), never: McpToolFilterSchema.optional() }),
+]);
+export type McpRequireApproval = z.infer<typeof McpRequireApprovalSchema>;
+
+export const McpToolSchema = z.object({
+  type: z.literal('mcp'),
+  server_label: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, underscores or dashes'),
+  server_url: z.string().nullish(),
+  connector_id: z.string().nullish(),
+  server_description: z.string().nullish(),
+  headers: z.record(z.string(), z.string()).nullish(),
+  authorization: z.string().nullish(),
+  allowed_tools: z.union([z.array(z.string()), McpToolFilterSchema]).nullish(),
+  require_approval: McpRequireApprovalSchema.nullish(),
+});
+export type McpTool = z.infer<typeof McpToolSchema>;
+
+export const ToolSchema = z.discriminatedUnion('type', [FunctionToolSchema, McpToolSchema]);
+export type Tool = z.infer<typeof ToolSchema>;
+export const SUPPORTED_TOOL_TYPES = ['function', 'mcp'] as const;
+
+export const ToolChoiceSchema = z.union([
+  z.enum(['none', 'auto', 'required']),
+  z.object({ type: z.literal('function'), name: z.string() }),
+  z.object({ type: z.literal('mcp'), server_label: z.string(), name: z.string().nullish() }),
+  z.object({
+    type: z.literal('allowed_tools'),
+    mode: z.enum(['auto', 'required']),
+    tools: z.array(z.record(z.string(), z.unknown())),
+  }),
+]);
+export type ToolChoice = z.infer<typeof ToolChoiceSchema>;
+
+/** Function tools as echoed: Open Responses requires description, parameters and strict present. */
+export function echoFunctionTool(tool: FunctionTool) {
+  return {
+    type: 'function' as const,
+    name: tool.name,
+    description: tool.description ?? null,
+    parameters: tool.parameters ?? null,
+    strict: tool.strict ?? true,
+  };
+}

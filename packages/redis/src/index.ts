@@ -1,0 +1,16 @@
+export { connect, waitReady, type ConnectionPurpose } from './connection.ts';
+export {
+  APPEND_GONE,
+  APPEND_SEALED,
+  ResponseStore,
+  defineScripts,
+  splitEvent,
+  type AppendOptions,
+  type CreateRecord,
+  type LogEntry,
+  type ResponseRecord,
+} from './store.ts';
+export { LiveHub, parseLiveMessage, type LiveHandler, type LiveMessage } from './live.ts';
+export { followEvents, type FollowOptions, type FollowOutcome } from './follow.ts';
+export { ResponseClosedError, ResponseWriter, type WriterOptions } from './writer.ts';
+export { ChainError, loadChain } from './chain.ts';

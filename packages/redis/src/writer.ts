@@ -1,0 +1,132 @@
+import { applyEvent, type EventDraft, type Response, type ResponseStatus } from '@spool/protocol';
+import { APPEND_GONE, APPEND_SEALED, type ResponseStore } from './store.ts';
+
+export interface WriterOptions {
+  store: ResponseStore;
+  responseId: string;
+  snapshot: Response;
+  /** Retention applied when the response is sealed. */
+  ttlSeconds: number;
+  /** The stored snapshot (what a poll sees) is refreshed at most this often during deltas. */
+  snapshotIntervalMs?: number;
+}
+
+/** Thrown when the response was sealed by someone else (cancelled) or deleted: stop working on it. */
+export class ResponseClosedError extends Error {
+  override readonly name = 'ResponseClosedError';
+  constructor(readonly reason: 'sealed' | 'gone') {
+    super(reason === 'sealed' ? 'The response was already finished or cancelled.' : 'The response no longer exists.');
+  }
+}
+
+/**
+ * Emits a response's events. Every event updates the in-memory snapshot (so the snapshot is always
+ * derived from the events), and the events produced within one tick go to Redis in one script call,
+ * so a burst of token deltas costs one round trip instead of one each.
+ */
+export class ResponseWriter {
+  readonly snapshot: Response;
+  private batch: EventDraft[] = [];
+  private flushing: Promise<void> = Promise.resolve();
+  private scheduled = false;
+  private lastSnapshotAt = 0;
+  private snapshotDue = false;
+  private closed: ResponseClosedError | null = null;
+  private readonly interval: number;
+
+  constructor(private readonly opts: WriterOptions) {
+    this.snapshot = opts.snapshot;
+    this.interval = opts.snapshotIntervalMs ?? 200;
+  }
+
+  get isClosed(): boolean {
+    return this.closed !== null;
+  }
+
+  /** Queues an event; it is written with the others of this tick. Throws once the response is closed. */
+  emit(event: EventDraft): void {
+    if (this.closed) throw this.closed;
+    applyEvent(this.snapshot, event);
+    this.batch.push(event);
+    if (event.type === 'response.output_item.done' || event.type.startsWith('response.') && 'response' in event) {
+      this.snapshotDue = true;
+    }
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        void this.flush().catch(() => undefined);
+      });
+    }
+  }
+
+  /** Writes what is queued; resolves when it is in Redis. Rejects with ResponseClosedError when closed. */
+  flush(): Promise<void> {
+    const events = this.batch;
+    this.batch = [];
+    if (events.length === 0 && !this.snapshotDue) return this.flushing.then(() => this.throwIfClosed());
+    const now = Date.now();
+    const withSnapshot = this.snapshotDue || now - this.lastSnapshotAt >= this.interval;
+    if (withSnapshot) {
+      this.snapshotDue = false;
+      this.lastSnapshotAt = now;
+    }
+    const snapshot = withSnapshot ? structuredClone(this.snapshot) : undefined;
+    this.flushing = this.flushing.then(async () => {
+      if (this.closed) return;
+      const r = await this.opts.store.append(this.opts.responseId, events, snapshot ? { snapshot } : {});
+      this.checkResult(r);
+    });
+    return this.flushing.then(() => this.throwIfClosed());
+  }
+
+  /**
+   * Emits the terminal event and seals the response in the same write. Resolves false if the
+   * response had been sealed before (a cancel won the race): nothing was written then.
+   */
+  async finish(terminal: EventDraft, status: ResponseStatus): Promise<boolean> {
+    if (this.closed) return false;
+    applyEvent(this.snapshot, terminal);
+    const events = [...this.batch, terminal];
+    this.batch = [];
+    const snapshot = structuredClone(this.snapshot);
+    let sealedByUs = false;
+    this.flushing = this.flushing.then(async () => {
+      if (this.closed) return;
+      const r = await this.opts.store.append(this.opts.responseId, events, {
+        snapshot,
+        status,
+        seal: true,
+        ttlSeconds: this.opts.ttlSeconds,
+      });
+      this.checkResult(r);
+      sealedByUs = !this.closed;
+      if (sealedByUs) this.closed = new ResponseClosedError('sealed');
+    });
+    await this.flushing;
+    return sealedByUs;
+  }
+
+  /** Updates status without a terminal event (queued → in_progress carries its own event). */
+  async setStatus(status: ResponseStatus, event: EventDraft): Promise<void> {
+    this.emit(event);
+    const events = this.batch;
+    this.batch = [];
+    const snapshot = structuredClone(this.snapshot);
+    this.flushing = this.flushing.then(async () => {
+      if (this.closed) return;
+      this.checkResult(await this.opts.store.append(this.opts.responseId, events, { snapshot, status }));
+    });
+    await this.flushing;
+    this.throwIfClosed();
+  }
+
+  private checkResult(r: number): void {
+    if (r === APPEND_SEALED) this.closed = new ResponseClosedError('sealed');
+    else if (r === APPEND_GONE) this.closed = new ResponseClosedError('gone');
+  }
+
+  private throwIfClosed(): void {
+    if (this.closed) throw this.closed;
+  }
+}

@@ -1,0 +1,200 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+export const ROLES = ['api', 'llm', 'mcp'] as const;
+export type Role = (typeof ROLES)[number];
+
+const boolFromEnv = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no'])
+  .transform((v) => v === '1' || v === 'true' || v === 'yes');
+
+const csv = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+
+/** Every environment variable Spool reads. Nothing outside this module reads process.env. */
+export const EnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  REDIS_URL: z.string().url().optional(),
+  SPOOL_PREFIX: z.string().regex(/^[^\s{}]*$/, 'no spaces or braces').default('spool:'),
+  SPOOL_ROLES: csv.pipe(z.array(z.enum(ROLES)).min(1)).default([...ROLES]),
+  SPOOL_CONFIG: z.string().optional(),
+  SPOOL_API_KEYS: csv.optional(),
+  SPOOL_ALLOW_UNAUTHENTICATED: boolFromEnv.default(false),
+  SPOOL_MCP_ALLOW_HOSTS: csv.optional(),
+  SPOOL_DATA_DIR: z.string().default('.data'),
+  SPOOL_DEMO_MODEL: boolFromEnv.optional(),
+  UPSTREAM_BASE_URL: z.string().url().optional(),
+  UPSTREAM_API_KEY: z.string().optional(),
+  OPENAI_API_KEY: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export const ModelRouteSchema = z
+  .object({
+    name: z.string().min(1),
+    base_url: z.string().url(),
+    api_key: z.string().optional(),
+    api_key_env: z.string().optional(),
+    upstream_model: z.string().optional(),
+    /** Older OpenAI-compatible servers only know `max_tokens`. */
+    max_tokens_param: z.enum(['max_tokens', 'max_completion_tokens']).default('max_completion_tokens'),
+  })
+  .strict();
+
+export const McpServerConfigSchema = z
+  .object({
+    url: z.string().url().optional(),
+    transport: z.enum(['auto', 'streamable-http', 'sse', 'stdio']).default('auto'),
+    headers: z.record(z.string(), z.string()).default({}),
+    command: z.string().optional(),
+    args: z.array(z.string()).default([]),
+    env: z.record(z.string(), z.string()).default({}),
+    description: z.string().optional(),
+    allowed_tools: z.array(z.string()).optional(),
+    disallowed_tools: z.array(z.string()).default([]),
+    require_approval: z.enum(['always', 'never', 'request']).default('request'),
+    timeout_ms: z.number().int().min(100).default(300_000),
+  })
+  .strict()
+  .refine((s) => Boolean(s.url) !== Boolean(s.command), 'give either url or command');
+export type McpServerConfig = z.infer<typeof McpServerConfigSchema>;
+
+export const WebhookConfigSchema = z
+  .object({
+    url: z.string().url(),
+    secret: z.string().regex(/^whsec_/, "must be in the 'whsec_…' form"),
+    events: z
+      .array(z.enum(['response.completed', 'response.failed', 'response.cancelled', 'response.incomplete']))
+      .default(['response.completed', 'response.failed', 'response.cancelled', 'response.incomplete']),
+  })
+  .strict();
+
+export const LimitsSchema = z
+  .object({
+    max_turns: z.number().int().min(1).default(16),
+    max_body_bytes: z.number().int().min(1024).default(20 * 1024 * 1024),
+    max_input_items: z.number().int().min(1).default(2000),
+    max_tools: z.number().int().min(1).default(128),
+    max_chain_depth: z.number().int().min(1).default(256),
+    retention_seconds: z.number().int().min(60).default(30 * 24 * 3600),
+    /** `store: false` responses live only as long as a background poll needs them. */
+    ephemeral_retention_seconds: z.number().int().min(10).default(600),
+    upstream_max_retries: z.number().int().min(0).default(3),
+    upstream_timeout_ms: z.number().int().min(1000).default(600_000),
+    llm_concurrency: z.number().int().min(1).default(64),
+    mcp_concurrency: z.number().int().min(1).default(64),
+    keepalive_ms: z.number().int().min(100).default(15_000),
+  })
+  .strict();
+
+export const FileSchema = z
+  .object({
+    api_keys: z.array(z.string().min(1)).default([]),
+    models: z.array(ModelRouteSchema).default([]),
+    mcp_servers: z.record(z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/), McpServerConfigSchema).default({}),
+    mcp: z.object({ allow_hosts: z.array(z.string()).default([]) }).strict().default({ allow_hosts: [] }),
+    webhooks: z.array(WebhookConfigSchema).default([]),
+    limits: LimitsSchema.default(LimitsSchema.parse({})),
+  })
+  .strict();
+
+export interface UpstreamRoute {
+  /** Exact model name or a glob (`*`, `?`). */
+  pattern: string;
+  baseUrl: string;
+  apiKey: string;
+  upstreamModel: string | null;
+  maxTokensParam: 'max_tokens' | 'max_completion_tokens';
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  redisUrl: string | null;
+  prefix: string;
+  roles: ReadonlySet<Role>;
+  apiKeys: string[];
+  allowUnauthenticated: boolean;
+  /** null: no upstream configured; `npm start` serves the built-in demo model. */
+  defaultUpstream: Omit<UpstreamRoute, 'pattern' | 'upstreamModel'> | null;
+  models: UpstreamRoute[];
+  mcpServers: Record<string, McpServerConfig>;
+  mcpAllowHosts: string[];
+  webhooks: z.infer<typeof WebhookConfigSchema>[];
+  limits: z.infer<typeof LimitsSchema>;
+  dataDir: string;
+  logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+function issues(where: string, error: z.ZodError): string[] {
+  return error.issues.map((i) => `${where}${i.path.length ? ` ${i.path.join('.')}` : ''}: ${i.message}`);
+}
+
+/**
+ * Reads the environment and the optional YAML file named by SPOOL_CONFIG; the environment
+ * overrides the file. Lists every problem at once rather than stopping at the first.
+ */
+export function loadConfig(env: Record<string, string | undefined>, readFile: (p: string) => string = (p) => readFileSync(p, 'utf8')): Config {
+  const problems: string[] = [];
+  const envResult = EnvSchema.safeParse(env);
+  if (!envResult.success) problems.push(...issues('env', envResult.error));
+
+  let file: z.infer<typeof FileSchema> = FileSchema.parse({});
+  if (env.SPOOL_CONFIG) {
+    try {
+      const raw = parseYaml(readFile(env.SPOOL_CONFIG)) ?? {};
+      const fileResult = FileSchema.safeParse(raw);
+      if (fileResult.success) file = fileResult.data;
+      else problems.push(...issues(env.SPOOL_CONFIG, fileResult.error));
+    } catch (err) {
+      problems.push(`${env.SPOOL_CONFIG}: ${(err as Error).message}`);
+    }
+  }
+  const models: UpstreamRoute[] = [];
+  for (const m of file.models) {
+    const apiKey = m.api_key ?? (m.api_key_env ? env[m.api_key_env] : undefined);
+    if (m.api_key_env && apiKey === undefined) problems.push(`models ${m.name}: environment variable ${m.api_key_env} is not set`);
+    models.push({ pattern: m.name, baseUrl: m.base_url, apiKey: apiKey ?? 'none', upstreamModel: m.upstream_model ?? null, maxTokensParam: m.max_tokens_param });
+  }
+  if (!envResult.success || problems.length > 0) throw new ConfigError(problems);
+  const e = envResult.data;
+
+  const upstreamKey = e.UPSTREAM_API_KEY ?? e.OPENAI_API_KEY;
+  const useDemo = e.SPOOL_DEMO_MODEL ?? (!e.UPSTREAM_BASE_URL && !upstreamKey);
+  const defaultUpstream = useDemo
+    ? null
+    : { baseUrl: e.UPSTREAM_BASE_URL ?? 'https://api.openai.com/v1', apiKey: upstreamKey ?? 'none', maxTokensParam: 'max_completion_tokens' as const };
+
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    redisUrl: e.REDIS_URL ?? null,
+    prefix: e.SPOOL_PREFIX,
+    roles: new Set(e.SPOOL_ROLES),
+    apiKeys: e.SPOOL_API_KEYS ?? file.api_keys,
+    allowUnauthenticated: e.SPOOL_ALLOW_UNAUTHENTICATED,
+    defaultUpstream,
+    models,
+    mcpServers: file.mcp_servers,
+    mcpAllowHosts: e.SPOOL_MCP_ALLOW_HOSTS ?? file.mcp.allow_hosts,
+    webhooks: file.webhooks,
+    limits: file.limits,
+    dataDir: e.SPOOL_DATA_DIR,
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+/** Matches a model name against a route pattern: exact, or a glob with `*` and `?`. */
+export function matchesModel(pattern: string, model: string): boolean {
+  if (!/[*?]/.test(pattern)) return pattern === model;
+  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  return re.test(model);
+}

@@ -1,0 +1,26 @@
+export {
+  ConfigError,
+  EnvSchema,
+  FileSchema,
+  LimitsSchema,
+  McpServerConfigSchema,
+  ROLES,
+  loadConfig,
+  matchesModel,
+  type Config,
+  type McpServerConfig,
+  type Role,
+  type UpstreamRoute,
+} from './config.ts';
+export { createLogger, REDACT_PATHS, type Logger } from './logger.ts';
+export {
+  RedisUnavailableError,
+  freePort,
+  hasRedisServerBinary,
+  pingRedis,
+  resolveRedis,
+  spawnRedis,
+  type ResolvedRedis,
+  type SpawnedRedis,
+} from './local-redis.ts';
+export { Shutdown } from './shutdown.ts';

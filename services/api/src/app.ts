@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express } from 'express';
+import type { Logger } from '@spool/runtime';
+import { authenticate } from './auth.ts';
+import { errorMiddleware } from './errors.ts';
+import type { ResponsesService } from './responses-service.ts';
+import { responsesRouter } from './routes/responses.ts';
+import { ApiError } from '@spool/protocol';
+
+export interface AppDeps {
+  responses: ResponsesService;
+  logger: Logger;
+  apiKeys: string[];
+  allowUnauthenticated: boolean;
+  maxBodyBytes: number;
+  keepaliveMs: number;
+  /** Readiness: Redis reachable and the roles of this process started. */
+  ready: () => Promise<boolean>;
+}
+
+/** Builds the HTTP app; does not listen. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use((req, res, next) => {
+    res.setHeader('x-request-id', req.header('x-request-id') ?? `req_${randomUUID().replace(/-/g, '')}`);
+    // Browser clients (the Open Responses compliance page, web apps) call cross-origin.
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, OpenAI-Organization, OpenAI-Project, X-Stainless-*, x-litellm-api-key, api-key');
+    res.setHeader('Access-Control-Allow-Methods', 'GET, POST, DELETE, OPTIONS');
+    if (req.method === 'OPTIONS') return res.status(204).end();
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => res.json({ status: 'ok' }));
+  app.get('/readyz', async (_req, res) => {
+    const ok = await deps.ready().catch(() => false);
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not_ready' });
+  });
+
+  const v1 = express.Router();
+  v1.use(authenticate(deps.apiKeys, deps.allowUnauthenticated));
+  // An empty body is fine (the SDK's cancel sends none); a body must otherwise be JSON.
+  v1.use(express.json({ limit: deps.maxBodyBytes, type: () => true }));
+  v1.use(responsesRouter(deps.responses, { keepaliveMs: deps.keepaliveMs, maxBufferedBytes: 8 * 1024 * 1024 }));
+  v1.use((req, _res, next) => next(new ApiError(404, `Unknown request URL: ${req.method} ${req.originalUrl}.`, 'invalid_request_error', 'unknown_url')));
+  app.use('/v1', v1);
+  app.use((req, _res, next) => next(new ApiError(404, `Unknown request URL: ${req.method} ${req.originalUrl}.`, 'invalid_request_error', 'unknown_url')));
+  app.use(errorMiddleware(deps.logger));
+  return app;
+}

@@ -1,0 +1,56 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+import { ApiError } from '@spool/protocol';
+
+/** The owner of everything a key creates: a hash, so no key is ever stored or logged. */
+export function ownerOf(key: string): string {
+  return `key_${createHash('sha256').update(key).digest('hex').slice(0, 32)}`;
+}
+
+export const ANONYMOUS_OWNER = 'anonymous';
+
+/** The key a client sent: `Authorization: Bearer`, or LiteLLM's / Azure's header names. */
+export function presentedKey(req: Request): string | null {
+  const auth = req.header('authorization');
+  if (auth) {
+    const m = /^Bearer\s+(.+)$/i.exec(auth.trim());
+    return m ? (m[1] as string).trim() : auth.trim();
+  }
+  return req.header('x-litellm-api-key') ?? req.header('api-key') ?? null;
+}
+
+function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    owner?: string;
+  }
+}
+
+/**
+ * With keys configured, a missing or wrong key is a 401. Without keys, Spool serves loopback
+ * clients only, unless SPOOL_ALLOW_UNAUTHENTICATED says otherwise.
+ */
+export function authenticate(apiKeys: string[], allowUnauthenticated: boolean) {
+  const hashes = apiKeys.map((k) => createHash('sha256').update(k).digest());
+  return (req: Request, _res: Response, next: NextFunction) => {
+    if (hashes.length === 0) {
+      if (!allowUnauthenticated && !isLoopback(req.socket.remoteAddress)) {
+        return next(new ApiError(403, 'This server has no API keys configured and only serves loopback clients. Set SPOOL_API_KEYS, or SPOOL_ALLOW_UNAUTHENTICATED=true.', 'permission_error', 'unauthenticated_remote'));
+      }
+      req.owner = ANONYMOUS_OWNER;
+      return next();
+    }
+    const key = presentedKey(req);
+    if (!key) return next(new ApiError(401, 'Missing API key. Send it as Authorization: Bearer <key>.', 'invalid_request_error', 'invalid_api_key'));
+    const digest = createHash('sha256').update(key).digest();
+    if (!hashes.some((h) => timingSafeEqual(h, digest))) {
+      return next(new ApiError(401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key'));
+    }
+    req.owner = ownerOf(key);
+    next();
+  };
+}

@@ -1,0 +1,63 @@
+import { Router, type Request } from 'express';
+import { ApiError, parseCreateRequest } from '@spool/protocol';
+import type { ResponsesService } from '../responses-service.ts';
+import { SseWriter } from '../sse.ts';
+
+export interface ResponsesRouteOptions {
+  keepaliveMs: number;
+  maxBufferedBytes: number;
+}
+
+function parseStartingAfter(req: Request): number {
+  const raw = req.query.starting_after;
+  if (raw === undefined) return -1;
+  const n = typeof raw === 'string' && /^-?\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < -1) throw ApiError.badRequest("Invalid value for 'starting_after': expected an integer sequence number.", 'starting_after');
+  return n;
+}
+
+function queryFlag(req: Request, name: string): boolean {
+  const v = req.query[name];
+  return v === 'true' || v === '1';
+}
+
+/** Routes parse, call the service, format. No Redis, no BullMQ here. */
+export function responsesRouter(service: ResponsesService, opts: ResponsesRouteOptions): Router {
+  const router = Router();
+
+  const streamTo = async (req: Request, res: import('express').Response, id: string, after: number) => {
+    const abort = new AbortController();
+    const sse = new SseWriter(res, { keepaliveMs: opts.keepaliveMs, maxBufferedBytes: opts.maxBufferedBytes, onOverflow: () => abort.abort() });
+    // The connection never owns the work: closing it stops this reader, nothing else.
+    res.on('close', () => abort.abort());
+    sse.open();
+    try {
+      const outcome = await service.follow(id, after, (e) => sse.event(e.type, e.json), abort.signal);
+      if (outcome !== 'aborted') sse.done();
+    } catch (err) {
+      // Headers are sent: the best we can do is end the stream; the client resumes from its cursor.
+      sse.end();
+      throw err;
+    }
+  };
+
+  router.post('/responses', async (req, res) => {
+    const request = parseCreateRequest(req.body);
+    const created = await service.create(request, req.owner as string);
+    if (request.stream) return streamTo(req, res, created.id, -1);
+    if (request.background) return res.json(created.response);
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    const final = await service.waitForFinal(created.id, abort.signal);
+    if (!res.writableEnded && !res.destroyed) res.json(final);
+  });
+
+  router.get('/responses/:id', async (req, res) => {
+    const id = req.params.id as string;
+    const record = await service.getVisible(id, req.owner as string);
+    if (queryFlag(req, 'stream')) return streamTo(req, res, record.id, parseStartingAfter(req));
+    res.json(record.snapshot);
+  });
+
+  return router;
+}

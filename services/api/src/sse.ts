@@ -1,0 +1,68 @@
+import type { Response as HttpResponse } from 'express';
+
+/**
+ * The one place that writes Server-Sent Events. Headers once; each frame in one write (parsers
+ * that reset per network read must never see half a frame); LF only; single-line JSON data;
+ * keepalives as comment lines, never as JSON events the SDK would reject.
+ */
+export class SseWriter {
+  private closed = false;
+  private keepaliveTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly res: HttpResponse,
+    private readonly opts: { keepaliveMs: number; maxBufferedBytes: number; onOverflow: () => void },
+  ) {}
+
+  open(): void {
+    this.res.status(200);
+    this.res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    this.res.setHeader('Cache-Control', 'no-cache, no-transform');
+    this.res.setHeader('Connection', 'keep-alive');
+    this.res.setHeader('X-Accel-Buffering', 'no');
+    this.res.flushHeaders();
+    this.res.socket?.setNoDelay(true);
+    this.keepaliveTimer = setInterval(() => this.comment('keepalive'), this.opts.keepaliveMs);
+    this.keepaliveTimer.unref();
+  }
+
+  /** `json` must be one line: JSON.stringify output is, and the event log stores only that. */
+  event(type: string, json: string): void {
+    if (/[\r\n]/.test(type)) throw new Error('SSE event names must not contain CR or LF');
+    this.write(`event: ${type}\ndata: ${json}\n\n`);
+  }
+
+  comment(text: string): void {
+    this.write(`: ${text.replace(/[\r\n]+/g, ' ')}\n\n`);
+  }
+
+  /** Ends the stream with the `[DONE]` sentinel Open Responses requires (the SDK stops there). */
+  done(): void {
+    this.write('data: [DONE]\n\n');
+    this.end();
+  }
+
+  end(): void {
+    if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
+    if (this.closed) return;
+    this.closed = true;
+    this.res.end();
+  }
+
+  get isClosed(): boolean {
+    return this.closed || this.res.writableEnded || this.res.destroyed;
+  }
+
+  private write(frame: string): void {
+    if (this.isClosed) return;
+    this.res.write(frame);
+    // A reader that does not read would make us buffer without bound: drop it instead. It can
+    // resume from its last sequence_number on a new connection.
+    if (this.res.writableLength > this.opts.maxBufferedBytes) {
+      this.closed = true;
+      if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
+      this.res.destroy();
+      this.opts.onOverflow();
+    }
+  }
+}

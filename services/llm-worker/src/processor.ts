@@ -1,0 +1,33 @@
+import type { Job } from 'bullmq';
+import { TurnJobSchema } from '@spool/contracts';
+import { lifecycleEvent } from '@spool/protocol';
+import { ResponseWriter } from '@spool/redis';
+import type { Logger } from '@spool/runtime';
+import { retentionFor, runTurn, type TurnDeps, type TurnOutcome } from './turn/run.ts';
+
+/**
+ * Parses the job, runs the turn, classifies errors. Anything unexpected fails the response with a
+ * `server_error` (so no response is left in progress); if even that cannot be written (Redis
+ * away), the job throws and BullMQ retries it.
+ */
+export function createTurnProcessor(deps: TurnDeps & { logger: Logger }) {
+  return async (job: Job, _token?: string, signal?: AbortSignal): Promise<TurnOutcome> => {
+    const data = TurnJobSchema.parse(job.data);
+    const log = deps.logger.child({ responseId: data.responseId, turn: data.turn, jobId: job.id });
+    const abort = new AbortController();
+    signal?.addEventListener('abort', () => abort.abort(), { once: true });
+    try {
+      const outcome = await runTurn(deps, data.responseId, data.turn, abort.signal);
+      log.debug({ outcome }, 'turn done');
+      return outcome;
+    } catch (err) {
+      log.error({ err }, 'turn failed unexpectedly');
+      const record = await deps.store.get(data.responseId);
+      if (!record || record.sealed) return { kind: 'closed' };
+      const writer = new ResponseWriter({ store: deps.store, responseId: data.responseId, snapshot: record.snapshot, ttlSeconds: retentionFor(record, deps.limits) });
+      const snapshot = { ...structuredClone(record.snapshot), status: 'failed' as const, error: { code: 'server_error', message: 'The server had an error while running the model turn.' } };
+      await writer.finish(lifecycleEvent('response.failed', snapshot), 'failed');
+      return { kind: 'finished', status: 'failed' };
+    }
+  };
+}

@@ -1,0 +1,98 @@
+import type { ChatCompletionContentPart, ChatCompletionMessageParam, ChatCompletionMessageToolCall } from 'openai/resources/chat/completions';
+import type { InputContentPart, InputItem, OutputItem } from '@spool/protocol';
+import { mcpFunctionName } from './tool-names.ts';
+
+/** What a model turn sees: items from the chain, this response's input, and its output so far. */
+export type ContextItem = InputItem | OutputItem;
+
+function partsToChat(parts: InputContentPart[]): ChatCompletionContentPart[] {
+  const out: ChatCompletionContentPart[] = [];
+  for (const p of parts) {
+    switch (p.type) {
+      case 'input_text':
+      case 'output_text':
+        out.push({ type: 'text', text: p.text });
+        break;
+      case 'refusal':
+        out.push({ type: 'text', text: p.refusal });
+        break;
+      case 'input_image':
+        out.push({ type: 'image_url', image_url: { url: p.image_url ?? '', ...(p.detail && p.detail !== 'original' ? { detail: p.detail } : {}) } });
+        break;
+      case 'input_file':
+        out.push({ type: 'file', file: { ...(p.file_data ? { file_data: p.file_data } : {}), ...(p.filename ? { filename: p.filename } : {}) } });
+        break;
+    }
+  }
+  return out;
+}
+
+function textOf(content: string | InputContentPart[]): string {
+  if (typeof content === 'string') return content;
+  return content.map((p) => (p.type === 'input_text' || p.type === 'output_text' ? p.text : p.type === 'refusal' ? p.refusal : '')).join('');
+}
+
+function outputAsText(output: string | InputContentPart[]): string {
+  return typeof output === 'string' ? output : textOf(output);
+}
+
+/**
+ * Builds Chat Completions messages from Responses items. Instructions become the first system
+ * message. Consecutive tool calls join one assistant message, and their results follow it as
+ * `tool` messages, which is the order Chat Completions requires. `developer` is sent as `system`
+ * because many OpenAI-compatible servers do not know the developer role.
+ */
+export function toChatMessages(instructions: string | null, items: ContextItem[]): ChatCompletionMessageParam[] {
+  const messages: ChatCompletionMessageParam[] = [];
+  if (instructions) messages.push({ role: 'system', content: instructions });
+
+  const pendingCalls = (): ChatCompletionMessageToolCall[] => {
+    const last = messages[messages.length - 1];
+    if (last && last.role === 'assistant' && last.tool_calls !== undefined) return last.tool_calls as ChatCompletionMessageToolCall[];
+    const msg: ChatCompletionMessageParam = { role: 'assistant', content: null, tool_calls: [] };
+    messages.push(msg);
+    return msg.tool_calls as ChatCompletionMessageToolCall[];
+  };
+
+  for (const item of items) {
+    switch (item.type) {
+      case 'message': {
+        if (item.role === 'assistant') {
+          messages.push({ role: 'assistant', content: textOf(item.content) });
+        } else {
+          const role = item.role === 'developer' ? 'system' : item.role;
+          if (typeof item.content === 'string') messages.push({ role, content: item.content });
+          else if (role === 'user') messages.push({ role, content: partsToChat(item.content) });
+          else messages.push({ role, content: textOf(item.content) });
+        }
+        break;
+      }
+      case 'function_call':
+        pendingCalls().push({ id: item.call_id, type: 'function', function: { name: item.name, arguments: item.arguments } });
+        break;
+      case 'function_call_output':
+        messages.push({ role: 'tool', tool_call_id: item.call_id, content: outputAsText(item.output) });
+        break;
+      case 'mcp_call': {
+        // A finished MCP call is a tool call and its result, as the model saw it when it ran.
+        if (item.status === 'in_progress' || item.status === 'calling') break;
+        pendingCalls().push({ id: item.id, type: 'function', function: { name: mcpFunctionName(item.server_label, item.name), arguments: item.arguments } });
+        const result =
+          item.status === 'completed'
+            ? (item.output ?? '')
+            : `Error: ${typeof item.error === 'string' ? item.error : item.error ? JSON.stringify(item.error) : 'the tool call failed'}`;
+        messages.push({ role: 'tool', tool_call_id: item.id, content: result });
+        break;
+      }
+      case 'mcp_list_tools':
+      case 'mcp_approval_request':
+      case 'mcp_approval_response':
+      case 'reasoning':
+      case 'item_reference':
+        // Tool lists reach the model as tool definitions; approvals become mcp_call items; reasoning
+        // has no Chat Completions form.
+        break;
+    }
+  }
+  return messages;
+}

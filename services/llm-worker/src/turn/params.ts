@@ -1,0 +1,90 @@
+import type { ChatCompletionCreateParamsStreaming, ChatCompletionMessageParam, ChatCompletionTool, ChatCompletionToolChoiceOption } from 'openai/resources/chat/completions';
+import type { CreateResponseRequest, FunctionTool } from '@spool/protocol';
+
+/** A function offered to the model: the client's own, or an MCP tool under its unique name. */
+export interface ModelFunction {
+  name: string;
+  description: string | null;
+  parameters: Record<string, unknown> | null;
+  strict: boolean | null;
+}
+
+export function functionToolToModel(t: FunctionTool): ModelFunction {
+  return { name: t.name, description: t.description ?? null, parameters: t.parameters ?? null, strict: t.strict ?? null };
+}
+
+/**
+ * The Chat Completions request for one model turn. Only parameters the client set are sent, so an
+ * upstream's own defaults apply otherwise. `allowed_tools` is enforced here by offering only the
+ * allowed functions.
+ */
+export function buildChatParams(opts: {
+  request: CreateResponseRequest;
+  model: string;
+  maxTokensParam: 'max_tokens' | 'max_completion_tokens';
+  messages: ChatCompletionMessageParam[];
+  functions: ModelFunction[];
+  /** Forces a specific function (tool_choice of type mcp resolves to one). */
+  forcedFunction?: string | null;
+  /** No further tool calls allowed (max_tool_calls reached). */
+  toolsExhausted?: boolean;
+}): ChatCompletionCreateParamsStreaming {
+  const r = opts.request;
+  const params: ChatCompletionCreateParamsStreaming = {
+    model: opts.model,
+    messages: opts.messages,
+    stream: true,
+    stream_options: { include_usage: true },
+  };
+  if (r.temperature != null) params.temperature = r.temperature;
+  if (r.top_p != null) params.top_p = r.top_p;
+  if (r.presence_penalty != null) params.presence_penalty = r.presence_penalty;
+  if (r.frequency_penalty != null) params.frequency_penalty = r.frequency_penalty;
+  if (r.max_output_tokens != null) params[opts.maxTokensParam] = r.max_output_tokens;
+  if (r.safety_identifier) params.safety_identifier = r.safety_identifier;
+  if (r.prompt_cache_key) params.prompt_cache_key = r.prompt_cache_key;
+
+  const format = r.text?.format;
+  if (format?.type === 'json_object') params.response_format = { type: 'json_object' };
+  else if (format?.type === 'json_schema') {
+    params.response_format = {
+      type: 'json_schema',
+      json_schema: {
+        name: format.name,
+        schema: format.schema,
+        ...(format.strict != null ? { strict: format.strict } : {}),
+        ...(format.description ? { description: format.description } : {}),
+      },
+    };
+  }
+
+  let functions = opts.functions;
+  let choice: ChatCompletionToolChoiceOption | undefined;
+  const tc = r.tool_choice;
+  if (tc === 'none' || tc === 'auto' || tc === 'required') choice = tc;
+  else if (tc?.type === 'function') choice = { type: 'function', function: { name: tc.name } };
+  else if (tc?.type === 'allowed_tools') {
+    const allowed = new Set(tc.tools.map((t) => (typeof t.name === 'string' ? t.name : '')).filter(Boolean));
+    functions = functions.filter((f) => allowed.has(f.name));
+    choice = tc.mode;
+  }
+  if (opts.forcedFunction) choice = { type: 'function', function: { name: opts.forcedFunction } };
+  if (opts.toolsExhausted) functions = [];
+
+  if (functions.length > 0) {
+    params.tools = functions.map(
+      (f): ChatCompletionTool => ({
+        type: 'function',
+        function: {
+          name: f.name,
+          ...(f.description ? { description: f.description } : {}),
+          parameters: f.parameters ?? { type: 'object', properties: {} },
+          ...(f.strict != null ? { strict: f.strict } : {}),
+        },
+      }),
+    );
+    if (choice) params.tool_choice = choice;
+    if (r.parallel_tool_calls != null) params.parallel_tool_calls = r.parallel_tool_calls;
+  }
+  return params;
+}

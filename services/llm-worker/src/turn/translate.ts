@@ -1,0 +1,178 @@
+import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
+import { newId, type EventDraft, type OutputFunctionCall, type OutputMcpCall, type OutputMessage, type OutputTextPart } from '@spool/protocol';
+
+/** An MCP tool as the model sees it: the function name maps back to a server and a tool. */
+export interface McpToolRef {
+  serverLabel: string;
+  toolName: string;
+}
+
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'function_call' | null;
+
+export interface UpstreamUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  prompt_tokens_details?: { cached_tokens?: number | null } | null;
+  completion_tokens_details?: { reasoning_tokens?: number | null } | null;
+}
+
+export interface TurnResult {
+  finishReason: FinishReason;
+  functionCalls: OutputFunctionCall[];
+  mcpCalls: OutputMcpCall[];
+  usage: UpstreamUsage | null;
+}
+
+interface OpenCall {
+  outputIndex: number;
+  item: OutputFunctionCall | OutputMcpCall;
+}
+
+/**
+ * Turns Chat Completions chunks into Responses events for one model turn. It only emits; the
+ * writer applies each event to the snapshot and ships it. Output indexes continue from what the
+ * response already has, so a response keeps one numbering across all its turns.
+ */
+export class TurnTranslator {
+  private message: { outputIndex: number; item: OutputMessage; text: string } | null = null;
+  private readonly calls = new Map<number, OpenCall>();
+  private readonly closedCalls: OpenCall[] = [];
+  private finishReason: FinishReason = null;
+  private usage: UpstreamUsage | null = null;
+  /** True once any content reached the client: from then on, an upstream failure cannot be retried. */
+  started = false;
+
+  constructor(
+    private readonly emit: (e: EventDraft) => void,
+    private readonly outputLength: () => number,
+    private readonly classify: (functionName: string) => McpToolRef | null,
+  ) {}
+
+  onChunk(chunk: ChatCompletionChunk): void {
+    if (chunk.usage) this.usage = chunk.usage as UpstreamUsage;
+    for (const choice of chunk.choices) {
+      if (choice.index !== 0) continue; // n > 1 is not a Responses concept
+      const delta = choice.delta ?? {};
+      if (typeof delta.content === 'string' && delta.content.length > 0) this.onText(delta.content);
+      for (const tc of delta.tool_calls ?? []) this.onToolCall(tc);
+      if (choice.finish_reason) this.finishReason = choice.finish_reason as FinishReason;
+    }
+  }
+
+  private onText(text: string): void {
+    this.started = true;
+    if (!this.message) {
+      const outputIndex = this.outputLength();
+      const item: OutputMessage = { type: 'message', id: newId('msg'), role: 'assistant', status: 'in_progress', content: [] };
+      this.message = { outputIndex, item, text: '' };
+      this.emit({ type: 'response.output_item.added', output_index: outputIndex, item: structuredClone(item) });
+      this.emit({
+        type: 'response.content_part.added',
+        item_id: item.id,
+        output_index: outputIndex,
+        content_index: 0,
+        part: { type: 'output_text', text: '', annotations: [], logprobs: [] },
+      });
+    }
+    this.message.text += text;
+    this.emit({
+      type: 'response.output_text.delta',
+      item_id: this.message.item.id,
+      output_index: this.message.outputIndex,
+      content_index: 0,
+      delta: text,
+      logprobs: [],
+    });
+  }
+
+  private onToolCall(tc: ChatCompletionChunk.Choice.Delta.ToolCall): void {
+    this.started = true;
+    let open = this.calls.get(tc.index);
+    if (!open) {
+      // Text before tool calls is finished first: items are appended strictly in order.
+      this.closeMessage('completed');
+      const name = tc.function?.name ?? '';
+      const callId = tc.id ?? newId('call');
+      const ref = this.classify(name);
+      const outputIndex = this.outputLength();
+      const item: OutputFunctionCall | OutputMcpCall = ref
+        ? {
+            type: 'mcp_call',
+            id: newId('mcp'),
+            server_label: ref.serverLabel,
+            name: ref.toolName,
+            arguments: '',
+            output: null,
+            error: null,
+            status: 'in_progress',
+            approval_request_id: null,
+          }
+        : { type: 'function_call', id: newId('fc'), call_id: callId, name, arguments: '', status: 'in_progress' };
+      open = { outputIndex, item };
+      this.calls.set(tc.index, open);
+      this.emit({ type: 'response.output_item.added', output_index: outputIndex, item: structuredClone(item) });
+    }
+    const piece = tc.function?.arguments ?? '';
+    if (piece.length === 0) return;
+    open.item.arguments += piece;
+    this.emit({
+      type: open.item.type === 'mcp_call' ? 'response.mcp_call_arguments.delta' : 'response.function_call_arguments.delta',
+      item_id: open.item.id,
+      output_index: open.outputIndex,
+      delta: piece,
+    });
+  }
+
+  private closeMessage(status: 'completed' | 'incomplete'): void {
+    const m = this.message;
+    if (!m) return;
+    this.message = null;
+    const part: OutputTextPart = { type: 'output_text', text: m.text, annotations: [], logprobs: [] };
+    const base = { item_id: m.item.id, output_index: m.outputIndex, content_index: 0 };
+    this.emit({ type: 'response.output_text.done', ...base, text: m.text, logprobs: [] });
+    this.emit({ type: 'response.content_part.done', ...base, part });
+    this.emit({ type: 'response.output_item.done', output_index: m.outputIndex, item: { ...m.item, status, content: [part] } });
+  }
+
+  private closeCalls(status: 'completed' | 'incomplete'): void {
+    const ordered = [...this.calls.values()].sort((a, b) => a.outputIndex - b.outputIndex);
+    this.calls.clear();
+    for (const c of ordered) {
+      if (c.item.type === 'function_call') {
+        this.emit({ type: 'response.function_call_arguments.done', item_id: c.item.id, output_index: c.outputIndex, arguments: c.item.arguments, name: c.item.name });
+        c.item.status = status;
+        this.emit({ type: 'response.output_item.done', output_index: c.outputIndex, item: structuredClone(c.item) });
+      } else {
+        // The MCP call stays open: the executor runs it and closes the item.
+        this.emit({ type: 'response.mcp_call_arguments.done', item_id: c.item.id, output_index: c.outputIndex, arguments: c.item.arguments });
+      }
+      this.closedCalls.push(c);
+    }
+  }
+
+  /** Closes what is open after the upstream finished normally. */
+  finish(): TurnResult {
+    const truncated = this.finishReason === 'length' || this.finishReason === 'content_filter';
+    this.closeMessage(truncated ? 'incomplete' : 'completed');
+    this.closeCalls(truncated ? 'incomplete' : 'completed');
+    return this.result();
+  }
+
+  /** Closes what is open as incomplete after the upstream failed mid-stream. */
+  abandon(): TurnResult {
+    this.closeMessage('incomplete');
+    this.closeCalls('incomplete');
+    return this.result();
+  }
+
+  private result(): TurnResult {
+    const fc: OutputFunctionCall[] = [];
+    const mcp: OutputMcpCall[] = [];
+    for (const c of this.closedCalls) {
+      if (c.item.type === 'function_call') fc.push(c.item);
+      else mcp.push(c.item);
+    }
+    return { finishReason: this.finishReason, functionCalls: fc, mcpCalls: mcp, usage: this.usage };
+  }
+}

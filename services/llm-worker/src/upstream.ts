@@ -1,0 +1,45 @@
+import OpenAI from 'openai';
+import { matchesModel, type Config, type UpstreamRoute } from '@spool/runtime';
+
+export interface ResolvedUpstream {
+  client: OpenAI;
+  model: string;
+  maxTokensParam: UpstreamRoute['maxTokensParam'];
+}
+
+/**
+ * Routes a request's model to an upstream: the first configured route that matches, else the
+ * default upstream. One `openai` client per upstream, reused across jobs (keeps connections warm).
+ * The SDK's own retry (exponential backoff, honours retry-after) retries 429/5xx and connection
+ * errors before the first byte of a stream; after that an error fails the response.
+ */
+export class Upstreams {
+  private readonly clients = new Map<string, OpenAI>();
+
+  constructor(
+    private readonly routes: UpstreamRoute[],
+    private readonly fallback: Config['defaultUpstream'],
+    private readonly opts: { maxRetries: number; timeoutMs: number },
+  ) {}
+
+  resolve(model: string): ResolvedUpstream | null {
+    const route = this.routes.find((r) => matchesModel(r.pattern, model));
+    const target = route ?? (this.fallback ? { ...this.fallback, upstreamModel: null } : null);
+    if (!target) return null;
+    return {
+      client: this.client(target.baseUrl, target.apiKey),
+      model: target.upstreamModel ?? model,
+      maxTokensParam: target.maxTokensParam,
+    };
+  }
+
+  private client(baseURL: string, apiKey: string): OpenAI {
+    const key = `${baseURL}\u0000${apiKey}`;
+    let c = this.clients.get(key);
+    if (!c) {
+      c = new OpenAI({ baseURL, apiKey, maxRetries: this.opts.maxRetries, timeout: this.opts.timeoutMs });
+      this.clients.set(key, c);
+    }
+    return c;
+  }
+}

@@ -1,0 +1,1 @@
+export { startSpool, type RunningSpool } from './server.ts';

@@ -1,0 +1,91 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Queue } from 'bullmq';
+import { createKeys, QUEUES, turnJob, type TurnJob } from '@spool/contracts';
+import { createApp, ResponsesService } from '@spool/api';
+import { startLlmWorker } from '@spool/llm-worker';
+import { connect, LiveHub, ResponseStore, waitReady } from '@spool/redis';
+import { matchesModel, type Config, type Logger } from '@spool/runtime';
+
+export interface RunningSpool {
+  /** Base URL of the API (no /v1), when the api role runs. */
+  url: string | null;
+  close(): Promise<void>;
+}
+
+/**
+ * Wires the roles this process runs onto one Redis. Every role can run alone (SPOOL_ROLES), so
+ * the same build scales as separate processes; all state is in Redis.
+ */
+export async function startSpool(config: Config, redisUrl: string, logger: Logger): Promise<RunningSpool> {
+  const keys = createKeys(config.prefix);
+  const command = connect(redisUrl, 'command');
+  const queueConn = connect(redisUrl, 'queue');
+  const closers: Array<() => Promise<void>> = [];
+  // Connection errors are expected while Redis restarts; ioredis reconnects by itself.
+  for (const c of [command, queueConn]) c.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
+  await waitReady(command, 10_000);
+  const store = new ResponseStore(command, keys);
+  let rolesStarted = false;
+
+  if (config.roles.has('llm')) {
+    const llm = startLlmWorker({ config, keys, store, queueConnection: queueConn, logger: logger.child({ role: 'llm' }) });
+    closers.push(() => llm.close());
+  }
+
+  let url: string | null = null;
+  if (config.roles.has('api')) {
+    const subscriber = connect(redisUrl, 'subscriber');
+    subscriber.on('error', (err) => logger.debug({ err: err.message }, 'redis subscriber error'));
+    const hub = new LiveHub(subscriber);
+    const turns = new Queue(QUEUES.turns, {
+      connection: queueConn,
+      prefix: keys.bullPrefix,
+      defaultJobOptions: { removeOnComplete: true, removeOnFail: { age: 24 * 3600 } },
+    });
+    turns.on('error', (err) => logger.debug({ err: err.message }, 'turn queue error'));
+    const enqueueTurn = async (job: TurnJob) => {
+      await turns.add(turnJob.name, turnJob.schema.parse(job), { jobId: turnJob.jobId(job) });
+    };
+    const hasModel = (model: string) => config.defaultUpstream !== null || config.models.some((m) => matchesModel(m.pattern, model));
+    const responses = new ResponsesService({ store, hub, keys, enqueueTurn, hasModel, limits: config.limits, now: () => Math.floor(Date.now() / 1000) });
+    const app = createApp({
+      responses,
+      logger: logger.child({ role: 'api' }),
+      apiKeys: config.apiKeys,
+      allowUnauthenticated: config.allowUnauthenticated,
+      maxBodyBytes: config.limits.max_body_bytes,
+      keepaliveMs: config.limits.keepalive_ms,
+      ready: async () => rolesStarted && (await command.ping()) === 'PONG',
+    });
+    const server: Server = await new Promise((resolve, reject) => {
+      const s = app.listen(config.port, config.host, () => resolve(s));
+      s.once('error', reject);
+    });
+    const { port } = server.address() as AddressInfo;
+    url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    closers.push(async () => {
+      server.closeIdleConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    });
+    // Open SSE streams would hold close() forever: end them after a grace period.
+    closers.push(async () => {
+      setTimeout(() => server.closeAllConnections(), 2000).unref();
+    });
+    closers.push(() => turns.close());
+    closers.push(async () => void subscriber.disconnect());
+  }
+  if (config.roles.has('mcp')) {
+    // The MCP executor role arrives with MCP tool support.
+  }
+  rolesStarted = true;
+
+  return {
+    url,
+    close: async () => {
+      for (const close of closers.reverse()) await close().catch((err) => logger.warn({ err }, 'close failed'));
+      command.disconnect();
+      queueConn.disconnect();
+    },
+  };
+}
