@@ -225,7 +225,7 @@ describe('context and tools', () => {
       .create({ model: 'm', previous_response_id: a.id, input: [{ type: 'function_call_output', call_id: 'call_nope', output: 'x' }] })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((err as OpenAI.APIError).param).toBe('input[0].call_id');
+    expect((err as InstanceType<typeof OpenAI.APIError>).param).toBe('input[0].call_id');
   });
 
   it('passes instructions, images, files, parameters and text.format upstream in Chat Completions form', async () => {
@@ -307,7 +307,7 @@ describe('errors', () => {
     expect(unsupported).toMatchObject({ status: 400, param: 'tools[0].type', code: 'unsupported_tool_type' });
     const badJson = await fetch(`${spool.baseURL}/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":' });
     expect(badJson.status).toBe(400);
-    expect((await badJson.json()).error.code).toBe('invalid_json');
+    expect(((await badJson.json()) as { error: { code: string } }).error.code).toBe('invalid_json');
   });
 
   it('says previous_response_not_found for an unknown previous id', async () => {

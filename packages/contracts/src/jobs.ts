@@ -15,8 +15,20 @@ export interface JobDefinition<S extends z.ZodType> {
 
 export const TurnJobSchema = z.object({
   responseId: z.string(),
-  /** 0 for the first model turn; each round of tool results adds one. */
+  /** 0 for the first step; each round of tool listings or tool results adds one. */
   turn: z.number().int().min(0),
+  /**
+   * MCP credentials of this request (headers, authorization), sealed with the job key (see
+   * runtime/secrets). They live only in job data, are passed from turn to turn, and go with the job.
+   */
+  secrets: z.string().optional(),
+  /** The MCP operations this turn waits for: its children in the flow, answered by their results. */
+  awaiting: z
+    .object({
+      lists: z.array(z.object({ serverLabel: z.string(), itemId: z.string(), outputIndex: z.number().int() })),
+      calls: z.array(z.object({ itemId: z.string(), outputIndex: z.number().int() })),
+    })
+    .optional(),
 });
 export type TurnJob = z.infer<typeof TurnJobSchema>;
 
@@ -26,3 +38,67 @@ export const turnJob: JobDefinition<typeof TurnJobSchema> = {
   schema: TurnJobSchema,
   jobId: (d) => `${d.responseId}-t${d.turn}`,
 };
+
+/** One MCP operation on the executor: list a server's tools, or call one tool. */
+export const McpJobSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('list'),
+    responseId: z.string(),
+    turn: z.number().int(),
+    serverLabel: z.string(),
+    /** null: a server configured under this label. */
+    serverUrl: z.string().nullable(),
+    secrets: z.string().optional(),
+  }),
+  z.object({
+    kind: z.literal('call'),
+    responseId: z.string(),
+    turn: z.number().int(),
+    itemId: z.string(),
+    serverLabel: z.string(),
+    serverUrl: z.string().nullable(),
+    toolName: z.string(),
+    arguments: z.string(),
+    /** Retried after a crash only when the tool says it is safe (readOnlyHint / idempotentHint). */
+    retrySafe: z.boolean(),
+    secrets: z.string().optional(),
+  }),
+]);
+export type McpJob = z.infer<typeof McpJobSchema>;
+
+export const mcpJob: JobDefinition<typeof McpJobSchema> = {
+  queue: QUEUES.mcp,
+  name: 'mcp',
+  schema: McpJobSchema,
+  jobId: (d) => (d.kind === 'list' ? `${d.responseId}-t${d.turn}-list-${d.serverLabel}` : `${d.responseId}-t${d.turn}-call-${d.itemId}`),
+};
+
+/** What an MCP job returns to its parent turn: results come back through the queue, not Redis keys. */
+export const McpJobResultSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('list'),
+    serverLabel: z.string(),
+    tools: z.array(
+      z.object({
+        name: z.string(),
+        description: z.string().nullable(),
+        input_schema: z.record(z.string(), z.unknown()),
+        annotations: z.record(z.string(), z.unknown()).nullable(),
+      }),
+    ),
+    error: z.string().nullable(),
+  }),
+  z.object({
+    kind: z.literal('call'),
+    itemId: z.string(),
+    output: z.string().nullable(),
+    error: z
+      .union([
+        z.object({ type: z.literal('mcp_protocol_error'), code: z.number(), message: z.string() }),
+        z.object({ type: z.literal('mcp_tool_execution_error'), content: z.array(z.unknown()) }),
+        z.object({ type: z.literal('http_error'), code: z.number(), message: z.string() }),
+      ])
+      .nullable(),
+  }),
+]);
+export type McpJobResult = z.infer<typeof McpJobResultSchema>;

@@ -13,6 +13,8 @@ export interface Keys {
   events(responseId: string): string;
   /** Pub/sub channel that wakes readers when the log grows. */
   channel(responseId: string): string;
+  /** The key that seals MCP credentials in job data, when SPOOL_SECRET_KEY does not give one. */
+  readonly jobKey: string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -21,6 +23,7 @@ export function createKeys(prefix: string): Keys {
     prefix,
     bullPrefix: `${prefix}bull`,
     record: (id) => `${prefix}resp:{${id}}`,
+    jobKey: `${prefix}job-key`,
     events: (id) => `${prefix}resp:{${id}}:events`,
     channel: (id) => `${prefix}live:{${id}}`,
   };

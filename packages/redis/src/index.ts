@@ -14,3 +14,4 @@ export { LiveHub, parseLiveMessage, type LiveHandler, type LiveMessage } from '.
 export { followEvents, type FollowOptions, type FollowOutcome } from './follow.ts';
 export { ResponseClosedError, ResponseWriter, type WriterOptions } from './writer.ts';
 export { ChainError, loadChain } from './chain.ts';
+export { CLOSED_POLL_MS, asCancelled, cancelResponse, replayEvents, watchClosed, type CancelOutcome } from './cancel.ts';

@@ -60,8 +60,13 @@ export class ResponseWriter {
     }
   }
 
-  /** Writes what is queued; resolves when it is in Redis. Rejects with ResponseClosedError when closed. */
-  flush(): Promise<void> {
+  /**
+   * Writes what is queued; resolves when it is in Redis. Rejects with ResponseClosedError when
+   * closed. `withSnapshot` forces the stored snapshot up to date: a handover to another process
+   * (the next turn) must start from the exact state, not a throttled one.
+   */
+  flush(withSnapshotNow = false): Promise<void> {
+    if (withSnapshotNow) this.snapshotDue = true;
     const events = this.batch;
     this.batch = [];
     if (events.length === 0 && !this.snapshotDue) return this.flushing.then(() => this.throwIfClosed());

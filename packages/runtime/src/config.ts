@@ -24,6 +24,11 @@ export const EnvSchema = z.object({
   SPOOL_MCP_ALLOW_HOSTS: csv.optional(),
   SPOOL_DATA_DIR: z.string().default('.data'),
   SPOOL_DEMO_MODEL: boolFromEnv.optional(),
+  /** base64 of 32 bytes: seals MCP credentials in job data. Unset: a key kept in Redis is used. */
+  SPOOL_SECRET_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded (openssl rand -base64 32)')
+    .optional(),
   UPSTREAM_BASE_URL: z.string().url().optional(),
   UPSTREAM_API_KEY: z.string().optional(),
   OPENAI_API_KEY: z.string().optional(),
@@ -124,6 +129,7 @@ export interface Config {
   webhooks: z.infer<typeof WebhookConfigSchema>[];
   limits: z.infer<typeof LimitsSchema>;
   dataDir: string;
+  secretKey: string | null;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
 }
 
@@ -188,6 +194,7 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
     webhooks: file.webhooks,
     limits: file.limits,
     dataDir: e.SPOOL_DATA_DIR,
+    secretKey: e.SPOOL_SECRET_KEY ?? null,
     logLevel: e.LOG_LEVEL,
   };
 }

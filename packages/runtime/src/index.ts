@@ -24,3 +24,4 @@ export {
   type SpawnedRedis,
 } from './local-redis.ts';
 export { Shutdown } from './shutdown.ts';
+export { SecretBox } from './secrets.ts';

@@ -8,13 +8,18 @@ import {
   type InputItem,
   type Response,
 } from '@spool/protocol';
-import { ChainError, followEvents, loadChain, type LiveHub, type LogEntry, type ResponseRecord, type ResponseStore } from '@spool/redis';
+import { cancelResponse, ChainError, followEvents, loadChain, type LiveHub, type LogEntry, type ResponseRecord, type ResponseStore } from '@spool/redis';
+import { pageInputItems, type InputItemsPage, type InputItemsQuery } from './input-items.ts';
 
 export interface ResponsesServiceDeps {
   store: ResponseStore;
   hub: LiveHub;
   keys: Keys;
   enqueueTurn: (job: TurnJob) => Promise<void>;
+  /** Labels of the MCP servers in the configuration. */
+  configuredMcpServers: ReadonlySet<string>;
+  /** Seals MCP credentials for job data. */
+  sealSecrets: (value: McpSecrets) => string;
   /** True when some upstream serves this model. */
   hasModel: (model: string) => boolean;
   limits: {
@@ -26,6 +31,59 @@ export interface ResponsesServiceDeps {
     keepalive_ms: number;
   };
   now: () => number;
+  /**
+   * Removes the not-yet-started queued jobs of a cancelled response (best effort: a job that
+   * starts anyway finds the response sealed and does nothing).
+   */
+  removeQueuedTurns?: (responseId: string) => Promise<void>;
+}
+
+/** MCP credentials by server label: they travel sealed in job data, never in the record. */
+export type McpSecrets = Record<string, { headers?: Record<string, string>; authorization?: string }>;
+
+/**
+ * Checks MCP tool definitions and takes their credentials out: what is stored has no headers and
+ * no authorization; the credentials go to the job, sealed.
+ */
+export function splitMcpTools(
+  tools: CreateResponseRequest['tools'],
+  configured: ReadonlySet<string>,
+): { tools: CreateResponseRequest['tools']; secrets: McpSecrets | null } {
+  if (!tools) return { tools, secrets: null };
+  const secrets: McpSecrets = {};
+  const labels = new Set<string>();
+  const stripped = tools.map((tool, i) => {
+    if (tool.type !== 'mcp') return tool;
+    if (labels.has(tool.server_label)) throw ApiError.badRequest(`Duplicate MCP server_label '${tool.server_label}'.`, `tools[${i}].server_label`);
+    labels.add(tool.server_label);
+    if (tool.connector_id) throw ApiError.badRequest('MCP connectors (connector_id) are not supported by this server; give a server_url.', `tools[${i}].connector_id`, 'unsupported_parameter');
+    const url = tool.server_url;
+    if (!url || url === 'litellm_proxy') {
+      if (!configured.has(tool.server_label)) {
+        throw ApiError.badRequest(
+          `MCP server '${tool.server_label}' is not configured on this server: give a server_url, or configure it under mcp_servers.`,
+          `tools[${i}].server_url`,
+          'mcp_server_not_found',
+        );
+      }
+    } else {
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch {
+        throw ApiError.badRequest(`Invalid MCP server_url '${url}'.`, `tools[${i}].server_url`);
+      }
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+        throw ApiError.badRequest('MCP server_url must be an http or https URL (stdio servers exist only in the configuration).', `tools[${i}].server_url`);
+      }
+    }
+    if (tool.headers || tool.authorization) {
+      secrets[tool.server_label] = { ...(tool.headers ? { headers: tool.headers } : {}), ...(tool.authorization ? { authorization: tool.authorization } : {}) };
+    }
+    const { headers: _h, authorization: _a, ...rest } = tool;
+    return rest;
+  });
+  return { tools: stripped, secrets: Object.keys(secrets).length > 0 ? secrets : null };
 }
 
 export interface Created {
@@ -104,10 +162,12 @@ export class ResponsesService {
       }
     });
 
+    const mcp = splitMcpTools(request.tools, this.d.configuredMcpServers);
     const id = newId('resp');
     const background = request.background ?? false;
     const response = buildResponse({ id, request, createdAt: this.d.now(), status: background ? 'queued' : 'in_progress' });
-    const { input: _input, ...stored } = request;
+    const { input: _input, ...rest } = request;
+    const stored = { ...rest, tools: mcp.tools };
     const events = background
       ? [lifecycleEvent('response.created', response), lifecycleEvent('response.queued', response)]
       : [lifecycleEvent('response.created', response), lifecycleEvent('response.in_progress', response)];
@@ -125,7 +185,7 @@ export class ResponsesService {
       ttlSeconds: storeIt ? limits.retention_seconds : limits.ephemeral_retention_seconds,
     });
     try {
-      await this.d.enqueueTurn({ responseId: id, turn: 0 });
+      await this.d.enqueueTurn({ responseId: id, turn: 0, ...(mcp.secrets ? { secrets: this.d.sealSecrets(mcp.secrets) } : {}) });
     } catch (err) {
       // Acknowledge nothing we cannot run: the record is removed and the client sees a 503.
       await this.d.store.delete(id).catch(() => undefined);
@@ -182,5 +242,44 @@ export class ResponsesService {
       signal,
       pollIntervalMs: this.d.limits.keepalive_ms,
     });
+  }
+
+  /**
+   * `POST /v1/responses/{id}/cancel`. Only background responses can be cancelled (as in the
+   * OpenAI API). A queued or running one is sealed as `cancelled`; one that is already terminal,
+   * including one whose completion won the race, is returned unchanged with 200, so repeating a
+   * cancel is harmless (never a 409, which the SDK would retry).
+   */
+  async cancel(id: string, owner: string): Promise<Response> {
+    const record = await this.getVisible(id, owner);
+    if (!record.background) throw ApiError.badRequest('Cannot cancel a synchronous response.', null, null);
+    if (record.sealed) return record.snapshot;
+    return this.stop(record);
+  }
+
+  /**
+   * `DELETE /v1/responses/{id}`: the record and its event log go. A response still running is
+   * cancelled first, so its worker stops and its open streams end, before the keys are removed.
+   */
+  async delete(id: string, owner: string): Promise<{ id: string; object: 'response.deleted'; deleted: true }> {
+    const record = await this.getVisible(id, owner);
+    if (!record.sealed) await this.stop(record);
+    await this.d.store.delete(id);
+    return { id, object: 'response.deleted', deleted: true };
+  }
+
+  /** `GET /v1/responses/{id}/input_items`: a page of the response's own input items. */
+  async listInputItems(id: string, owner: string, query: InputItemsQuery): Promise<InputItemsPage> {
+    const record = await this.getVisible(id, owner);
+    return pageInputItems(JSON.parse(record.input) as InputItem[], query);
+  }
+
+  /** Seals a running response as cancelled (or returns how it ended) and drops its queued jobs. */
+  private async stop(record: ResponseRecord): Promise<Response> {
+    const ttl = record.store ? this.d.limits.retention_seconds : this.d.limits.ephemeral_retention_seconds;
+    const outcome = await cancelResponse(this.d.store, record.id, ttl);
+    if (outcome.kind === 'gone') throw ApiError.responseNotFound(record.id);
+    if (outcome.kind === 'cancelled') await this.d.removeQueuedTurns?.(record.id).catch(() => undefined);
+    return outcome.snapshot;
   }
 }

@@ -1,9 +1,19 @@
 import type { Job } from 'bullmq';
-import { TurnJobSchema } from '@spool/contracts';
+import { McpJobResultSchema, TurnJobSchema, type McpJobResult } from '@spool/contracts';
 import { lifecycleEvent } from '@spool/protocol';
-import { ResponseWriter } from '@spool/redis';
+import { ResponseWriter, watchClosed } from '@spool/redis';
 import type { Logger } from '@spool/runtime';
 import { retentionFor, runTurn, type TurnDeps, type TurnOutcome } from './turn/run.ts';
+
+/** Results of this turn's MCP children (a BullMQ flow); a child that failed for good has none. */
+async function childResults(job: Job): Promise<McpJobResult[]> {
+  if (!job.data?.awaiting) return [];
+  const values = await job.getChildrenValues();
+  return Object.values(values).flatMap((v) => {
+    const parsed = McpJobResultSchema.safeParse(v);
+    return parsed.success ? [parsed.data] : [];
+  });
+}
 
 /**
  * Parses the job, runs the turn, classifies errors. Anything unexpected fails the response with a
@@ -16,8 +26,12 @@ export function createTurnProcessor(deps: TurnDeps & { logger: Logger }) {
     const log = deps.logger.child({ responseId: data.responseId, turn: data.turn, jobId: job.id });
     const abort = new AbortController();
     signal?.addEventListener('abort', () => abort.abort(), { once: true });
+    // A cancel or delete seals the record from the API. A turn that is writing learns it from the
+    // refused append; one waiting on a quiet upstream (or on its first token) learns it here, and
+    // the abort ends its upstream request at once.
+    const stopWatching = watchClosed(deps.store, data.responseId, () => abort.abort());
     try {
-      const outcome = await runTurn(deps, data.responseId, data.turn, abort.signal);
+      const outcome = await runTurn(deps, data, await childResults(job), abort.signal);
       log.debug({ outcome }, 'turn done');
       return outcome;
     } catch (err) {
@@ -28,6 +42,8 @@ export function createTurnProcessor(deps: TurnDeps & { logger: Logger }) {
       const snapshot = { ...structuredClone(record.snapshot), status: 'failed' as const, error: { code: 'server_error', message: 'The server had an error while running the model turn.' } };
       await writer.finish(lifecycleEvent('response.failed', snapshot), 'failed');
       return { kind: 'finished', status: 'failed' };
+    } finally {
+      stopWatching();
     }
   };
 }

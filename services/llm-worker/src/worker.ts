@@ -1,6 +1,6 @@
-import { Worker } from 'bullmq';
+import { FlowProducer, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QUEUES, type Keys } from '@spool/contracts';
+import { mcpJob, QUEUES, turnJob, type Keys, type McpJob, type TurnJob } from '@spool/contracts';
 import type { ResponseStore } from '@spool/redis';
 import type { Config, Logger } from '@spool/runtime';
 import { createTurnProcessor } from './processor.ts';
@@ -27,10 +27,14 @@ export function startLlmWorker(deps: LlmWorkerDeps): RunningWorker {
     maxRetries: config.limits.upstream_max_retries,
     timeoutMs: config.limits.upstream_timeout_ms,
   });
+  const flows = new FlowProducer({ connection: deps.queueConnection, prefix: deps.keys.bullPrefix });
+  flows.on('error', (err) => deps.logger.debug({ err: err.message }, 'flow producer error'));
   const processor = createTurnProcessor({
     store: deps.store,
     upstreams,
     limits: config.limits,
+    mcpServers: config.mcpServers,
+    enqueueNext: (next, children) => enqueueNext(flows, deps.keys, next, children),
     now: () => Math.floor(Date.now() / 1000),
     logger: deps.logger,
   });
@@ -47,8 +51,41 @@ export function startLlmWorker(deps: LlmWorkerDeps): RunningWorker {
   worker.on('error', (err) => deps.logger.error({ err }, 'llm worker error'));
   return {
     worker,
-    close: () => worker.close(),
+    close: async () => {
+      await worker.close();
+      await flows.close();
+    },
   };
+}
+
+/**
+ * The next turn waits for its MCP jobs: it is the parent of a flow whose children run on the MCP
+ * queue in parallel. A child that fails for good does not block the parent
+ * (ignoreDependencyOnFailure): the turn then reports the call as interrupted.
+ */
+export async function enqueueNext(flows: FlowProducer, keys: Keys, next: TurnJob, children: McpJob[]): Promise<void> {
+  await flows.add({
+    name: turnJob.name,
+    queueName: turnJob.queue,
+    data: turnJob.schema.parse(next),
+    prefix: keys.bullPrefix,
+    opts: { jobId: turnJob.jobId(next), removeOnComplete: true, removeOnFail: { age: 24 * 3600 } },
+    children: children.map((c) => ({
+      name: mcpJob.name,
+      queueName: mcpJob.queue,
+      data: mcpJob.schema.parse(c),
+      prefix: keys.bullPrefix,
+      opts: {
+        jobId: mcpJob.jobId(c),
+        // Listings and safe calls may run again after a crash; others run at most once.
+        attempts: c.kind === 'list' || c.retrySafe ? 3 : 1,
+        backoff: { type: 'exponential', delay: 500 },
+        ignoreDependencyOnFailure: true,
+        removeOnComplete: true,
+        removeOnFail: { age: 24 * 3600 },
+      },
+    })),
+  });
 }
 
 export { Upstreams };

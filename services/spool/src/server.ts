@@ -4,8 +4,21 @@ import { Queue } from 'bullmq';
 import { createKeys, QUEUES, turnJob, type TurnJob } from '@spool/contracts';
 import { createApp, ResponsesService } from '@spool/api';
 import { startLlmWorker } from '@spool/llm-worker';
+import { startMcpExecutor } from '@spool/mcp-executor';
 import { connect, LiveHub, ResponseStore, waitReady } from '@spool/redis';
-import { matchesModel, type Config, type Logger } from '@spool/runtime';
+import { matchesModel, SecretBox, type Config, type Logger } from '@spool/runtime';
+import type { Redis } from 'ioredis';
+
+/**
+ * The key that seals MCP credentials in job data: SPOOL_SECRET_KEY, else one kept in Redis and
+ * shared by every process on it (set SPOOL_SECRET_KEY so that a copy of Redis alone reveals nothing).
+ */
+async function jobKey(config: Config, redis: Redis, key: string): Promise<SecretBox> {
+  if (config.secretKey) return new SecretBox(Buffer.from(config.secretKey, 'base64'));
+  await redis.set(key, SecretBox.generateKey(), 'NX');
+  const stored = await redis.get(key);
+  return new SecretBox(Buffer.from(stored as string, 'base64'));
+}
 
 export interface RunningSpool {
   /** Base URL of the API (no /v1), when the api role runs. */
@@ -26,6 +39,7 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
   for (const c of [command, queueConn]) c.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
   await waitReady(command, 10_000);
   const store = new ResponseStore(command, keys);
+  const box = await jobKey(config, command, keys.jobKey);
   let rolesStarted = false;
 
   if (config.roles.has('llm')) {
@@ -47,8 +61,25 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
     const enqueueTurn = async (job: TurnJob) => {
       await turns.add(turnJob.name, turnJob.schema.parse(job), { jobId: turnJob.jobId(job) });
     };
+    // After a cancel: turn job ids come from the response id and the turn number, so the queued ones
+    // can be named; BullMQ leaves a running (locked) job alone, and its worker stops by itself.
+    const removeQueuedTurns = async (responseId: string) => {
+      const turnNumbers = Array.from({ length: config.limits.max_turns + 1 }, (_, turn) => turn);
+      await Promise.all(turnNumbers.map((turn) => turns.remove(turnJob.jobId({ responseId, turn }))));
+    };
     const hasModel = (model: string) => config.defaultUpstream !== null || config.models.some((m) => matchesModel(m.pattern, model));
-    const responses = new ResponsesService({ store, hub, keys, enqueueTurn, hasModel, limits: config.limits, now: () => Math.floor(Date.now() / 1000) });
+    const responses = new ResponsesService({
+      store,
+      hub,
+      keys,
+      enqueueTurn,
+      hasModel,
+      configuredMcpServers: new Set(Object.keys(config.mcpServers)),
+      sealSecrets: (v) => box.seal(v),
+      limits: config.limits,
+      now: () => Math.floor(Date.now() / 1000),
+      removeQueuedTurns,
+    });
     const app = createApp({
       responses,
       logger: logger.child({ role: 'api' }),
@@ -76,7 +107,8 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
     closers.push(async () => void subscriber.disconnect());
   }
   if (config.roles.has('mcp')) {
-    // The MCP executor role arrives with MCP tool support.
+    const mcp = startMcpExecutor({ config, keys, queueConnection: queueConn, box, logger: logger.child({ role: 'mcp' }) });
+    closers.push(() => mcp.close());
   }
   rolesStarted = true;
 

@@ -1,5 +1,6 @@
 import { Router, type Request } from 'express';
 import { ApiError, parseCreateRequest } from '@spool/protocol';
+import { parseInputItemsQuery } from '../input-items.ts';
 import type { ResponsesService } from '../responses-service.ts';
 import { SseWriter } from '../sse.ts';
 
@@ -49,7 +50,13 @@ export function responsesRouter(service: ResponsesService, opts: ResponsesRouteO
     const abort = new AbortController();
     res.on('close', () => abort.abort());
     const final = await service.waitForFinal(created.id, abort.signal);
-    if (!res.writableEnded && !res.destroyed) res.json(final);
+    if (res.writableEnded || res.destroyed) return;
+    // As the OpenAI API does, a tool list that could not be fetched fails a synchronous request with 424.
+    const listFailure = final.status === 'failed' ? final.output.find((i) => i.type === 'mcp_list_tools' && i.error) : undefined;
+    if (listFailure?.type === 'mcp_list_tools') {
+      return res.status(424).json({ error: { message: listFailure.error, type: 'external_connector_error', param: 'tools', code: 'http_error' } });
+    }
+    res.json(final);
   });
 
   router.get('/responses/:id', async (req, res) => {
@@ -57,6 +64,20 @@ export function responsesRouter(service: ResponsesService, opts: ResponsesRouteO
     const record = await service.getVisible(id, req.owner as string);
     if (queryFlag(req, 'stream')) return streamTo(req, res, record.id, parseStartingAfter(req));
     res.json(record.snapshot);
+  });
+
+  // The SDK sends no body here; app.ts accepts an empty body on every route.
+  router.post('/responses/:id/cancel', async (req, res) => {
+    res.json(await service.cancel(req.params.id as string, req.owner as string));
+  });
+
+  router.delete('/responses/:id', async (req, res) => {
+    res.json(await service.delete(req.params.id as string, req.owner as string));
+  });
+
+  router.get('/responses/:id/input_items', async (req, res) => {
+    const query = parseInputItemsQuery(req.query as Record<string, unknown>);
+    res.json(await service.listInputItems(req.params.id as string, req.owner as string, query));
   });
 
   return router;

@@ -54,7 +54,16 @@ export function toChatMessages(instructions: string | null, items: ContextItem[]
     return msg.tool_calls as ChatCompletionMessageToolCall[];
   };
 
+  // Results of MCP calls wait until the run of calls ends, so parallel calls become one assistant
+  // message with several tool calls followed by their results, as the model produced them.
+  let deferred: ChatCompletionMessageParam[] = [];
+  const flushDeferred = () => {
+    messages.push(...deferred);
+    deferred = [];
+  };
+
   for (const item of items) {
+    if (item.type !== 'mcp_call') flushDeferred();
     switch (item.type) {
       case 'message': {
         if (item.role === 'assistant') {
@@ -81,7 +90,7 @@ export function toChatMessages(instructions: string | null, items: ContextItem[]
           item.status === 'completed'
             ? (item.output ?? '')
             : `Error: ${typeof item.error === 'string' ? item.error : item.error ? JSON.stringify(item.error) : 'the tool call failed'}`;
-        messages.push({ role: 'tool', tool_call_id: item.id, content: result });
+        deferred.push({ role: 'tool', tool_call_id: item.id, content: result });
         break;
       }
       case 'mcp_list_tools':
@@ -94,5 +103,6 @@ export function toChatMessages(instructions: string | null, items: ContextItem[]
         break;
     }
   }
+  flushDeferred();
   return messages;
 }

@@ -1,28 +1,39 @@
 import { APIError, APIUserAbortError } from 'openai';
-import { StoredInputSchema, StoredRequestSchema, type StoredRequest } from '@spool/contracts';
+import { StoredInputSchema, StoredRequestSchema, type McpJob, type McpJobResult, type StoredRequest, type TurnJob } from '@spool/contracts';
 import {
   lifecycleEvent,
+  newId,
   type InputItem,
-  type OutputItem,
+  type McpTool,
+  type OutputMcpCall,
+  type OutputMcpListTools,
   type Response,
   type ResponseStatus,
   type Usage,
 } from '@spool/protocol';
-import { loadChain, ResponseClosedError, ResponseWriter, type ResponseRecord, type ResponseStore } from '@spool/redis';
+import { ChainError, loadChain, ResponseClosedError, ResponseWriter, type ResponseRecord, type ResponseStore } from '@spool/redis';
+import type { McpServerConfig } from '@spool/runtime';
 import type { Upstreams } from '../upstream.ts';
+import { filterTools, listsInContext, mcpFunctions, needsApproval, serverUrlOf } from './mcp.ts';
 import { toChatMessages, type ContextItem } from './messages.ts';
 import { buildChatParams, functionToolToModel } from './params.ts';
+import { mcpFunctionName } from './tool-names.ts';
 import { TurnTranslator, type TurnResult, type UpstreamUsage } from './translate.ts';
 
 export interface TurnDeps {
   store: ResponseStore;
   upstreams: Upstreams;
   limits: { retention_seconds: number; ephemeral_retention_seconds: number; max_chain_depth: number; max_turns: number };
+  mcpServers: Record<string, McpServerConfig>;
+  /** Enqueues the next turn, with MCP jobs as its children when there are any (a BullMQ flow). */
+  enqueueNext: (next: TurnJob, children: McpJob[]) => Promise<void>;
   now: () => number;
 }
 
 export type TurnOutcome =
   | { kind: 'finished'; status: ResponseStatus }
+  /** Handed over to MCP jobs and the next turn. */
+  | { kind: 'waiting'; children: number }
   /** The response was sealed (cancelled) or deleted by someone else; nothing more to do. */
   | { kind: 'closed' }
   | { kind: 'missing' };
@@ -61,11 +72,26 @@ export function upstreamFailure(err: unknown, started: boolean): { code: string;
   return { code: 'server_error', message: `The upstream model stream failed${started ? ' after output had started' : ''}: ${message}` };
 }
 
+/** Closes an MCP call item with its result: `mcp_call.completed|failed`, then `output_item.done`. */
+function closeCall(writer: ResponseWriter, outputIndex: number, result: Pick<OutputMcpCall, 'output' | 'error'>): void {
+  const item = writer.snapshot.output[outputIndex];
+  if (item?.type !== 'mcp_call') return;
+  const failed = result.error !== null;
+  writer.emit({ type: failed ? 'response.mcp_call.failed' : 'response.mcp_call.completed', item_id: item.id, output_index: outputIndex });
+  writer.emit({
+    type: 'response.output_item.done',
+    output_index: outputIndex,
+    item: { ...item, status: failed ? 'failed' : 'completed', output: result.output, error: result.error },
+  });
+}
+
 /**
- * One model turn of one response: load the record and its chain, call the upstream, stream the
- * events into the log, and end the response (or hand over to the next step).
+ * One step of one response: take in the results of the MCP jobs it waited for, fetch missing tool
+ * lists, call the model, and either end the response or hand MCP calls to the executor with the
+ * next turn as their parent. One lifecycle across all steps: one `response.created`, one terminal.
  */
-export async function runTurn(deps: TurnDeps, responseId: string, turn: number, signal: AbortSignal): Promise<TurnOutcome> {
+export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJobResult[], signal: AbortSignal): Promise<TurnOutcome> {
+  const { responseId, turn } = job;
   const record = await deps.store.get(responseId);
   if (!record) return { kind: 'missing' };
   if (record.sealed) return { kind: 'closed' };
@@ -73,36 +99,107 @@ export async function runTurn(deps: TurnDeps, responseId: string, turn: number, 
   const ttl = retentionFor(record, deps.limits);
   const writer = new ResponseWriter({ store: deps.store, responseId, snapshot: record.snapshot, ttlSeconds: ttl });
 
-  const fail = async (code: string, message: string): Promise<TurnOutcome> => {
-    const s: Response = { ...structuredClone(writer.snapshot), status: 'failed', error: { code, message } };
-    const ok = await writer.finish(lifecycleEvent('response.failed', s), 'failed');
-    return ok ? { kind: 'finished', status: 'failed' } : { kind: 'closed' };
+  const finishWith = async (status: 'completed' | 'failed' | 'incomplete', patch: Partial<Response>): Promise<TurnOutcome> => {
+    const final: Response = { ...structuredClone(writer.snapshot), ...patch, status };
+    if (status === 'completed') final.completed_at = deps.now();
+    const ok = await writer.finish(lifecycleEvent(`response.${status}`, final), status);
+    return ok ? { kind: 'finished', status } : { kind: 'closed' };
   };
+  const fail = (code: string, message: string) => finishWith('failed', { error: { code, message } });
 
   try {
     if (record.status === 'queued') {
       writer.snapshot.status = 'in_progress';
       await writer.setStatus('in_progress', lifecycleEvent('response.in_progress', writer.snapshot));
     }
-    if (turn >= deps.limits.max_turns) {
-      return await fail('server_error', `The response reached the limit of ${deps.limits.max_turns} model turns.`);
+
+    // 1. Results of the MCP jobs this turn waited for. A child with no result (it crashed for good,
+    //    or an unsafe call was interrupted) fails loudly rather than vanish.
+    const mcpTools = (request.tools ?? []).filter((t): t is McpTool => t.type === 'mcp');
+    const byItem = new Map(childResults.flatMap((r) => (r.kind === 'call' ? [[r.itemId, r] as const] : [])));
+    const byLabel = new Map(childResults.flatMap((r) => (r.kind === 'list' ? [[r.serverLabel, r] as const] : [])));
+    const listFailures: string[] = [];
+    for (const pending of job.awaiting?.lists ?? []) {
+      const result = byLabel.get(pending.serverLabel);
+      const item = writer.snapshot.output[pending.outputIndex];
+      if (item?.type !== 'mcp_list_tools') continue;
+      const tool = mcpTools.find((t) => t.server_label === pending.serverLabel);
+      const error = result ? result.error : `Error retrieving tool list from MCP server: '${pending.serverLabel}'. The listing was interrupted.`;
+      const tools = result && !error ? filterTools(result.tools, tool?.allowed_tools, deps.mcpServers[pending.serverLabel]) : [];
+      writer.emit({ type: error ? 'response.mcp_list_tools.failed' : 'response.mcp_list_tools.completed', item_id: item.id, output_index: pending.outputIndex });
+      writer.emit({ type: 'response.output_item.done', output_index: pending.outputIndex, item: { ...item, tools, error } });
+      if (error) listFailures.push(error);
+    }
+    for (const pending of job.awaiting?.calls ?? []) {
+      const result = byItem.get(pending.itemId);
+      closeCall(
+        writer,
+        pending.outputIndex,
+        result ?? { output: null, error: { type: 'mcp_protocol_error', code: -32001, message: 'The tool call was interrupted before it returned a result.' } },
+      );
+    }
+    if (listFailures.length > 0) return await fail('server_error', listFailures.join(' '));
+    if (turn >= deps.limits.max_turns) return await fail('server_error', `The response reached the limit of ${deps.limits.max_turns} turns.`);
+
+    let chain: ResponseRecord[] = [];
+    if (record.previousResponseId) {
+      try {
+        chain = await loadChain(deps.store, record.previousResponseId, record.owner, deps.limits.max_chain_depth);
+      } catch (err) {
+        if (err instanceof ChainError) return await fail('server_error', err.message);
+        throw err;
+      }
+    }
+    const items = (): ContextItem[] => [...chain.flatMap(contextOf), ...contextOf({ ...record, snapshot: writer.snapshot })];
+
+    // 2. Tool lists: reuse what the context holds, fetch the rest on the MCP executor first.
+    const lists = listsInContext(items());
+    const missing = mcpTools.filter((t) => !lists.has(t.server_label));
+    if (missing.length > 0) {
+      const awaiting: NonNullable<TurnJob['awaiting']> = { lists: [], calls: [] };
+      for (const t of missing) {
+        const outputIndex = writer.snapshot.output.length;
+        const item: OutputMcpListTools = { type: 'mcp_list_tools', id: newId('mcpl'), server_label: t.server_label, tools: [], error: null };
+        writer.emit({ type: 'response.output_item.added', output_index: outputIndex, item });
+        writer.emit({ type: 'response.mcp_list_tools.in_progress', item_id: item.id, output_index: outputIndex });
+        awaiting.lists.push({ serverLabel: t.server_label, itemId: item.id, outputIndex });
+      }
+      await writer.flush(true);
+      const children: McpJob[] = missing.map((t) => ({
+        kind: 'list',
+        responseId,
+        turn: turn + 1,
+        serverLabel: t.server_label,
+        serverUrl: serverUrlOf(t),
+        ...(job.secrets ? { secrets: job.secrets } : {}),
+      }));
+      await deps.enqueueNext({ responseId, turn: turn + 1, ...(job.secrets ? { secrets: job.secrets } : {}), awaiting }, children);
+      return { kind: 'waiting', children: children.length };
     }
 
-    const chain = record.previousResponseId ? await loadChain(deps.store, record.previousResponseId, record.owner, deps.limits.max_chain_depth) : [];
-    const items: ContextItem[] = [...chain.flatMap(contextOf), ...contextOf({ ...record, snapshot: writer.snapshot })];
+    // 3. The model turn.
     const upstream = deps.upstreams.resolve(request.model);
     if (!upstream) return await fail('server_error', `No upstream is configured for model '${request.model}'.`);
-
-    const functions = (request.tools ?? []).flatMap((t) => (t.type === 'function' ? [functionToolToModel(t)] : []));
+    const mcp = mcpFunctions(mcpTools, lists, deps.mcpServers);
+    const callsSoFar = writer.snapshot.output.filter((i) => i.type === 'mcp_call').length;
+    const maxCalls = request.max_tool_calls ?? Infinity;
+    let forced: string | null = null;
+    const tc = request.tool_choice;
+    if (tc && typeof tc === 'object' && tc.type === 'mcp') {
+      // Forcing applies to the first turn only: afterwards the model must be free to answer.
+      if (callsSoFar === 0) forced = tc.name ? mcpFunctionName(tc.server_label, tc.name) : ([...mcp.refs.entries()].find(([, r]) => r.serverLabel === tc.server_label)?.[0] ?? null);
+    }
     const params = buildChatParams({
-      request,
+      request: tc && typeof tc === 'object' && tc.type === 'mcp' ? { ...request, tool_choice: 'auto' } : request,
       model: upstream.model,
       maxTokensParam: upstream.maxTokensParam,
-      messages: toChatMessages(request.instructions ?? null, items),
-      functions,
+      messages: toChatMessages(request.instructions ?? null, items()),
+      functions: [...(request.tools ?? []).flatMap((t) => (t.type === 'function' ? [functionToolToModel(t)] : [])), ...mcp.functions],
+      forcedFunction: forced,
+      toolsExhausted: callsSoFar >= maxCalls,
     });
 
-    const translator = new TurnTranslator((e) => writer.emit(e), () => writer.snapshot.output.length, () => null);
+    const translator = new TurnTranslator((e) => writer.emit(e), () => writer.snapshot.output.length, (name) => mcp.refs.get(name) ?? null);
     let result: TurnResult;
     try {
       const stream = await upstream.client.chat.completions.create(params, { signal });
@@ -115,24 +212,59 @@ export async function runTurn(deps: TurnDeps, responseId: string, turn: number, 
       const f = upstreamFailure(err, started);
       return await fail(f.code, f.message);
     }
-
     writer.snapshot.usage = addUsage(writer.snapshot.usage, result.usage);
-    const final: Response = structuredClone(writer.snapshot);
-    if (result.finishReason === 'length' || result.finishReason === 'content_filter') {
-      final.status = 'incomplete';
-      final.incomplete_details = { reason: result.finishReason === 'length' ? 'max_output_tokens' : 'content_filter' };
-      const ok = await writer.finish(lifecycleEvent('response.incomplete', final), 'incomplete');
-      return ok ? { kind: 'finished', status: 'incomplete' } : { kind: 'closed' };
+
+    // 4. MCP calls run on the executor as children of the next turn.
+    if (result.mcpCalls.length > 0 && result.finishReason !== 'length') {
+      const awaiting: NonNullable<TurnJob['awaiting']> = { lists: [], calls: [] };
+      const children: McpJob[] = [];
+      let allowed = Math.max(0, maxCalls - callsSoFar);
+      for (const call of result.mcpCalls) {
+        const outputIndex = writer.snapshot.output.findIndex((i) => i.id === call.id);
+        const ref = mcp.refs.get(mcpFunctionName(call.server_label, call.name));
+        const refuse = (message: string) => closeCall(writer, outputIndex, { output: null, error: { type: 'mcp_protocol_error', code: -32600, message } });
+        if (!ref) {
+          refuse(`Unknown tool '${call.name}' on MCP server '${call.server_label}'.`);
+          continue;
+        }
+        if (allowed <= 0) {
+          refuse(`Not run: the response reached max_tool_calls (${request.max_tool_calls}).`);
+          continue;
+        }
+        if (needsApproval(ref.tool, ref.info, deps.mcpServers[call.server_label])) {
+          refuse(`Not run: calls to '${call.name}' need approval (require_approval), which this server does not run without an approval flow. Set require_approval to "never" for this tool to let it run.`);
+          continue;
+        }
+        allowed -= 1;
+        writer.emit({ type: 'response.mcp_call.in_progress', item_id: call.id, output_index: outputIndex });
+        awaiting.calls.push({ itemId: call.id, outputIndex });
+        const annotations = ref.info.annotations ?? {};
+        children.push({
+          kind: 'call',
+          responseId,
+          turn: turn + 1,
+          itemId: call.id,
+          serverLabel: call.server_label,
+          serverUrl: serverUrlOf(ref.tool),
+          toolName: call.name,
+          arguments: call.arguments,
+          retrySafe: annotations.readOnlyHint === true || annotations.idempotentHint === true,
+          ...(job.secrets ? { secrets: job.secrets } : {}),
+        });
+      }
+      await writer.flush(true);
+      // Refused calls are already closed; the model hears about them on the next turn either way.
+      await deps.enqueueNext({ responseId, turn: turn + 1, ...(job.secrets ? { secrets: job.secrets } : {}), awaiting }, children);
+      return { kind: 'waiting', children: children.length };
     }
-    final.status = 'completed';
-    final.completed_at = deps.now();
-    const ok = await writer.finish(lifecycleEvent('response.completed', final), 'completed');
-    return ok ? { kind: 'finished', status: 'completed' } : { kind: 'closed' };
+
+    if (result.finishReason === 'length' || result.finishReason === 'content_filter') {
+      return await finishWith('incomplete', { incomplete_details: { reason: result.finishReason === 'length' ? 'max_output_tokens' : 'content_filter' } });
+    }
+    return await finishWith('completed', {});
   } catch (err) {
     if (err instanceof ResponseClosedError) return { kind: 'closed' };
     if (signal.aborted || err instanceof APIUserAbortError) return { kind: 'closed' };
     throw err;
   }
 }
-
-export type { OutputItem };

@@ -1,0 +1,84 @@
+import type { Job } from 'bullmq';
+import { McpJobSchema, type McpJobResult } from '@spool/contracts';
+import type { McpServerConfig, SecretBox } from '@spool/runtime';
+import type { Logger } from '@spool/runtime';
+import { McpServerError, McpUrlNotAllowedError, type AllowList, type McpClientPool } from './mcp/index.ts';
+import { resolveTarget, type Credentials } from './resolve.ts';
+
+export interface McpProcessorDeps {
+  pool: McpClientPool;
+  servers: Record<string, McpServerConfig>;
+  allow: AllowList;
+  box: SecretBox;
+  logger: Logger;
+  /** Called on MCP progress notifications, so open streams of the response see life. */
+  onProgress?: (responseId: string) => void;
+}
+
+/**
+ * One MCP operation. Tool failures are results, not job failures: the model is told and the
+ * response goes on. Only infrastructure errors throw (and BullMQ retries where that is safe).
+ */
+export function createMcpProcessor(deps: McpProcessorDeps) {
+  return async (job: Job, _token?: string, signal?: AbortSignal): Promise<McpJobResult> => {
+    const data = McpJobSchema.parse(job.data);
+    const log = deps.logger.child({ responseId: data.responseId, jobId: job.id, server: data.serverLabel });
+    const secrets = data.secrets ? deps.box.open<Record<string, Credentials>>(data.secrets) : {};
+    const cred = secrets[data.serverLabel];
+    const opts = signal ? { signal } : {};
+
+    if (data.kind === 'list') {
+      try {
+        const target = await resolveTarget(data.serverLabel, data.serverUrl, cred, deps.servers, deps.allow);
+        const tools = await deps.pool.listTools(target, opts);
+        return { kind: 'list', serverLabel: data.serverLabel, tools, error: null };
+      } catch (err) {
+        if (err instanceof McpServerError || err instanceof McpUrlNotAllowedError) {
+          log.info({ code: err.code }, 'mcp list failed');
+          const message = err instanceof McpUrlNotAllowedError ? `Error retrieving tool list from MCP server: '${data.serverLabel}'. ${err.message}` : err.message;
+          return { kind: 'list', serverLabel: data.serverLabel, tools: [], error: message };
+        }
+        throw err;
+      }
+    }
+
+    // A call that was interrupted by a crash runs again only when the tool says that is safe.
+    if (job.attemptsStarted > 1 && !data.retrySafe) {
+      return {
+        kind: 'call',
+        itemId: data.itemId,
+        output: null,
+        error: { type: 'mcp_protocol_error', code: -32001, message: 'The tool call was interrupted (the executor stopped) and was not run again because the tool is not marked read-only or idempotent.' },
+      };
+    }
+    let args: Record<string, unknown>;
+    try {
+      const parsed: unknown = data.arguments.trim() === '' ? {} : JSON.parse(data.arguments);
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('arguments must be a JSON object');
+      args = parsed as Record<string, unknown>;
+    } catch (err) {
+      return { kind: 'call', itemId: data.itemId, output: null, error: { type: 'mcp_protocol_error', code: -32602, message: `Invalid tool arguments: ${(err as Error).message}` } };
+    }
+    try {
+      const target = await resolveTarget(data.serverLabel, data.serverUrl, cred, deps.servers, deps.allow);
+      const outcome = await deps.pool.callTool(target, data.toolName, args, {
+        ...opts,
+        onProgress: () => deps.onProgress?.(data.responseId),
+      });
+      return outcome.ok
+        ? { kind: 'call', itemId: data.itemId, output: outcome.output, error: null }
+        : { kind: 'call', itemId: data.itemId, output: null, error: outcome.error };
+    } catch (err) {
+      if (err instanceof McpServerError || err instanceof McpUrlNotAllowedError) {
+        const code = err instanceof McpServerError && err.httpStatus ? err.httpStatus : 0;
+        return {
+          kind: 'call',
+          itemId: data.itemId,
+          output: null,
+          error: code ? { type: 'http_error', code, message: err.message } : { type: 'mcp_protocol_error', code: -32000, message: err.message },
+        };
+      }
+      throw err;
+    }
+  };
+}

@@ -1,0 +1,44 @@
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { QUEUES, type Keys } from '@spool/contracts';
+import type { Config, Logger, SecretBox } from '@spool/runtime';
+import { McpClientPool, parseAllowList } from './mcp/index.ts';
+import { createMcpProcessor } from './processor.ts';
+
+export interface McpExecutorDeps {
+  config: Config;
+  keys: Keys;
+  queueConnection: Redis;
+  box: SecretBox;
+  logger: Logger;
+  onProgress?: (responseId: string) => void;
+}
+
+/** The MCP executor role: consumes MCP jobs on a pool of MCP client sessions. */
+export function startMcpExecutor(deps: McpExecutorDeps): { worker: Worker; close(): Promise<void> } {
+  const pool = new McpClientPool({ onStderr: (label, text) => deps.logger.debug({ label, text }, 'mcp stdio stderr') });
+  const processor = createMcpProcessor({
+    pool,
+    servers: deps.config.mcpServers,
+    allow: parseAllowList(deps.config.mcpAllowHosts),
+    box: deps.box,
+    logger: deps.logger,
+    ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
+  });
+  const worker = new Worker(QUEUES.mcp, processor, {
+    connection: deps.queueConnection,
+    prefix: deps.keys.bullPrefix,
+    concurrency: deps.config.limits.mcp_concurrency,
+    lockDuration: 30_000,
+    stalledInterval: 15_000,
+    maxStalledCount: 1,
+  });
+  worker.on('error', (err) => deps.logger.error({ err }, 'mcp worker error'));
+  return {
+    worker,
+    close: async () => {
+      await worker.close();
+      await pool.close();
+    },
+  };
+}
