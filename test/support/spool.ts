@@ -30,9 +30,12 @@ export function testRedisUrl(): string {
  * Runs every Spool role in this process, on the shared test Redis under a fresh key prefix, with
  * a scripted upstream model. `file` becomes the SPOOL_CONFIG YAML; `env` adds variables.
  */
-export async function startTestSpool(opts: { env?: Record<string, string>; file?: Record<string, unknown>; name?: string; apiKey?: string } = {}): Promise<TestSpool> {
+export async function startTestSpool(
+  opts: { env?: Record<string, string>; file?: Record<string, unknown>; name?: string; apiKey?: string; prefix?: string; keepData?: boolean } = {},
+): Promise<TestSpool> {
   const upstream = await startScriptedUpstream();
-  const prefix = `${uniquePrefix(opts.name ?? 'e2e')}:`;
+  // Reusing a prefix starts a new set of processes on the same state: a restart.
+  const prefix = opts.prefix ?? `${uniquePrefix(opts.name ?? 'e2e')}:`;
   const redisUrl = testRedisUrl();
   const env: Record<string, string> = {
     PORT: '0',
@@ -67,7 +70,7 @@ export async function startTestSpool(opts: { env?: Record<string, string>; file?
     close: async () => {
       await spool.close();
       await upstream.close();
-      await deleteByPrefix(redisUrl, prefix);
+      if (!opts.keepData) await deleteByPrefix(redisUrl, prefix);
     },
   };
 }

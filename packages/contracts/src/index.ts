@@ -11,3 +11,4 @@ export {
   type TurnJob,
 } from './jobs.ts';
 export { StoredInputSchema, StoredRequestSchema, type StoredRequest } from './record.ts';
+export { ApprovalDecisionSchema, ParkedApprovalSchema, type ApprovalDecision, type ParkedApproval } from './approvals.ts';

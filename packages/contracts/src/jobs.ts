@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ApprovalDecisionSchema } from './approvals.ts';
 import { QUEUES, type QueueName } from './keys.ts';
 
 /**
@@ -22,6 +23,8 @@ export const TurnJobSchema = z.object({
    * runtime/secrets). They live only in job data, are passed from turn to turn, and go with the job.
    */
   secrets: z.string().optional(),
+  /** Approved calls to run first (turn 0 of a follow-up carrying mcp_approval_response items). */
+  approvals: z.array(ApprovalDecisionSchema).optional(),
   /** The MCP operations this turn waits for: its children in the flow, answered by their results. */
   awaiting: z
     .object({

@@ -7,7 +7,7 @@ describe('keys', () => {
 
   it('puts every key of a response in the same hash slot', () => {
     const id = 'resp_abc';
-    const tags = [keys.record(id), keys.events(id), keys.channel(id)].map((k) => /\{([^}]+)\}/.exec(k)?.[1]);
+    const tags = [keys.record(id), keys.events(id), keys.channel(id), keys.approvals(id)].map((k) => /\{([^}]+)\}/.exec(k)?.[1]);
     expect(new Set(tags)).toEqual(new Set([id]));
   });
 

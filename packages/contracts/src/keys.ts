@@ -13,6 +13,8 @@ export interface Keys {
   events(responseId: string): string;
   /** Pub/sub channel that wakes readers when the log grows. */
   channel(responseId: string): string;
+  /** Hash: the approval requests this response parked, by approval request id, and their claims. */
+  approvals(responseId: string): string;
   /** The key that seals MCP credentials in job data, when SPOOL_SECRET_KEY does not give one. */
   readonly jobKey: string;
 }
@@ -26,6 +28,7 @@ export function createKeys(prefix: string): Keys {
     jobKey: `${prefix}job-key`,
     events: (id) => `${prefix}resp:{${id}}:events`,
     channel: (id) => `${prefix}live:{${id}}`,
+    approvals: (id) => `${prefix}resp:{${id}}:approvals`,
   };
 }
 

@@ -15,3 +15,4 @@ export { followEvents, type FollowOptions, type FollowOutcome } from './follow.t
 export { ResponseClosedError, ResponseWriter, type WriterOptions } from './writer.ts';
 export { ChainError, loadChain } from './chain.ts';
 export { CLOSED_POLL_MS, asCancelled, cancelResponse, replayEvents, watchClosed, type CancelOutcome } from './cancel.ts';
+export { ApprovalStore, type ClaimResult } from './approvals.ts';

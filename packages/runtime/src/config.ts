@@ -82,7 +82,7 @@ export const LimitsSchema = z
     max_input_items: z.number().int().min(1).default(2000),
     max_tools: z.number().int().min(1).default(128),
     max_chain_depth: z.number().int().min(1).default(256),
-    retention_seconds: z.number().int().min(60).default(30 * 24 * 3600),
+    retention_seconds: z.number().int().min(1).default(30 * 24 * 3600),
     /** `store: false` responses live only as long as a background poll needs them. */
     ephemeral_retention_seconds: z.number().int().min(10).default(600),
     upstream_max_retries: z.number().int().min(0).default(3),

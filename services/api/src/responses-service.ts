@@ -1,4 +1,4 @@
-import type { Keys, TurnJob } from '@spool/contracts';
+import type { ApprovalDecision, Keys, TurnJob } from '@spool/contracts';
 import {
   ApiError,
   buildResponse,
@@ -8,11 +8,12 @@ import {
   type InputItem,
   type Response,
 } from '@spool/protocol';
-import { cancelResponse, ChainError, followEvents, loadChain, type LiveHub, type LogEntry, type ResponseRecord, type ResponseStore } from '@spool/redis';
+import { cancelResponse, ChainError, followEvents, loadChain, type ApprovalStore, type LiveHub, type LogEntry, type ResponseRecord, type ResponseStore } from '@spool/redis';
 import { pageInputItems, type InputItemsPage, type InputItemsQuery } from './input-items.ts';
 
 export interface ResponsesServiceDeps {
   store: ResponseStore;
+  approvals: ApprovalStore;
   hub: LiveHub;
   keys: Keys;
   enqueueTurn: (job: TurnJob) => Promise<void>;
@@ -164,6 +165,7 @@ export class ResponsesService {
 
     const mcp = splitMcpTools(request.tools, this.d.configuredMcpServers);
     const id = newId('resp');
+    const decisions = await this.resolveApprovals(id, request, input, chain);
     const background = request.background ?? false;
     const response = buildResponse({ id, request, createdAt: this.d.now(), status: background ? 'queued' : 'in_progress' });
     const { input: _input, ...rest } = request;
@@ -185,13 +187,86 @@ export class ResponsesService {
       ttlSeconds: storeIt ? limits.retention_seconds : limits.ephemeral_retention_seconds,
     });
     try {
-      await this.d.enqueueTurn({ responseId: id, turn: 0, ...(mcp.secrets ? { secrets: this.d.sealSecrets(mcp.secrets) } : {}) });
+      await this.d.enqueueTurn({
+        responseId: id,
+        turn: 0,
+        ...(mcp.secrets ? { secrets: this.d.sealSecrets(mcp.secrets) } : {}),
+        ...(decisions.length > 0 ? { approvals: decisions.map((d) => d.decision) } : {}),
+      });
     } catch (err) {
+      for (const d of decisions) if (d.heldBy) await this.d.approvals.release(d.heldBy, d.decision.approvalRequestId).catch(() => undefined);
       // Acknowledge nothing we cannot run: the record is removed and the client sees a 503.
       await this.d.store.delete(id).catch(() => undefined);
       throw err;
     }
     return { id, response };
+  }
+
+  /**
+   * Matches each `mcp_approval_response` to its request in the previous_response_id chain (or, for
+   * stateless `store: false` clients, in this input) and claims the parked call exactly once. Any
+   * refusal releases what this request had already claimed.
+   */
+  private async resolveApprovals(
+    claimant: string,
+    request: CreateResponseRequest,
+    input: InputItem[],
+    chain: ResponseRecord[],
+  ): Promise<Array<{ decision: ApprovalDecision; heldBy: string | null }>> {
+    const answers = input.flatMap((item, i) => (item.type === 'mcp_approval_response' ? [{ item, i }] : []));
+    if (answers.length === 0) return [];
+    const stored = new Map<string, { holder: string; req: { server_label: string; name: string; arguments: string } }>();
+    for (const r of chain) for (const o of r.snapshot.output) if (o.type === 'mcp_approval_request') stored.set(o.id, { holder: r.id, req: o });
+    const inline = new Map(input.flatMap((o) => (o.type === 'mcp_approval_request' ? [[o.id, o] as const] : [])));
+    const out: Array<{ decision: ApprovalDecision; heldBy: string | null }> = [];
+    const seen = new Set<string>();
+    try {
+      for (const { item, i } of answers) {
+        const param = `input[${i}].approval_request_id`;
+        const id = item.approval_request_id;
+        if (seen.has(id)) throw ApiError.badRequest(`Approval request '${id}' is answered more than once in this input.`, param);
+        seen.add(id);
+        const found = stored.get(id);
+        const req = found?.req ?? inline.get(id);
+        if (!req) {
+          throw ApiError.badRequest(
+            `No mcp_approval_request with id '${id}' was found in the previous_response_id chain${request.store === false ? ' or in the input' : ''}.`,
+            param,
+            'approval_request_not_found',
+          );
+        }
+        const tool = (request.tools ?? []).find((t) => t.type === 'mcp' && t.server_label === req.server_label);
+        if (!tool || tool.type !== 'mcp') {
+          throw ApiError.badRequest(
+            `Approval request '${id}' is for MCP server '${req.server_label}', which is not in this request's tools. Resend the MCP tool (with its credentials) with the approval response.`,
+            'tools',
+            'approval_server_mismatch',
+          );
+        }
+        const serverUrl = tool.server_url && tool.server_url !== 'litellm_proxy' ? tool.server_url : null;
+        if (found) {
+          const claim = await this.d.approvals.claim(found.holder, id, claimant);
+          if (claim.kind === 'used') throw ApiError.badRequest(`Approval request '${id}' was already used (by response '${claim.by}').`, param, 'approval_already_used');
+          if (claim.kind === 'missing') throw ApiError.badRequest(`Approval request '${id}' has expired.`, param, 'approval_expired');
+          if (claim.parked.serverLabel !== req.server_label) throw ApiError.badRequest(`Approval request '${id}' does not match its server label.`, param, 'approval_server_mismatch');
+          const { owner: _o, responseId: _r, ...call } = claim.parked;
+          out.push({ decision: { approvalRequestId: id, approve: item.approve, reason: item.reason ?? null, call }, heldBy: found.holder });
+        } else {
+          // Stateless: nothing was parked; the call must at least be one the tool's policy allows.
+          if (Array.isArray(tool.allowed_tools) && !tool.allowed_tools.includes(req.name)) {
+            throw ApiError.badRequest(`Tool '${req.name}' is not in allowed_tools of MCP server '${req.server_label}'.`, param, 'approval_tool_not_allowed');
+          }
+          out.push({
+            decision: { approvalRequestId: id, approve: item.approve, reason: item.reason ?? null, call: { approvalRequestId: id, serverLabel: req.server_label, serverUrl, name: req.name, arguments: req.arguments, retrySafe: false } },
+            heldBy: null,
+          });
+        }
+      }
+    } catch (err) {
+      for (const d of out) if (d.heldBy) await this.d.approvals.release(d.heldBy, d.decision.approvalRequestId).catch(() => undefined);
+      throw err;
+    }
+    return out;
   }
 
   /** The record if `owner` may see it, else a 404 (never a 403: ids of others do not exist). */

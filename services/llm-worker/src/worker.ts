@@ -1,7 +1,7 @@
 import { FlowProducer, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { mcpJob, QUEUES, turnJob, type Keys, type McpJob, type TurnJob } from '@spool/contracts';
-import type { ResponseStore } from '@spool/redis';
+import { ApprovalStore, type ResponseStore } from '@spool/redis';
 import type { Config, Logger } from '@spool/runtime';
 import { createTurnProcessor } from './processor.ts';
 import { Upstreams } from './upstream.ts';
@@ -31,6 +31,7 @@ export function startLlmWorker(deps: LlmWorkerDeps): RunningWorker {
   flows.on('error', (err) => deps.logger.debug({ err: err.message }, 'flow producer error'));
   const processor = createTurnProcessor({
     store: deps.store,
+    approvals: new ApprovalStore(deps.store.redis, deps.keys),
     upstreams,
     limits: config.limits,
     mcpServers: config.mcpServers,

@@ -5,7 +5,7 @@ import { createKeys, QUEUES, turnJob, type TurnJob } from '@spool/contracts';
 import { createApp, ResponsesService } from '@spool/api';
 import { startLlmWorker } from '@spool/llm-worker';
 import { startMcpExecutor } from '@spool/mcp-executor';
-import { connect, LiveHub, ResponseStore, waitReady } from '@spool/redis';
+import { ApprovalStore, connect, LiveHub, ResponseStore, waitReady } from '@spool/redis';
 import { matchesModel, SecretBox, type Config, type Logger } from '@spool/runtime';
 import type { Redis } from 'ioredis';
 
@@ -70,6 +70,7 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
     const hasModel = (model: string) => config.defaultUpstream !== null || config.models.some((m) => matchesModel(m.pattern, model));
     const responses = new ResponsesService({
       store,
+      approvals: new ApprovalStore(command, keys),
       hub,
       keys,
       enqueueTurn,

@@ -54,6 +54,10 @@ export function toChatMessages(instructions: string | null, items: ContextItem[]
     return msg.tool_calls as ChatCompletionMessageToolCall[];
   };
 
+  // A denied approval reaches the model as the call it asked for and a result saying it was denied.
+  const requests = new Map<string, { server_label: string; name: string; arguments: string }>();
+  for (const item of items) if (item.type === 'mcp_approval_request') requests.set(item.id, item);
+
   // Results of MCP calls wait until the run of calls ends, so parallel calls become one assistant
   // message with several tool calls followed by their results, as the model produced them.
   let deferred: ChatCompletionMessageParam[] = [];
@@ -93,9 +97,19 @@ export function toChatMessages(instructions: string | null, items: ContextItem[]
         deferred.push({ role: 'tool', tool_call_id: item.id, content: result });
         break;
       }
+      case 'mcp_approval_response': {
+        const req = requests.get(item.approval_request_id);
+        if (item.approve || !req) break; // approved calls appear as their mcp_call item
+        pendingCalls().push({ id: item.approval_request_id, type: 'function', function: { name: mcpFunctionName(req.server_label, req.name), arguments: req.arguments } });
+        messages.push({
+          role: 'tool',
+          tool_call_id: item.approval_request_id,
+          content: `The user denied this tool call; it was not run.${item.reason ? ` Reason: ${item.reason}` : ''}`,
+        });
+        break;
+      }
       case 'mcp_list_tools':
       case 'mcp_approval_request':
-      case 'mcp_approval_response':
       case 'reasoning':
       case 'item_reference':
         // Tool lists reach the model as tool definitions; approvals become mcp_call items; reasoning

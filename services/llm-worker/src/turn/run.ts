@@ -11,7 +11,7 @@ import {
   type ResponseStatus,
   type Usage,
 } from '@spool/protocol';
-import { ChainError, loadChain, ResponseClosedError, ResponseWriter, type ResponseRecord, type ResponseStore } from '@spool/redis';
+import { ChainError, loadChain, ResponseClosedError, ResponseWriter, type ApprovalStore, type ResponseRecord, type ResponseStore } from '@spool/redis';
 import type { McpServerConfig } from '@spool/runtime';
 import type { Upstreams } from '../upstream.ts';
 import { filterTools, listsInContext, mcpFunctions, needsApproval, serverUrlOf } from './mcp.ts';
@@ -22,6 +22,7 @@ import { TurnTranslator, type TurnResult, type UpstreamUsage } from './translate
 
 export interface TurnDeps {
   store: ResponseStore;
+  approvals: ApprovalStore;
   upstreams: Upstreams;
   limits: { retention_seconds: number; ephemeral_retention_seconds: number; max_chain_depth: number; max_turns: number };
   mcpServers: Record<string, McpServerConfig>;
@@ -139,6 +140,47 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
       );
     }
     if (listFailures.length > 0) return await fail('server_error', listFailures.join(' '));
+
+    // 1b. Approved calls of a follow-up run first, exactly as parked, with no model inference.
+    //     Denied ones run nothing: the model learns of the denial from the input.
+    const approved = (job.approvals ?? []).filter((a) => a.approve);
+    if (approved.length > 0) {
+      const awaiting: NonNullable<TurnJob['awaiting']> = { lists: [], calls: [] };
+      const children: McpJob[] = [];
+      for (const a of approved) {
+        const outputIndex = writer.snapshot.output.length;
+        const item: OutputMcpCall = {
+          type: 'mcp_call',
+          id: newId('mcp'),
+          server_label: a.call.serverLabel,
+          name: a.call.name,
+          arguments: a.call.arguments,
+          output: null,
+          error: null,
+          status: 'in_progress',
+          approval_request_id: a.approvalRequestId,
+        };
+        writer.emit({ type: 'response.output_item.added', output_index: outputIndex, item });
+        writer.emit({ type: 'response.mcp_call_arguments.done', item_id: item.id, output_index: outputIndex, arguments: item.arguments });
+        writer.emit({ type: 'response.mcp_call.in_progress', item_id: item.id, output_index: outputIndex });
+        awaiting.calls.push({ itemId: item.id, outputIndex });
+        children.push({
+          kind: 'call',
+          responseId,
+          turn: turn + 1,
+          itemId: item.id,
+          serverLabel: a.call.serverLabel,
+          serverUrl: a.call.serverUrl,
+          toolName: a.call.name,
+          arguments: a.call.arguments,
+          retrySafe: a.call.retrySafe,
+          ...(job.secrets ? { secrets: job.secrets } : {}),
+        });
+      }
+      await writer.flush(true);
+      await deps.enqueueNext({ responseId, turn: turn + 1, ...(job.secrets ? { secrets: job.secrets } : {}), awaiting }, children);
+      return { kind: 'waiting', children: children.length };
+    }
     if (turn >= deps.limits.max_turns) return await fail('server_error', `The response reached the limit of ${deps.limits.max_turns} turns.`);
 
     let chain: ResponseRecord[] = [];
@@ -199,7 +241,11 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
       toolsExhausted: callsSoFar >= maxCalls,
     });
 
-    const translator = new TurnTranslator((e) => writer.emit(e), () => writer.snapshot.output.length, (name) => mcp.refs.get(name) ?? null);
+    const classify = (name: string) => {
+      const ref = mcp.refs.get(name);
+      return ref ? { ...ref, needsApproval: needsApproval(ref.tool, ref.info, deps.mcpServers[ref.serverLabel]) } : null;
+    };
+    const translator = new TurnTranslator((e) => writer.emit(e), () => writer.snapshot.output.length, classify);
     let result: TurnResult;
     try {
       const stream = await upstream.client.chat.completions.create(params, { signal });
@@ -213,6 +259,28 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
       return await fail(f.code, f.message);
     }
     writer.snapshot.usage = addUsage(writer.snapshot.usage, result.usage);
+
+    // Approval requests are parked (the whole call, minus credentials) before anyone can see them.
+    if (result.approvalRequests.length > 0) {
+      await deps.approvals.park(
+        responseId,
+        result.approvalRequests.map((req) => {
+          const ref = mcp.refs.get(mcpFunctionName(req.server_label, req.name));
+          const ann = ref?.info.annotations ?? {};
+          return {
+            approvalRequestId: req.id,
+            responseId,
+            owner: record.owner,
+            serverLabel: req.server_label,
+            serverUrl: ref ? serverUrlOf(ref.tool) : null,
+            name: req.name,
+            arguments: req.arguments,
+            retrySafe: ann.readOnlyHint === true || ann.idempotentHint === true,
+          };
+        }),
+        ttl,
+      );
+    }
 
     // 4. MCP calls run on the executor as children of the next turn.
     if (result.mcpCalls.length > 0 && result.finishReason !== 'length') {
@@ -229,10 +297,6 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
         }
         if (allowed <= 0) {
           refuse(`Not run: the response reached max_tool_calls (${request.max_tool_calls}).`);
-          continue;
-        }
-        if (needsApproval(ref.tool, ref.info, deps.mcpServers[call.server_label])) {
-          refuse(`Not run: calls to '${call.name}' need approval (require_approval), which this server does not run without an approval flow. Set require_approval to "never" for this tool to let it run.`);
           continue;
         }
         allowed -= 1;

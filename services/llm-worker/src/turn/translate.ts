@@ -1,10 +1,12 @@
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
-import { newId, type EventDraft, type OutputFunctionCall, type OutputMcpCall, type OutputMessage, type OutputTextPart } from '@spool/protocol';
+import { newId, type EventDraft, type McpApprovalRequestItem, type OutputFunctionCall, type OutputMcpCall, type OutputMessage, type OutputTextPart } from '@spool/protocol';
 
 /** An MCP tool as the model sees it: the function name maps back to a server and a tool. */
 export interface McpToolRef {
   serverLabel: string;
   toolName: string;
+  /** The call is not run: it becomes an `mcp_approval_request` and the response ends there. */
+  needsApproval?: boolean;
 }
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'function_call' | null;
@@ -21,12 +23,19 @@ export interface TurnResult {
   finishReason: FinishReason;
   functionCalls: OutputFunctionCall[];
   mcpCalls: OutputMcpCall[];
+  approvalRequests: McpApprovalRequestItem[];
   usage: UpstreamUsage | null;
 }
 
 interface OpenCall {
   outputIndex: number;
   item: OutputFunctionCall | OutputMcpCall;
+}
+
+/** A call that needs approval: nothing is streamed for it until the turn ends. */
+interface HeldCall {
+  ref: McpToolRef;
+  arguments: string;
 }
 
 /**
@@ -37,6 +46,8 @@ interface OpenCall {
 export class TurnTranslator {
   private message: { outputIndex: number; item: OutputMessage; text: string } | null = null;
   private readonly calls = new Map<number, OpenCall>();
+  private readonly held = new Map<number, HeldCall>();
+  private readonly approvals: McpApprovalRequestItem[] = [];
   private readonly closedCalls: OpenCall[] = [];
   private finishReason: FinishReason = null;
   private usage: UpstreamUsage | null = null;
@@ -88,8 +99,18 @@ export class TurnTranslator {
 
   private onToolCall(tc: ChatCompletionChunk.Choice.Delta.ToolCall): void {
     this.started = true;
+    const held = this.held.get(tc.index);
+    if (held) {
+      held.arguments += tc.function?.arguments ?? '';
+      return;
+    }
     let open = this.calls.get(tc.index);
     if (!open) {
+      const heldRef = this.classify(tc.function?.name ?? '');
+      if (heldRef?.needsApproval) {
+        this.held.set(tc.index, { ref: heldRef, arguments: tc.function?.arguments ?? '' });
+        return;
+      }
       // Text before tool calls is finished first: items are appended strictly in order.
       this.closeMessage('completed');
       const name = tc.function?.name ?? '';
@@ -156,7 +177,20 @@ export class TurnTranslator {
     const truncated = this.finishReason === 'length' || this.finishReason === 'content_filter';
     this.closeMessage(truncated ? 'incomplete' : 'completed');
     this.closeCalls(truncated ? 'incomplete' : 'completed');
+    if (!truncated) this.emitApprovalRequests();
     return this.result();
+  }
+
+  /** An approval request is complete when added: `output_item.added` then `.done`, nothing else. */
+  private emitApprovalRequests(): void {
+    for (const [, h] of [...this.held.entries()].sort(([a], [b]) => a - b)) {
+      const item: McpApprovalRequestItem = { type: 'mcp_approval_request', id: newId('mcpr'), server_label: h.ref.serverLabel, name: h.ref.toolName, arguments: h.arguments };
+      const outputIndex = this.outputLength();
+      this.emit({ type: 'response.output_item.added', output_index: outputIndex, item });
+      this.emit({ type: 'response.output_item.done', output_index: outputIndex, item });
+      this.approvals.push(item);
+    }
+    this.held.clear();
   }
 
   /** Closes what is open as incomplete after the upstream failed mid-stream. */
@@ -173,6 +207,6 @@ export class TurnTranslator {
       if (c.item.type === 'function_call') fc.push(c.item);
       else mcp.push(c.item);
     }
-    return { finishReason: this.finishReason, functionCalls: fc, mcpCalls: mcp, usage: this.usage };
+    return { finishReason: this.finishReason, functionCalls: fc, mcpCalls: mcp, approvalRequests: this.approvals, usage: this.usage };
   }
 }

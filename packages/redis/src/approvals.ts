@@ -1,0 +1,63 @@
+import type { Redis, Result } from 'ioredis';
+import { ParkedApprovalSchema, type Keys, type ParkedApproval } from '@spool/contracts';
+
+/**
+ * claim_approval: takes a parked approval exactly once.
+ * KEYS[1] the approvals hash of the response that parked it
+ * ARGV[1] approval request id, ARGV[2] claimant (the follow-up response id)
+ * Returns {1, parked JSON} for the one claimant that wins, {0, previous claimant} when it was
+ * already used, {-1} when nothing is parked (expired, deleted or never parked).
+ */
+const CLAIM = `
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return {-1} end
+if redis.call('HSETNX', KEYS[1], ARGV[1] .. ':used', ARGV[2]) == 0 then
+  return {0, redis.call('HGET', KEYS[1], ARGV[1] .. ':used')}
+end
+return {1, v}
+`;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    spoolClaimApproval(key: string, id: string, claimant: string): Result<[number, string?], Context>;
+  }
+}
+
+export type ClaimResult = { kind: 'claimed'; parked: ParkedApproval } | { kind: 'used'; by: string } | { kind: 'missing' };
+
+/** Parked approvals: written when a turn asks for approval, claimed once by the follow-up. */
+export class ApprovalStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {
+    if (typeof redis.spoolClaimApproval !== 'function') redis.defineCommand('spoolClaimApproval', { numberOfKeys: 1, lua: CLAIM });
+  }
+
+  /** Parks calls under their response; they expire with the response's retention. */
+  async park(responseId: string, parked: ParkedApproval[], ttlSeconds: number): Promise<void> {
+    if (parked.length === 0) return;
+    const key = this.keys.approvals(responseId);
+    await this.redis
+      .multi()
+      .hset(key, Object.fromEntries(parked.map((p) => [p.approvalRequestId, JSON.stringify(p)])))
+      .expire(key, ttlSeconds)
+      .exec();
+  }
+
+  async claim(responseId: string, approvalRequestId: string, claimant: string): Promise<ClaimResult> {
+    const [status, value] = await this.redis.spoolClaimApproval(this.keys.approvals(responseId), approvalRequestId, claimant);
+    if (status === 1) return { kind: 'claimed', parked: ParkedApprovalSchema.parse(JSON.parse(value as string)) };
+    if (status === 0) return { kind: 'used', by: value ?? '' };
+    return { kind: 'missing' };
+  }
+
+  /** Gives a claim back (the follow-up could not be enqueued), so the approval can be answered again. */
+  async release(responseId: string, approvalRequestId: string): Promise<void> {
+    await this.redis.hdel(this.keys.approvals(responseId), `${approvalRequestId}:used`);
+  }
+
+  async drop(responseId: string): Promise<void> {
+    await this.redis.unlink(this.keys.approvals(responseId));
+  }
+}
