@@ -45,8 +45,13 @@ export const CreateResponseRequestSchema = z.object({
   top_logprobs: z.number().int().min(0).max(20).nullish(),
   truncation: z.enum(['auto', 'disabled']).nullish(),
   text: z.object({ format: TextFormatSchema.optional(), verbosity: z.enum(['low', 'medium', 'high']).nullish() }).nullish(),
+  // OpenAI's values; Open Responses lists `minimal` in prose but not in its enum (an OpenAI client sends it).
   reasoning: z
-    .object({ effort: z.string().nullish(), summary: z.string().nullish(), generate_summary: z.string().nullish() })
+    .object({
+      effort: z.enum(['none', 'minimal', 'low', 'medium', 'high', 'xhigh']).nullish(),
+      summary: z.enum(['auto', 'concise', 'detailed']).nullish(),
+      generate_summary: z.enum(['auto', 'concise', 'detailed']).nullish(),
+    })
     .nullish(),
   service_tier: z.string().nullish(),
   safety_identifier: z.string().nullish(),
@@ -103,11 +108,31 @@ export function paramFromPath(path: ReadonlyArray<PropertyKey>): string | null {
   return out;
 }
 
+type Issue = z.core.$ZodIssue;
+
+/**
+ * For a value that matched no branch of a union (`input` is a string or an item list), the most
+ * useful message is the branch that got furthest: `input[0].content`, not just `input`.
+ */
+function deepest(issue: Issue, prefix: PropertyKey[] = []): Issue {
+  const here = { ...issue, path: [...prefix, ...issue.path] } as Issue;
+  if (issue.code !== 'invalid_union' || !('errors' in issue) || issue.errors.length === 0) return here;
+  let best: Issue = here;
+  for (const branch of issue.errors) {
+    for (const sub of branch) {
+      const d = deepest(sub, here.path);
+      if (d.path.length > best.path.length) best = d;
+    }
+  }
+  return best;
+}
+
 /** Parses a zod result into the value or a 400 that names the first bad parameter. */
 export function parseOrBadRequest<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body);
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
+  const first = result.error.issues[0];
+  const issue = first ? deepest(first) : undefined;
   const param = issue ? paramFromPath(issue.path) : null;
   const message = issue
     ? issue.code === 'invalid_type' && issue.input === undefined

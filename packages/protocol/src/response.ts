@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { CreateResponseRequest } from './request.ts';
+import type { CreateResponseRequest, TextFormat } from './request.ts';
 import { echoFunctionTool, type Tool } from './tools.ts';
 import type { OutputItem } from './items.ts';
 
@@ -87,6 +87,13 @@ export function redactServerUrl(url: string): string {
   }
 }
 
+/** `json_schema` formats are echoed with every key present (description and strict included). */
+function echoFormat(format: TextFormat | undefined): Record<string, unknown> {
+  if (!format) return { type: 'text' };
+  if (format.type !== 'json_schema') return format;
+  return { type: 'json_schema', name: format.name, description: format.description ?? null, schema: format.schema, strict: format.strict ?? false };
+}
+
 export interface NewResponseOptions {
   id: string;
   request: CreateResponseRequest;
@@ -114,12 +121,12 @@ export function buildResponse({ id, request: r, createdAt, status }: NewResponse
     parallel_tool_calls: r.parallel_tool_calls ?? true,
     previous_response_id: r.previous_response_id ?? null,
     prompt_cache_key: r.prompt_cache_key ?? null,
-    reasoning: r.reasoning ? { effort: r.reasoning.effort ?? null, summary: r.reasoning.summary ?? null } : null,
+    reasoning: r.reasoning ? { effort: r.reasoning.effort ?? null, summary: r.reasoning.summary ?? r.reasoning.generate_summary ?? null } : null,
     safety_identifier: r.safety_identifier ?? null,
     service_tier: r.service_tier ?? 'default',
     store: r.store ?? true,
     temperature: r.temperature ?? 1,
-    text: { format: r.text?.format ?? { type: 'text' }, ...(r.text?.verbosity ? { verbosity: r.text.verbosity } : {}) },
+    text: { format: echoFormat(r.text?.format), ...(r.text?.verbosity ? { verbosity: r.text.verbosity } : {}) },
     tool_choice: r.tool_choice ?? 'auto',
     tools: (r.tools ?? []).map(echoTool),
     top_logprobs: r.top_logprobs ?? 0,

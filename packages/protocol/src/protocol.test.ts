@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { applyEvent } from './accumulate.ts';
+import { ApiError } from './errors.ts';
+import { lifecycleEvent } from './events.ts';
+import { parseCreateRequest } from './request.ts';
+import { buildResponse, redactServerUrl } from './response.ts';
+
+const base = (extra: Record<string, unknown> = {}) => parseCreateRequest({ model: 'm', input: 'hi', ...extra });
+
+describe('parseCreateRequest', () => {
+  it('names the bad parameter', () => {
+    const err = (() => {
+      try {
+        parseCreateRequest({ model: 'm', input: [{ role: 'user', content: 5 }] });
+      } catch (e) {
+        return e as ApiError;
+      }
+    })();
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err?.param).toBe('input[0].content');
+    expect(err?.status).toBe(400);
+  });
+  it('refuses unsupported tools and items by name, and accepts unknown fields', () => {
+    expect(() => parseCreateRequest({ model: 'm', tools: [{ type: 'web_search' }] })).toThrow(/web_search/);
+    expect(() => parseCreateRequest({ model: 'm', input: [{ type: 'computer_call_output' }] })).toThrow(/computer_call_output/);
+    expect(base({ brand_new_field: 1 })).not.toHaveProperty('brand_new_field');
+    expect(() => base({ reasoning: { effort: 'extreme' } })).toThrow(/reasoning.effort/);
+  });
+  it('reads easy messages without a type', () => {
+    expect(parseCreateRequest({ model: 'm', input: [{ role: 'assistant', content: 'x' }] }).input).toEqual([{ type: 'message', role: 'assistant', content: 'x' }]);
+  });
+});
+
+describe('buildResponse', () => {
+  it('fills every key Open Responses requires, with OpenAI defaults', () => {
+    const r = buildResponse({ id: 'resp_1', request: base(), createdAt: 1, status: 'queued' });
+    expect(r).toMatchObject({ temperature: 1, top_p: 1, presence_penalty: 0, frequency_penalty: 0, top_logprobs: 0, truncation: 'disabled', store: true, background: false, service_tier: 'default', usage: null, completed_at: null });
+  });
+  it('echoes json_schema formats with description and strict, and tools without secrets or paths', () => {
+    const r = buildResponse({
+      id: 'resp_1',
+      request: base({
+        text: { format: { type: 'json_schema', name: 'n', schema: { type: 'object' } } },
+        tools: [{ type: 'mcp', server_label: 's', server_url: 'https://h.test/mcp/secret?token=x', headers: { Authorization: 'Bearer x' }, authorization: 'tok' }],
+      }),
+      createdAt: 1,
+      status: 'queued',
+    });
+    expect(r.text.format).toEqual({ type: 'json_schema', name: 'n', description: null, schema: { type: 'object' }, strict: false });
+    expect(JSON.stringify(r.tools)).not.toMatch(/secret|Bearer|tok"/);
+    expect(redactServerUrl('https://h.test:8443/a/b')).toBe('https://h.test:8443');
+  });
+});
+
+describe('applyEvent', () => {
+  it('derives the snapshot from events: deltas append, done overwrites', () => {
+    const snapshot = buildResponse({ id: 'r', request: base(), createdAt: 1, status: 'in_progress' });
+    applyEvent(snapshot, { type: 'response.output_item.added', output_index: 0, item: { type: 'message', id: 'm', role: 'assistant', status: 'in_progress', content: [] } });
+    applyEvent(snapshot, { type: 'response.content_part.added', item_id: 'm', output_index: 0, content_index: 0, part: { type: 'output_text', text: '', annotations: [], logprobs: [] } });
+    applyEvent(snapshot, { type: 'response.output_text.delta', item_id: 'm', output_index: 0, content_index: 0, delta: 'Hel', logprobs: [] });
+    applyEvent(snapshot, { type: 'response.output_text.delta', item_id: 'm', output_index: 0, content_index: 0, delta: 'lo', logprobs: [] });
+    expect(snapshot.output[0]).toMatchObject({ content: [{ text: 'Hello' }] });
+    applyEvent(snapshot, { type: 'response.output_text.done', item_id: 'm', output_index: 0, content_index: 0, text: 'Hello!', logprobs: [] });
+    expect(snapshot.output[0]).toMatchObject({ content: [{ text: 'Hello!' }] });
+    const done = { ...structuredClone(snapshot), status: 'completed' as const };
+    applyEvent(snapshot, lifecycleEvent('response.completed', done));
+    expect(snapshot.status).toBe('completed');
+  });
+});
