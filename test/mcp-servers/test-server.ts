@@ -16,6 +16,8 @@ export interface TestMcpServerOptions {
   transport?: 'streamable-http' | 'sse';
   /** Listen on this port (to restart a server where clients expect it); a free one by default. */
   port?: number;
+  /** Answer every HTTP request with this status (a broken or misconfigured server). */
+  failWith?: number;
   /** Split `tools/list` into pages of this many tools, with numeric cursors (McpServer never pages). */
   pageSize?: number;
 }
@@ -117,6 +119,7 @@ export async function startTestMcpServer(opts: TestMcpServerOptions = {}): Promi
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
     requests.push({ method: req.method ?? '', path, headers: req.headers });
+    if (opts.failWith !== undefined) return sendJson(res, opts.failWith, { error: 'failing on purpose' });
     if (opts.requireAuth !== undefined && req.headers.authorization !== opts.requireAuth) {
       sendJson(res, 401, { error: 'unauthorized' }, { 'www-authenticate': 'Bearer realm="spool-test"' });
       return;

@@ -11,10 +11,11 @@ describe.each(['streamable-http', 'sse', 'stdio'] as const)('server-everything o
   let server: EverythingServer;
   let pool: McpClientPool;
   let target: McpTarget;
+  const stderr: string[] = [];
 
   beforeAll(async () => {
     server = await startEverything(transport);
-    pool = new McpClientPool();
+    pool = new McpClientPool({ onStderr: (label, text) => stderr.push(`${label}: ${text}`) });
     const timeoutMs = 5_000;
     if (server.stdio) {
       const { command, args, env } = server.stdio;
@@ -64,8 +65,12 @@ describe.each(['streamable-http', 'sse', 'stdio'] as const)('server-everything o
     expect(progress).toEqual([1, 2, 3, 4].slice(0, progress.length).map((n) => ({ progress: n, total: 4 })));
   });
 
-  it('returns a server-side validation failure as a failed call', async () => {
+  it.runIf(transport === 'stdio')("hands the stdio server's stderr to onStderr", () => {
+    expect(stderr.join('')).toContain('everything: Starting default (STDIO) server');
+  });
+
+  it('returns invalid arguments as a failed call (McpServer reports them as a tool error)', async () => {
     const outcome = await pool.callTool(target, 'get-sum', { a: 'two' });
-    expect(outcome.ok).toBe(false);
+    expect(outcome).toMatchObject({ ok: false, error: { type: 'mcp_tool_execution_error' } });
   });
 });

@@ -313,6 +313,37 @@ describe.each(['streamable-http', 'sse'] as const)('authentication (%s)', (mode)
   });
 });
 
+describe.each([
+  { status: 500, code: 'mcp_list_failed', text: 'HTTP 500 Internal Server Error', reason: '500 (Internal Server Error)' },
+  { status: 403, code: 'mcp_unauthorized', text: 'HTTP 403 Forbidden', reason: '403 (Forbidden)' },
+  { status: 404, code: 'mcp_list_failed', text: 'HTTP 404 Not Found', reason: '404 (Not Found)' },
+])('a server answering HTTP $status', ({ status, code, text, reason }) => {
+  let server: TestMcpServer;
+  let pool: McpClientPool;
+  beforeAll(async () => {
+    server = await startTestMcpServer({ failWith: status });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+  afterEach(async () => {
+    await pool.close();
+  });
+
+  it.each(['auto', 'streamable-http', 'sse'] as const)('is an HTTP error naming the status (%s)', async (transport) => {
+    pool = new McpClientPool();
+    const t = target(server.url, transport, { label: 'broken' });
+    await expect(pool.listTools(t)).rejects.toMatchObject({
+      code,
+      httpStatus: status,
+      message: `Error retrieving tool list from MCP server: 'broken'. Http status code: ${reason}`,
+    });
+    const outcome = failure(await pool.callTool(t, 'echo', { message: 'x' }));
+    expect(outcome.error).toEqual({ type: 'http_error', code: status, message: text });
+    expect(outcome.message).toContain(text);
+  });
+});
+
 describe('servers that cannot be reached', () => {
   let pool: McpClientPool;
   afterEach(async () => {

@@ -76,10 +76,8 @@ type TransportKind = 'streamable-http' | 'sse' | 'stdio';
 
 interface Session {
   readonly key: string;
-  readonly label: string;
   readonly client: Client;
   readonly transport: Transport;
-  readonly kind: TransportKind;
   /** Operations holding the session; a retired session closes when this drops to zero. */
   inflight: number;
   /** No new operation may start on it (the pool has already forgotten it). */
@@ -315,10 +313,8 @@ export class McpClientPool {
     const client = new Client(this.#clientInfo, { capabilities: {} });
     const session: Session = {
       key,
-      label: t.label,
       client,
       transport,
-      kind,
       inflight: 0,
       retired: false,
       closed: false,
@@ -480,37 +476,40 @@ function httpStatusOf(error: unknown): number | undefined {
   return undefined;
 }
 
-const NETWORK_CODES: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection reset',
-  EPIPE: 'connection reset',
-  ENOTFOUND: 'host not found',
-  EAI_AGAIN: 'host not found',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  ETIMEDOUT: 'connection timed out',
-  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
-  UND_ERR_SOCKET: 'connection reset',
-  UND_ERR_HEADERS_TIMEOUT: 'no response headers in time',
-  CERT_HAS_EXPIRED: 'TLS certificate error',
-  DEPTH_ZERO_SELF_SIGNED_CERT: 'TLS certificate error',
-  SELF_SIGNED_CERT_IN_CHAIN: 'TLS certificate error',
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS certificate error',
-  ERR_TLS_CERT_ALTNAME_INVALID: 'TLS certificate error',
+const NETWORK_CODES = new Map<string, string>([
+  ['ECONNREFUSED', 'connection refused'],
+  ['ECONNRESET', 'connection reset'],
+  ['EPIPE', 'connection reset'],
+  ['ENOTFOUND', 'host not found'],
+  ['EAI_AGAIN', 'host not found'],
+  ['EHOSTUNREACH', 'host unreachable'],
+  ['ENETUNREACH', 'network unreachable'],
+  ['ETIMEDOUT', 'connection timed out'],
+  ['UND_ERR_CONNECT_TIMEOUT', 'connection timed out'],
+  ['UND_ERR_SOCKET', 'connection reset'],
+  ['UND_ERR_HEADERS_TIMEOUT', 'no response headers in time'],
+  ['CERT_HAS_EXPIRED', 'TLS certificate error'],
+  ['DEPTH_ZERO_SELF_SIGNED_CERT', 'TLS certificate error'],
+  ['SELF_SIGNED_CERT_IN_CHAIN', 'TLS certificate error'],
+  ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'TLS certificate error'],
+  ['ERR_TLS_CERT_ALTNAME_INVALID', 'TLS certificate error'],
   // A stdio server that cannot be started is as unreachable as a dead host.
-  ENOENT: 'command not found',
-  EACCES: 'permission denied',
-};
+  ['ENOENT', 'command not found'],
+  ['EACCES', 'permission denied'],
+]);
 
 /** A description when `error` is a failure to reach the server at all. */
 function networkFailureOf(error: unknown): string | undefined {
   let current: unknown = error;
   for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
     const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && NETWORK_CODES[code]) return `${NETWORK_CODES[code]} (${code})`;
+    const known = typeof code === 'string' ? NETWORK_CODES.get(code) : undefined;
+    if (known !== undefined) return `${known} (${String(code)})`;
     // EventSource flattens the fetch error into the message of its error event.
-    for (const [known, text] of Object.entries(NETWORK_CODES)) {
-      if (current.message.includes(known)) return `${text} (${known})`;
+    if (current instanceof SseError) {
+      for (const [networkCode, text] of NETWORK_CODES) {
+        if (current.message.includes(networkCode)) return `${text} (${networkCode})`;
+      }
     }
     current = current.cause;
   }
