@@ -105,3 +105,20 @@ export const McpJobResultSchema = z.discriminatedUnion('kind', [
   }),
 ]);
 export type McpJobResult = z.infer<typeof McpJobResultSchema>;
+
+/** One webhook delivery to one endpoint. The endpoint is looked up by index in the configuration. */
+export const WebhookJobSchema = z.object({
+  responseId: z.string(),
+  type: z.enum(['response.completed', 'response.failed', 'response.cancelled', 'response.incomplete']),
+  endpoint: z.number().int().min(0),
+  eventId: z.string(),
+  createdAt: z.number().int(),
+});
+export type WebhookJob = z.infer<typeof WebhookJobSchema>;
+
+export const webhookJob: JobDefinition<typeof WebhookJobSchema> = {
+  queue: QUEUES.webhooks,
+  name: 'deliver',
+  schema: WebhookJobSchema,
+  jobId: (d) => `${d.responseId}-${d.type}-${d.endpoint}`,
+};

@@ -15,6 +15,8 @@ export interface Keys {
   channel(responseId: string): string;
   /** Hash: the approval requests this response parked, by approval request id, and their claims. */
   approvals(responseId: string): string;
+  /** List: webhook deliveries that failed their last try (bounded). */
+  readonly webhookDeadLetters: string;
   /** The key that seals MCP credentials in job data, when SPOOL_SECRET_KEY does not give one. */
   readonly jobKey: string;
 }
@@ -26,6 +28,7 @@ export function createKeys(prefix: string): Keys {
     bullPrefix: `${prefix}bull`,
     record: (id) => `${prefix}resp:{${id}}`,
     jobKey: `${prefix}job-key`,
+    webhookDeadLetters: `${prefix}webhooks:dead`,
     events: (id) => `${prefix}resp:{${id}}:events`,
     channel: (id) => `${prefix}live:{${id}}`,
     approvals: (id) => `${prefix}resp:{${id}}:approvals`,

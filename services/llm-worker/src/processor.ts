@@ -40,7 +40,7 @@ export function createTurnProcessor(deps: TurnDeps & { logger: Logger }) {
       if (!record || record.sealed) return { kind: 'closed' };
       const writer = new ResponseWriter({ store: deps.store, responseId: data.responseId, snapshot: record.snapshot, ttlSeconds: retentionFor(record, deps.limits) });
       const snapshot = { ...structuredClone(record.snapshot), status: 'failed' as const, error: { code: 'server_error', message: 'The server had an error while running the model turn.' } };
-      await writer.finish(lifecycleEvent('response.failed', snapshot), 'failed');
+      if (await writer.finish(lifecycleEvent('response.failed', snapshot), 'failed')) await deps.onSealed(data.responseId, 'failed', record.background);
       return { kind: 'finished', status: 'failed' };
     } finally {
       stopWatching();

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { mcpJob, QUEUES, turnJob, type Keys, type McpJob, type TurnJob } from '@spool/contracts';
 import { ApprovalStore, type ResponseStore } from '@spool/redis';
 import type { Config, Logger } from '@spool/runtime';
+import type { ResponseStatus } from '@spool/protocol';
 import { createTurnProcessor } from './processor.ts';
 import { Upstreams } from './upstream.ts';
 
@@ -12,6 +13,7 @@ export interface LlmWorkerDeps {
   store: ResponseStore;
   /** A connection with maxRetriesPerRequest: null, as BullMQ requires. */
   queueConnection: Redis;
+  onSealed: (responseId: string, status: ResponseStatus, background: boolean) => Promise<void>;
   logger: Logger;
 }
 
@@ -35,6 +37,7 @@ export function startLlmWorker(deps: LlmWorkerDeps): RunningWorker {
     upstreams,
     limits: config.limits,
     mcpServers: config.mcpServers,
+    onSealed: deps.onSealed,
     enqueueNext: (next, children) => enqueueNext(flows, deps.keys, next, children),
     now: () => Math.floor(Date.now() / 1000),
     logger: deps.logger,

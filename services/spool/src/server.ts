@@ -5,6 +5,8 @@ import { createKeys, QUEUES, turnJob, type TurnJob } from '@spool/contracts';
 import { createApp, ResponsesService } from '@spool/api';
 import { startLlmWorker } from '@spool/llm-worker';
 import { startMcpExecutor } from '@spool/mcp-executor';
+import { startWebhookWorker, WebhookNotifier } from '@spool/webhooks';
+import type { ResponseStatus } from '@spool/protocol';
 import { ApprovalStore, connect, LiveHub, ResponseStore, waitReady } from '@spool/redis';
 import { matchesModel, SecretBox, type Config, type Logger } from '@spool/runtime';
 import type { Redis } from 'ioredis';
@@ -42,9 +44,21 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
   const box = await jobKey(config, command, keys.jobKey);
   let rolesStarted = false;
 
+  // Webhooks: enqueued where a background response is sealed, delivered by the llm role's processes.
+  const webhookQueue = config.webhooks.length > 0 ? new Queue(QUEUES.webhooks, { connection: queueConn, prefix: keys.bullPrefix }) : null;
+  webhookQueue?.on('error', (err) => logger.debug({ err: err.message }, 'webhook queue error'));
+  if (webhookQueue) closers.push(() => webhookQueue.close());
+  const notifier = new WebhookNotifier(webhookQueue, config.webhooks, { attempts: config.limits.webhook_attempts, backoffMs: config.limits.webhook_backoff_ms });
+  const onSealed = (id: string, status: ResponseStatus, background: boolean) =>
+    notifier.notify(id, status, background).catch((err: unknown) => logger.error({ err, responseId: id }, 'could not enqueue webhooks'));
+
   if (config.roles.has('llm')) {
-    const llm = startLlmWorker({ config, keys, store, queueConnection: queueConn, logger: logger.child({ role: 'llm' }) });
+    const llm = startLlmWorker({ config, keys, store, queueConnection: queueConn, onSealed, logger: logger.child({ role: 'llm' }) });
     closers.push(() => llm.close());
+    if (webhookQueue) {
+      const hooks = startWebhookWorker({ config, keys, connection: queueConn, command, logger: logger.child({ role: 'webhooks' }) });
+      closers.push(() => hooks.close());
+    }
   }
 
   let url: string | null = null;

@@ -28,6 +28,8 @@ export interface TurnDeps {
   mcpServers: Record<string, McpServerConfig>;
   /** Enqueues the next turn, with MCP jobs as its children when there are any (a BullMQ flow). */
   enqueueNext: (next: TurnJob, children: McpJob[]) => Promise<void>;
+  /** Told once a response is sealed by this turn (webhooks for background responses). */
+  onSealed: (responseId: string, status: ResponseStatus, background: boolean) => Promise<void>;
   now: () => number;
 }
 
@@ -104,7 +106,9 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
     const final: Response = { ...structuredClone(writer.snapshot), ...patch, status };
     if (status === 'completed') final.completed_at = deps.now();
     const ok = await writer.finish(lifecycleEvent(`response.${status}`, final), status);
-    return ok ? { kind: 'finished', status } : { kind: 'closed' };
+    if (!ok) return { kind: 'closed' };
+    await deps.onSealed(responseId, status, record.background);
+    return { kind: 'finished', status };
   };
   const fail = (code: string, message: string) => finishWith('failed', { error: { code, message } });
 

@@ -1,0 +1,50 @@
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { QUEUES, WebhookJobSchema, type Keys } from '@spool/contracts';
+import type { Config, Logger } from '@spool/runtime';
+import { signWebhook, webhookPayload } from './sign.ts';
+
+export class WebhookDeliveryError extends Error {
+  override readonly name = 'WebhookDeliveryError';
+}
+
+/** Posts one signed event; a non-2xx answer or a network error throws, so BullMQ retries. */
+export async function deliver(endpoint: Config['webhooks'][number], job: Job, timeoutMs: number): Promise<number> {
+  const data = WebhookJobSchema.parse(job.data);
+  const body = JSON.stringify(webhookPayload(data.type, data.responseId, data.createdAt, data.eventId));
+  const headers = signWebhook(endpoint.secret, data.eventId, Math.floor(Date.now() / 1000), body);
+  const res = await fetch(endpoint.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
+  await res.arrayBuffer().catch(() => undefined);
+  if (res.status < 200 || res.status >= 300) throw new WebhookDeliveryError(`Webhook endpoint answered HTTP ${res.status}`);
+  return res.status;
+}
+
+/**
+ * The webhook delivery worker. After the last try, the delivery is written to a bounded
+ * dead-letter list (`keys.webhookDeadLetters`) for an operator to inspect or replay.
+ */
+export function startWebhookWorker(deps: { config: Config; keys: Keys; connection: Redis; command: Redis; logger: Logger; timeoutMs?: number }) {
+  const worker = new Worker(
+    QUEUES.webhooks,
+    async (job: Job) => {
+      const data = WebhookJobSchema.parse(job.data);
+      const endpoint = deps.config.webhooks[data.endpoint];
+      if (!endpoint) return { skipped: 'endpoint no longer configured' };
+      return { status: await deliver(endpoint, job, deps.timeoutMs ?? 10_000) };
+    },
+    { connection: deps.connection, prefix: deps.keys.bullPrefix, concurrency: 16 },
+  );
+  worker.on('failed', (job, err) => {
+    if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
+    const record = JSON.stringify({ job: job.data, url: deps.config.webhooks[job.data.endpoint]?.url ?? null, error: err.message, attempts: job.attemptsMade, failed_at: Math.floor(Date.now() / 1000) });
+    deps.command
+      .multi()
+      .lpush(deps.keys.webhookDeadLetters, record)
+      .ltrim(deps.keys.webhookDeadLetters, 0, 9999)
+      .exec()
+      .catch((e: unknown) => deps.logger.error({ err: e }, 'could not write webhook dead letter'));
+    deps.logger.warn({ responseId: job.data.responseId, type: job.data.type, error: err.message }, 'webhook delivery failed for good');
+  });
+  worker.on('error', (err) => deps.logger.error({ err }, 'webhook worker error'));
+  return { worker, close: () => worker.close() };
+}

@@ -1,0 +1,44 @@
+import type { Queue } from 'bullmq';
+import { webhookJob } from '@spool/contracts';
+import { newId, type ResponseStatus } from '@spool/protocol';
+import type { Config } from '@spool/runtime';
+import type { WebhookEventType } from './sign.ts';
+
+/**
+ * Enqueues the webhook deliveries for a background response that reached a terminal status: one
+ * job per subscribed endpoint, with a job id derived from the response, event and endpoint, so a
+ * repeated notification is a no-op.
+ */
+export class WebhookNotifier {
+  constructor(
+    private readonly queue: Queue | null,
+    private readonly endpoints: Config['webhooks'],
+    private readonly retry: { attempts: number; backoffMs: number } = { attempts: 9, backoffMs: 1000 },
+    private readonly now: () => number = () => Math.floor(Date.now() / 1000),
+  ) {}
+
+  async notify(responseId: string, status: ResponseStatus, background: boolean): Promise<void> {
+    if (!this.queue || !background || this.endpoints.length === 0) return;
+    if (status === 'queued' || status === 'in_progress') return;
+    const type = `response.${status}` as WebhookEventType;
+    const createdAt = this.now();
+    const eventId = newId('evt');
+    const jobs = this.endpoints.flatMap((e, endpoint) =>
+      e.events.includes(type)
+        ? [{ name: webhookJob.name, data: webhookJob.schema.parse({ responseId, type, endpoint, eventId, createdAt }) }]
+        : [],
+    );
+    await this.queue.addBulk(
+      jobs.map((j) => ({
+        ...j,
+        opts: {
+          jobId: webhookJob.jobId(j.data),
+          attempts: this.retry.attempts,
+          backoff: { type: 'exponential', delay: this.retry.backoffMs },
+          removeOnComplete: true,
+          removeOnFail: { age: 7 * 24 * 3600 },
+        },
+      })),
+    );
+  }
+}
