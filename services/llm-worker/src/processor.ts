@@ -3,6 +3,7 @@ import { McpJobResultSchema, TurnJobSchema, type McpJobResult } from '@spool/con
 import { lifecycleEvent } from '@spool/protocol';
 import { ResponseWriter, watchClosed } from '@spool/redis';
 import type { Logger } from '@spool/runtime';
+import { failInterrupted } from './turn/recover.ts';
 import { retentionFor, runTurn, type TurnDeps, type TurnOutcome } from './turn/run.ts';
 
 /** Results of this turn's MCP children (a BullMQ flow); a child that failed for good has none. */
@@ -31,6 +32,12 @@ export function createTurnProcessor(deps: TurnDeps & { logger: Logger }) {
     // the abort ends its upstream request at once.
     const stopWatching = watchClosed(deps.store, data.responseId, () => abort.abort());
     try {
+      // Started before and not finished: the worker that held it died mid-turn.
+      if (job.attemptsStarted > 1) {
+        log.warn('turn interrupted by a dead worker; failing the response');
+        await failInterrupted(deps, data.responseId);
+        return { kind: 'finished', status: 'failed' };
+      }
       const outcome = await runTurn(deps, data, await childResults(job), abort.signal);
       log.debug({ outcome }, 'turn done');
       return outcome;

@@ -46,10 +46,11 @@ export function startLlmWorker(deps: LlmWorkerDeps): RunningWorker {
     connection: deps.queueConnection,
     prefix: deps.keys.bullPrefix,
     concurrency: config.limits.llm_concurrency,
-    // A turn's upstream call may be quiet for long; the lock is renewed while the process lives,
-    // and a dead process's job is taken over after the lock expires.
-    lockDuration: 30_000,
-    stalledInterval: 15_000,
+    // The lock is renewed every lockDuration/2 while the process lives; a dead process's job is
+    // found stalled within lockDuration + stalledInterval (at most 15 s) and taken over, and the
+    // response then fails as interrupted (turn/recover.ts).
+    lockDuration: 10_000,
+    stalledInterval: 5_000,
     maxStalledCount: 1,
   });
   worker.on('error', (err) => deps.logger.error({ err }, 'llm worker error'));

@@ -1,0 +1,48 @@
+import { lifecycleEvent, type EventDraft, type OutputItem, type Response } from '@spool/protocol';
+import { replayEvents, ResponseWriter } from '@spool/redis';
+import { retentionFor, type TurnDeps } from './run.ts';
+
+/** Events that close an item left open by a worker that died, as `incomplete`. */
+export function closingEvents(item: OutputItem, outputIndex: number): EventDraft[] {
+  if (item.type === 'message' && item.status === 'in_progress') {
+    const events: EventDraft[] = [];
+    item.content.forEach((part, contentIndex) => {
+      const base = { item_id: item.id, output_index: outputIndex, content_index: contentIndex };
+      if (part.type === 'output_text') events.push({ type: 'response.output_text.done', ...base, text: part.text, logprobs: [] });
+      events.push({ type: 'response.content_part.done', ...base, part });
+    });
+    events.push({ type: 'response.output_item.done', output_index: outputIndex, item: { ...item, status: 'incomplete' } });
+    return events;
+  }
+  if (item.type === 'function_call' && item.status === 'in_progress') {
+    return [
+      { type: 'response.function_call_arguments.done', item_id: item.id, output_index: outputIndex, arguments: item.arguments, name: item.name },
+      { type: 'response.output_item.done', output_index: outputIndex, item: { ...item, status: 'incomplete' } },
+    ];
+  }
+  return [];
+}
+
+/**
+ * A turn job picked up again after the worker holding it died (BullMQ found it stalled). The
+ * state is rebuilt exactly from the event log (the stored snapshot may lag), open items are
+ * closed as incomplete so the stream stays valid for the SDK, and the response fails with a
+ * `server_error` that says it was interrupted. It never stays in progress.
+ */
+export async function failInterrupted(deps: TurnDeps, responseId: string): Promise<boolean> {
+  const record = await deps.store.get(responseId);
+  if (!record || record.sealed) return false;
+  const { events } = await deps.store.readEvents(responseId, -1);
+  const snapshot: Response = replayEvents(structuredClone(record.snapshot), events);
+  const writer = new ResponseWriter({ store: deps.store, responseId, snapshot, ttlSeconds: retentionFor(record, deps.limits) });
+  snapshot.output.forEach((item, i) => closingEvents(item, i).forEach((e) => writer.emit(e)));
+  const failed: Response = {
+    ...structuredClone(writer.snapshot),
+    status: 'failed',
+    error: { code: 'server_error', message: 'The response was interrupted: the worker running it stopped before it finished. Retry the request.' },
+  };
+  const ok = await writer.finish(lifecycleEvent('response.failed', failed), 'failed');
+  if (ok) await deps.onSealed(responseId, 'failed', record.background);
+  return ok;
+}
+
