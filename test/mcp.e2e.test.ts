@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEverything, startTestMcpServer, type EverythingServer, type TestMcpServer } from './mcp-servers/index.ts';
-import { startTestSpool, type TestSpool } from './support/spool.ts';
+import { startTestSpool, until, type TestSpool } from './support/spool.ts';
 
 /**
  * MCP tools end to end: real MCP servers (server-everything over Streamable HTTP, SSE and stdio,
@@ -178,16 +178,28 @@ describe('MCP tool calls', () => {
     expect(r.output_text).toMatch(/^Tool results: Error: /);
   });
 
-  it('refuses calls that need approval instead of running them', async () => {
+  it('does not run calls that need approval (omitted require_approval means always)', async () => {
     const calls = testServer.calls.length;
     const r = await client.responses.create({
       model: 'm',
       input: '!call t__delete_thing {"id":"x"}',
       tools: [{ type: 'mcp', server_label: 't', server_url: testServer.url }],
     });
-    expect(r.output[1]).toMatchObject({ type: 'mcp_call', status: 'failed' });
-    expect(JSON.stringify((r.output[1] as { error: unknown }).error)).toContain('approval');
+    expect(r.output.map((i) => i.type)).toEqual(['mcp_list_tools', 'mcp_approval_request']);
     expect(testServer.calls.length).toBe(calls);
+  });
+
+  it('aborts a running MCP call when the response is cancelled, and the server hears notifications/cancelled', async () => {
+    const r = await client.responses.create({
+      model: 'm',
+      input: '!call t__slow {"ms":20000}',
+      tools: [{ type: 'mcp', server_label: 't', server_url: testServer.url, ...never }],
+      background: true,
+    });
+    await until(async () => testServer.calls.some((c) => c.name === 'slow'));
+    const cancelled = await client.responses.cancel(r.id);
+    expect(cancelled.status).toBe('cancelled');
+    await until(async () => testServer.cancellations.includes('slow'));
   });
 });
 

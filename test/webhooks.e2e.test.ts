@@ -85,6 +85,13 @@ describe('webhooks', () => {
     expect(received.dead!.filter((d) => d.body.includes(r.id))).toHaveLength(3);
   });
 
+  it('sends response.cancelled when a background response is cancelled', async () => {
+    const r = await spool.client.responses.create({ model: 'm', input: '!delay 200\n!words 50', background: true });
+    await spool.client.responses.cancel(r.id);
+    const delivery = await until(async () => received.ok!.find((d) => d.body.includes(r.id)));
+    expect(await verifier.webhooks.unwrap(delivery.body, delivery.headers)).toMatchObject({ type: 'response.cancelled', data: { id: r.id } });
+  });
+
   it('sends nothing for responses that are not background', async () => {
     const r = await spool.client.responses.create({ model: 'm', input: 'sync' });
     await new Promise((res) => setTimeout(res, 300));

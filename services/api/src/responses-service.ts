@@ -37,6 +37,8 @@ export interface ResponsesServiceDeps {
    * starts anyway finds the response sealed and does nothing).
    */
   removeQueuedTurns?: (responseId: string) => Promise<void>;
+  /** Told when this service sealed a response (the `response.cancelled` webhook). */
+  onSealed?: (responseId: string, status: 'cancelled', background: boolean) => Promise<void>;
 }
 
 /** MCP credentials by server label: they travel sealed in job data, never in the record. */
@@ -354,7 +356,10 @@ export class ResponsesService {
     const ttl = record.store ? this.d.limits.retention_seconds : this.d.limits.ephemeral_retention_seconds;
     const outcome = await cancelResponse(this.d.store, record.id, ttl);
     if (outcome.kind === 'gone') throw ApiError.responseNotFound(record.id);
-    if (outcome.kind === 'cancelled') await this.d.removeQueuedTurns?.(record.id).catch(() => undefined);
+    if (outcome.kind === 'cancelled') {
+      await this.d.removeQueuedTurns?.(record.id).catch(() => undefined);
+      await this.d.onSealed?.(record.id, 'cancelled', record.background);
+    }
     return outcome.snapshot;
   }
 }

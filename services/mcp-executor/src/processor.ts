@@ -7,6 +7,8 @@ import { resolveTarget, type Credentials } from './resolve.ts';
 
 export interface McpProcessorDeps {
   pool: McpClientPool;
+  /** Watches a response: a cancel (seal) or a delete aborts its call in flight. */
+  watchClosed?: (responseId: string, onClosed: () => void) => () => void;
   servers: Record<string, McpServerConfig>;
   allow: AllowList;
   box: SecretBox;
@@ -20,12 +22,12 @@ export interface McpProcessorDeps {
  * response goes on. Only infrastructure errors throw (and BullMQ retries where that is safe).
  */
 export function createMcpProcessor(deps: McpProcessorDeps) {
-  return async (job: Job, _token?: string, signal?: AbortSignal): Promise<McpJobResult> => {
+  const handle = async (job: Job, signal: AbortSignal): Promise<McpJobResult> => {
     const data = McpJobSchema.parse(job.data);
     const log = deps.logger.child({ responseId: data.responseId, jobId: job.id, server: data.serverLabel });
     const secrets = data.secrets ? deps.box.open<Record<string, Credentials>>(data.secrets) : {};
     const cred = secrets[data.serverLabel];
-    const opts = signal ? { signal } : {};
+    const opts = { signal };
 
     if (data.kind === 'list') {
       try {
@@ -79,6 +81,19 @@ export function createMcpProcessor(deps: McpProcessorDeps) {
         };
       }
       throw err;
+    }
+  };
+
+  return async (job: Job, _token?: string, signal?: AbortSignal): Promise<McpJobResult> => {
+    // Cancel reaches a running call: the pool aborts it and the server gets notifications/cancelled.
+    const abort = new AbortController();
+    signal?.addEventListener('abort', () => abort.abort(), { once: true });
+    const responseId = String((job.data as { responseId?: unknown })?.responseId ?? '');
+    const unwatch = deps.watchClosed?.(responseId, () => abort.abort()) ?? (() => undefined);
+    try {
+      return await handle(job, abort.signal);
+    } finally {
+      unwatch();
     }
   };
 }

@@ -2,6 +2,7 @@ import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QUEUES, type Keys } from '@spool/contracts';
 import type { Config, Logger, SecretBox } from '@spool/runtime';
+import { watchClosed, type ResponseStore } from '@spool/redis';
 import { McpClientPool, parseAllowList } from './mcp/index.ts';
 import { createMcpProcessor } from './processor.ts';
 
@@ -12,6 +13,8 @@ export interface McpExecutorDeps {
   box: SecretBox;
   logger: Logger;
   onProgress?: (responseId: string) => void;
+  /** Lets a cancel or delete abort a call in flight. */
+  store?: ResponseStore;
 }
 
 /** The MCP executor role: consumes MCP jobs on a pool of MCP client sessions. */
@@ -23,6 +26,7 @@ export function startMcpExecutor(deps: McpExecutorDeps): { worker: Worker; close
     allow: parseAllowList(deps.config.mcpAllowHosts),
     box: deps.box,
     logger: deps.logger,
+    ...(deps.store ? { watchClosed: (id: string, onClosed: () => void) => watchClosed(deps.store as ResponseStore, id, onClosed) } : {}),
     ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
   });
   const worker = new Worker(QUEUES.mcp, processor, {

@@ -91,6 +91,7 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
       hasModel,
       configuredMcpServers: new Set(Object.keys(config.mcpServers)),
       sealSecrets: (v) => box.seal(v),
+      onSealed,
       limits: config.limits,
       now: () => Math.floor(Date.now() / 1000),
       removeQueuedTurns,
@@ -122,7 +123,7 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
     closers.push(async () => void subscriber.disconnect());
   }
   if (config.roles.has('mcp')) {
-    const mcp = startMcpExecutor({ config, keys, queueConnection: queueConn, box, logger: logger.child({ role: 'mcp' }) });
+    const mcp = startMcpExecutor({ config, keys, queueConnection: queueConn, box, store, logger: logger.child({ role: 'mcp' }) });
     closers.push(() => mcp.close());
   }
   rolesStarted = true;
