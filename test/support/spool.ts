@@ -31,12 +31,12 @@ export function testRedisUrl(): string {
  * a scripted upstream model. `file` becomes the SPOOL_CONFIG YAML; `env` adds variables.
  */
 export async function startTestSpool(
-  opts: { env?: Record<string, string>; file?: Record<string, unknown>; name?: string; apiKey?: string; prefix?: string; keepData?: boolean } = {},
+  opts: { env?: Record<string, string>; file?: Record<string, unknown>; name?: string; apiKey?: string; prefix?: string; keepData?: boolean; redisUrl?: string } = {},
 ): Promise<TestSpool> {
   const upstream = await startScriptedUpstream();
   // Reusing a prefix starts a new set of processes on the same state: a restart.
   const prefix = opts.prefix ?? `${uniquePrefix(opts.name ?? 'e2e')}:`;
-  const redisUrl = testRedisUrl();
+  const redisUrl = opts.redisUrl ?? testRedisUrl();
   const env: Record<string, string> = {
     PORT: '0',
     HOST: '127.0.0.1',

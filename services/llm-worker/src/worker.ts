@@ -74,7 +74,7 @@ export async function enqueueNext(flows: FlowProducer, keys: Keys, next: TurnJob
     queueName: turnJob.queue,
     data: turnJob.schema.parse(next),
     prefix: keys.bullPrefix,
-    opts: { jobId: turnJob.jobId(next), removeOnComplete: true, removeOnFail: { age: 24 * 3600 } },
+    opts: { jobId: turnJob.jobId(next), attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: true, removeOnFail: { age: 24 * 3600 } },
     children: children.map((c) => ({
       name: mcpJob.name,
       queueName: mcpJob.queue,

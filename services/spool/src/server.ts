@@ -41,6 +41,11 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
   for (const c of [command, queueConn]) c.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
   await waitReady(command, 10_000);
   const store = new ResponseStore(command, keys);
+  // Workers write through a connection that waits for Redis to come back, so a blip delays a
+  // turn instead of failing it; the API's connection fails fast so clients get a 503.
+  const workerConn = connect(redisUrl, 'queue', { connectionName: 'spool-worker' });
+  workerConn.on('error', (err) => logger.debug({ err: err.message }, 'redis worker connection error'));
+  const workerStore = new ResponseStore(workerConn, keys);
   const box = await jobKey(config, command, keys.jobKey);
   let rolesStarted = false;
 
@@ -53,7 +58,7 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
     notifier.notify(id, status, background).catch((err: unknown) => logger.error({ err, responseId: id }, 'could not enqueue webhooks'));
 
   if (config.roles.has('llm')) {
-    const llm = startLlmWorker({ config, keys, store, queueConnection: queueConn, onSealed, logger: logger.child({ role: 'llm' }) });
+    const llm = startLlmWorker({ config, keys, store: workerStore, queueConnection: queueConn, onSealed, logger: logger.child({ role: 'llm' }) });
     closers.push(() => llm.close());
     if (webhookQueue) {
       const hooks = startWebhookWorker({ config, keys, connection: queueConn, command, logger: logger.child({ role: 'webhooks' }) });
@@ -73,7 +78,9 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
     });
     turns.on('error', (err) => logger.debug({ err: err.message }, 'turn queue error'));
     const enqueueTurn = async (job: TurnJob) => {
-      await turns.add(turnJob.name, turnJob.schema.parse(job), { jobId: turnJob.jobId(job) });
+      // A turn that throws (Redis gone mid-write) is tried again; a retried turn that had started
+      // fails its response as interrupted rather than leave it in progress (llm-worker/processor).
+      await turns.add(turnJob.name, turnJob.schema.parse(job), { jobId: turnJob.jobId(job), attempts: 3, backoff: { type: 'exponential', delay: 1000 } });
     };
     // After a cancel: turn job ids come from the response id and the turn number, so the queued ones
     // can be named; BullMQ leaves a running (locked) job alone, and its worker stops by itself.
@@ -123,7 +130,7 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
     closers.push(async () => void subscriber.disconnect());
   }
   if (config.roles.has('mcp')) {
-    const mcp = startMcpExecutor({ config, keys, queueConnection: queueConn, box, store, logger: logger.child({ role: 'mcp' }) });
+    const mcp = startMcpExecutor({ config, keys, queueConnection: queueConn, box, store: workerStore, logger: logger.child({ role: 'mcp' }) });
     closers.push(() => mcp.close());
   }
   rolesStarted = true;
@@ -134,6 +141,7 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
       for (const close of closers.reverse()) await close().catch((err) => logger.warn({ err }, 'close failed'));
       command.disconnect();
       queueConn.disconnect();
+      workerConn.disconnect();
     },
   };
 }
