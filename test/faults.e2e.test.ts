@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteByPrefix, startScriptedUpstream, uniquePrefix, type ScriptedUpstream } from '@spool/testkit';
 import { startSpoolProcess, type SpoolProcess } from './support/processes.ts';
-import { testRedisUrl, until } from './support/spool.ts';
+import { testRedisUrl, until, untilTerminal } from './support/spool.ts';
 
 /**
  * Faults with real processes: the built services run as child processes on a real Redis; the
@@ -40,18 +40,7 @@ describe('a worker killed mid-turn', () => {
     const workerB = await startSpoolProcess(env, 'llm,mcp');
     procs.push(workerB);
 
-    const finals = await Promise.all(
-      created.map((c) =>
-        until(
-          async () => {
-            const r = await client.responses.retrieve(c.id);
-            return r.status === 'queued' || r.status === 'in_progress' ? null : r;
-          },
-          40_000,
-          200,
-        ),
-      ),
-    );
+    const finals = await Promise.all(created.map((c) => untilTerminal(client, c.id)));
     const recoverySeconds = (Date.now() - killedAt) / 1000;
     expect(recoverySeconds).toBeLessThan(40);
     for (const r of finals) {

@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnRedisServer } from '@spool/testkit';
-import { startTestSpool, until, type TestSpool } from './support/spool.ts';
+import { startTestSpool, until, untilTerminal, type TestSpool } from './support/spool.ts';
 
 /**
  * Redis restarted under load: the API answers 503 (OpenAI-shaped) and /readyz says so while it is
@@ -39,18 +39,7 @@ describe('Redis restart', () => {
     await redis.restart();
     await until(async () => (await fetch(`${spool.url}/readyz`)).ok, 20_000, 100);
 
-    const finals = await Promise.all(
-      acknowledged.map((a) =>
-        until(
-          async () => {
-            const r = await client.responses.retrieve(a.id);
-            return r.status === 'queued' || r.status === 'in_progress' ? null : r;
-          },
-          45_000,
-          200,
-        ),
-      ),
-    );
+    const finals = await Promise.all(acknowledged.map((c) => untilTerminal(client, c.id)));
     for (const r of finals) expect(['completed', 'failed']).toContain(r.status);
     console.info(`after the Redis restart: ${finals.filter((r) => r.status === 'completed').length} completed, ${finals.filter((r) => r.status === 'failed').length} failed of ${finals.length}`);
     // Most finish: the workers waited for Redis instead of failing.

@@ -108,3 +108,15 @@ export async function until<T>(fn: () => Promise<T | undefined | null | false>, 
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }
+
+/** Polls a response until it leaves queued/in_progress. */
+export function untilTerminal(client: OpenAI, id: string, timeoutMs = 45_000): Promise<OpenAI.Responses.Response> {
+  return until(
+    async () => {
+      const r = await client.responses.retrieve(id);
+      return r.status === 'queued' || r.status === 'in_progress' ? null : r;
+    },
+    timeoutMs,
+    200,
+  );
+}

@@ -1,3 +1,4 @@
+import { McpCallErrorSchema, McpToolInfoSchema } from '@spool/protocol';
 import { z } from 'zod';
 import { ApprovalDecisionSchema } from './approvals.ts';
 import { QUEUES, type QueueName } from './keys.ts';
@@ -81,27 +82,14 @@ export const McpJobResultSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('list'),
     serverLabel: z.string(),
-    tools: z.array(
-      z.object({
-        name: z.string(),
-        description: z.string().nullable(),
-        input_schema: z.record(z.string(), z.unknown()),
-        annotations: z.record(z.string(), z.unknown()).nullable(),
-      }),
-    ),
+    tools: z.array(McpToolInfoSchema),
     error: z.string().nullable(),
   }),
   z.object({
     kind: z.literal('call'),
     itemId: z.string(),
     output: z.string().nullable(),
-    error: z
-      .union([
-        z.object({ type: z.literal('mcp_protocol_error'), code: z.number(), message: z.string() }),
-        z.object({ type: z.literal('mcp_tool_execution_error'), content: z.array(z.unknown()) }),
-        z.object({ type: z.literal('http_error'), code: z.number(), message: z.string() }),
-      ])
-      .nullable(),
+    error: McpCallErrorSchema.nullable(),
   }),
 ]);
 export type McpJobResult = z.infer<typeof McpJobResultSchema>;

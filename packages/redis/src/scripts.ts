@@ -37,6 +37,16 @@ local function append_events(base, channel, seal)
 end
 `;
 
+/** Refuses writes to a sealed (-2) or vanished (-3) record. */
+const OPEN_GUARD = `
+local sealed = redis.call('HGET', KEYS[1], 'sealed')
+if sealed == false then
+  if redis.call('EXISTS', KEYS[1]) == 0 then return -3 end
+elseif sealed == '1' then
+  return -2
+end
+`;
+
 /**
  * create: writes a new record and its first events.
  * KEYS[1] record hash, KEYS[2] event stream
@@ -65,14 +75,7 @@ return 1
  * Returns the first sequence number assigned (or -1 when no event was given),
  * -2 when the response is already sealed, -3 when the record is gone (deleted or expired).
  */
-export const APPEND = `${APPEND_BODY}
-local sealed = redis.call('HGET', KEYS[1], 'sealed')
-if sealed == false then
-  if redis.call('EXISTS', KEYS[1]) == 0 then return -3 end
-elseif sealed == '1' then
-  return -2
-end
-local seal = ARGV[4] == '1'
+export const APPEND = `${APPEND_BODY}${OPEN_GUARD}local seal = ARGV[4] == '1'
 local first = append_events(6, ARGV[1], seal)
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'snapshot', ARGV[2]) end
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'status', ARGV[3]) end
@@ -92,14 +95,7 @@ return first
  * Returns 1 when sealed, 0 when the counter moved (caller rebuilds and retries), -2 when already
  * sealed, -3 when the record is gone.
  */
-export const SEAL_IF = `
-local sealed = redis.call('HGET', KEYS[1], 'sealed')
-if sealed == false then
-  if redis.call('EXISTS', KEYS[1]) == 0 then return -3 end
-elseif sealed == '1' then
-  return -2
-end
-if redis.call('HGET', KEYS[1], 'seq') ~= ARGV[2] then return 0 end
+export const SEAL_IF = `${OPEN_GUARD}if redis.call('HGET', KEYS[1], 'seq') ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'snapshot', ARGV[3], 'status', ARGV[4], 'sealed', '1')
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
