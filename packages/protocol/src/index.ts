@@ -36,3 +36,23 @@ export {
   type StreamEvent,
 } from './events.ts';
 export { applyEvent, assertNever } from './accumulate.ts';
+export { mcpFunctionName } from './tool-names.ts';
+export {
+  ChatCompletionChunkSchema,
+  ChatCompletionRequestSchema,
+  ChatCompletionSchema,
+  ChatMcpFieldsSchema,
+  ChatMessageSchema,
+  ChatToolSchema,
+  parseChatCompletionRequest,
+  type ChatCompletion,
+  type ChatCompletionChunk,
+  type ChatCompletionRequest,
+  type ChatFinishReason,
+  type ChatMcpFields,
+  type ChatMessage,
+  type ChatTool,
+  type ChatToolCall,
+  type ChatToolChoice,
+  type ChatUsage,
+} from './chat.ts';

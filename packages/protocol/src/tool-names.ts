@@ -3,8 +3,8 @@
  * function names (letters, digits, `_`, `-`, at most 64), so they are `<label>__<tool>`.
  *
  * The name is visible on the wire of `/v1/chat/completions` (tool lists, tool calls and pending
- * approvals are reported under it), so it lives with the wire contract. The LLM worker's
- * `turn/tool-names.ts` holds the same rule; the chat e2e suite checks that the two agree.
+ * approvals are reported under it), so it lives with the wire contract, and the LLM worker
+ * re-exports it.
  */
 export function mcpFunctionName(serverLabel: string, toolName: string): string {
   const safe = `${serverLabel}__${toolName}`.replace(/[^a-zA-Z0-9_-]/g, '_');

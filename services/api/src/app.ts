@@ -5,6 +5,7 @@ import { authenticate } from './auth.ts';
 import { errorMiddleware } from './errors.ts';
 import type { ResponsesService } from './responses-service.ts';
 import { responsesRouter } from './routes/responses.ts';
+import { chatCompletionsRouter } from './routes/chat-completions.ts';
 import { ApiError } from '@spool/protocol';
 
 export interface AppDeps {
@@ -45,6 +46,7 @@ export function createApp(deps: AppDeps): Express {
   // An empty body is fine (the SDK's cancel sends none); a body must otherwise be JSON.
   v1.use(express.json({ limit: deps.maxBodyBytes, type: () => true }));
   v1.use(responsesRouter(deps.responses, { keepaliveMs: deps.keepaliveMs, maxBufferedBytes: 8 * 1024 * 1024 }));
+  v1.use(chatCompletionsRouter(deps.responses, { keepaliveMs: deps.keepaliveMs, maxBufferedBytes: 8 * 1024 * 1024 }));
   v1.use((req, _res, next) => next(new ApiError(404, `Unknown request URL: ${req.method} ${req.originalUrl}.`, 'invalid_request_error', 'unknown_url')));
   app.use('/v1', v1);
   app.use((req, _res, next) => next(new ApiError(404, `Unknown request URL: ${req.method} ${req.originalUrl}.`, 'invalid_request_error', 'unknown_url')));

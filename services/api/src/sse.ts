@@ -32,6 +32,15 @@ export class SseWriter {
     this.write(`event: ${type}\ndata: ${json}\n\n`);
   }
 
+  /**
+   * A data-only frame (no `event:` line), as Chat Completions streams are framed. `json` must be
+   * one line, like `event()`'s.
+   */
+  data(json: string): void {
+    if (/[\r\n]/.test(json)) throw new Error('SSE data frames must be single-line JSON');
+    this.write(`data: ${json}\n\n`);
+  }
+
   comment(text: string): void {
     this.write(`: ${text.replace(/[\r\n]+/g, ' ')}\n\n`);
   }

@@ -235,8 +235,12 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
       // Forcing applies to the first turn only: afterwards the model must be free to answer.
       if (callsSoFar === 0) forced = tc.name ? mcpFunctionName(tc.server_label, tc.name) : ([...mcp.refs.entries()].find(([, r]) => r.serverLabel === tc.server_label)?.[0] ?? null);
     }
+    // A forced choice applies to the first model turn of the response; once tools have run, the
+    // model must be free to answer, or a "required" loop would only end at the turn limit.
+    const toolsRan = writer.snapshot.output.some((i) => i.type === 'mcp_call');
+    const freeChoice = (tc && typeof tc === 'object' && tc.type === 'mcp') || (toolsRan && tc != null && tc !== 'none' && tc !== 'auto');
     const params = buildChatParams({
-      request: tc && typeof tc === 'object' && tc.type === 'mcp' ? { ...request, tool_choice: 'auto' } : request,
+      request: freeChoice ? { ...request, tool_choice: 'auto' } : request,
       model: upstream.model,
       maxTokensParam: upstream.maxTokensParam,
       messages: toChatMessages(request.instructions ?? null, items()),

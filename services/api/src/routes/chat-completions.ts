@@ -1,0 +1,77 @@
+import { Router, type Request, type Response as HttpResponse } from 'express';
+import { parseChatCompletionRequest } from '@spool/protocol';
+import { ChatChunkTranslator } from '../chat/chunks.ts';
+import { chatIdOf, failureOf, ranMcpCalls, toChatCompletion, type ChatMeta } from '../chat/completion.ts';
+import { rebaseParam, toResponsesRequest } from '../chat/request.ts';
+import type { ResponsesService } from '../responses-service.ts';
+import { SseWriter } from '../sse.ts';
+
+export interface ChatCompletionsRouteOptions {
+  keepaliveMs: number;
+  maxBufferedBytes: number;
+}
+
+/**
+ * `POST /v1/chat/completions`, OpenAI-compatible, with LiteLLM's MCP tool entries.
+ *
+ * Every request, with MCP tools or without, runs as a `store: false` response through the same
+ * pipeline as `/v1/responses` (record, turn jobs on the LLM workers, MCP jobs on the executors,
+ * the event log): the API never calls a model, so a "pass-through" request is a one-turn response
+ * read back as Chat Completions, with the same routing, retries and limits. See
+ * `../chat/README.md` for the behaviour clients see (approvals included).
+ */
+export function chatCompletionsRouter(service: ResponsesService, opts: ChatCompletionsRouteOptions): Router {
+  const router = Router();
+
+  const streamTo = async (res: HttpResponse, responseId: string, meta: ChatMeta, translator: ChatChunkTranslator) => {
+    const abort = new AbortController();
+    const sse = new SseWriter(res, { keepaliveMs: opts.keepaliveMs, maxBufferedBytes: opts.maxBufferedBytes, onOverflow: () => abort.abort() });
+    // The connection never owns the work: closing it stops this reader, nothing else.
+    res.on('close', () => abort.abort());
+    sse.open();
+    try {
+      const outcome = await service.follow(responseId, -1, (e) => {
+        for (const frame of translator.onEvent(e.type, e.json)) sse.data(JSON.stringify(frame));
+      }, abort.signal);
+      if (outcome === 'aborted') return sse.end();
+      if (!translator.finished) {
+        const why = outcome === 'missing' ? 'The response behind this completion expired or was removed before it finished.' : 'The response was cancelled before it finished.';
+        sse.data(JSON.stringify(ChatChunkTranslator.ended(`${why} (${meta.id})`)));
+      }
+      sse.done();
+    } catch (err) {
+      // Headers are sent: the best we can do is end the stream.
+      sse.end();
+      throw err;
+    }
+  };
+
+  router.post('/chat/completions', async (req: Request, res) => {
+    const chat = parseChatCompletionRequest(req.body);
+    const { request, paramFor } = toResponsesRequest(chat);
+    let created;
+    try {
+      created = await service.create(request, req.owner as string);
+    } catch (err) {
+      throw rebaseParam(err, paramFor);
+    }
+    const meta: ChatMeta = { id: chatIdOf(created.id), created: created.response.created_at, model: chat.model };
+    const reportMcp = (chat.tools ?? []).some((t) => t.type === 'mcp');
+    if (chat.stream) {
+      const translator = new ChatChunkTranslator(meta, { includeUsage: chat.stream_options?.include_usage === true, reportMcp });
+      return streamTo(res, created.id, meta, translator);
+    }
+
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    const final = await service.waitForFinal(created.id, abort.signal);
+    if (res.writableEnded || res.destroyed) return;
+    if (final.status === 'completed' || final.status === 'incomplete') return res.json(toChatCompletion(final, meta, reportMcp));
+    const failure = failureOf(final);
+    // The SDKs retry 429 and 5xx; a repeat would run the MCP calls that already ran a second time.
+    if (ranMcpCalls(final)) res.setHeader('x-should-retry', 'false');
+    res.status(failure.status).json(failure.body);
+  });
+
+  return router;
+}
