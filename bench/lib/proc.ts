@@ -1,0 +1,112 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc (Linux). null elsewhere: the
+ * CPU split is extra evidence in the report, not a requirement.
+ */
+export function cpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces; the fields after its closing paren are fixed.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    // USER_HZ is 100 on every mainstream Linux build.
+    return (utime + stime) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds the whole machine has been busy (all cores, everything but idle and iowait). */
+export function machineBusySeconds(): number | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+    return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Samples several processes' CPU time at once; `since()` gives % of one core per process, plus
+ * `others`: what every other process on the machine used meanwhile. This machine may be shared
+ * (other people's test runs): `others` says how much a figure was disturbed.
+ */
+export class CpuMeter {
+  private readonly start = new Map<string, number | null>();
+  private readonly machineStart = machineBusySeconds();
+  private readonly at = Date.now();
+
+  constructor(private readonly pids: Record<string, number>) {
+    for (const [name, pid] of Object.entries(pids)) this.start.set(name, cpuSeconds(pid));
+  }
+
+  /** Percent of one core each process used since construction (100 = one full core). */
+  since(): Record<string, number | null> {
+    const elapsed = (Date.now() - this.at) / 1000;
+    const out: Record<string, number | null> = {};
+    let ours = 0;
+    for (const [name, pid] of Object.entries(this.pids)) {
+      const before = this.start.get(name) ?? null;
+      const now = cpuSeconds(pid);
+      out[name] = before === null || now === null || elapsed <= 0 ? null : Math.round(((now - before) / elapsed) * 100);
+      ours += out[name] ?? 0;
+    }
+    const machineNow = machineBusySeconds();
+    out.others = this.machineStart === null || machineNow === null || elapsed <= 0 ? null : Math.max(0, Math.round(((machineNow - this.machineStart) / elapsed) * 100 - ours));
+    return out;
+  }
+}
+
+/**
+ * Waits (at most `maxMs`) until processes other than `pids` use less than `limitPercent` of one
+ * core over a 1 s sample. Returns what they used in the last sample.
+ */
+export async function waitForQuiet(pids: number[], limitPercent: number, maxMs: number): Promise<number | null> {
+  const deadline = Date.now() + maxMs;
+  for (;;) {
+    const meter = new CpuMeter(Object.fromEntries(pids.map((p) => [String(p), p])));
+    await new Promise((r) => setTimeout(r, 1000));
+    const others = meter.since().others ?? null;
+    if (others === null || others < limitPercent || Date.now() >= deadline) return others;
+  }
+}
+
+export interface MachineInfo {
+  cpuModel: string;
+  cores: number;
+  memoryGiB: number;
+  node: string;
+  platform: string;
+  redis: string;
+  /** The commit measured, and whether the working tree had uncommitted changes on top of it. */
+  git: string;
+}
+
+/** Read-only: `git rev-parse` and `git status`, never anything that changes the repository. */
+function gitState(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${head} with uncommitted changes` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function machineInfo(redisVersion: string): MachineInfo {
+  const list = cpus();
+  return {
+    cpuModel: list[0]?.model.trim() ?? 'unknown',
+    cores: list.length,
+    memoryGiB: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    redis: redisVersion,
+    git: gitState(),
+  };
+}

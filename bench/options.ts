@@ -1,0 +1,93 @@
+import { z } from 'zod';
+
+export const SCENARIOS = ['latency', 'throughput', 'streaming', 'background', 'mcp', 'idle-sse'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+const int = (min: number) => z.coerce.number().int().min(min);
+
+/**
+ * Everything the bench can be told, from flags and BENCH_* variables (flags win). Parsed once in
+ * run.ts; every problem is listed at once. Defaults are the full run the issue describes.
+ */
+const OptionsSchema = z.object({
+  only: z
+    .string()
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(SCENARIOS)).min(1))
+    .default([...SCENARIOS]),
+  /** Seconds of measured load per phase (direct and through Spool each get this much). */
+  duration: int(1).max(600).default(30),
+  /** Scenario whose Spool process runs with `--cpu-prof` (profiles land in bench/results/profiles). */
+  profile: z.enum(SCENARIOS).optional(),
+  /** Closed-loop clients in the throughput scenario. */
+  concurrency: int(1).max(4096).default(32),
+  /** Concurrent SSE streams in the streaming scenario, and deltas per stream. */
+  streams: int(1).max(5000).default(200),
+  deltas: int(1).max(10_000).default(50),
+  /** Arrival rate of background creates per second. */
+  rate: int(1).max(20_000).default(500),
+  /** Idle SSE readers, and the in-progress responses they are spread over. */
+  idleReaders: int(1).max(18_000).default(10_000),
+  idleResponses: int(1).max(10_000).default(1_000),
+  /** Words per answer in the non-streaming rows (one upstream chunk each). */
+  words: int(1).max(10_000).default(10),
+  /**
+   * `one`: every Spool role in one process (as `npm start`). `split`: the api role in one process,
+   * the llm and mcp workers in another (SPOOL_ROLES), so Spool can use two cores.
+   */
+  topology: z.enum(['one', 'split']).default('one'),
+});
+export type Options = z.infer<typeof OptionsSchema>;
+
+const FLAG_TO_KEY: Record<string, keyof Options> = {
+  only: 'only',
+  duration: 'duration',
+  profile: 'profile',
+  concurrency: 'concurrency',
+  streams: 'streams',
+  deltas: 'deltas',
+  rate: 'rate',
+  'idle-readers': 'idleReaders',
+  'idle-responses': 'idleResponses',
+  words: 'words',
+  topology: 'topology',
+};
+
+export const USAGE = `npm run bench [-- --only latency,streaming] [--duration 5] [--profile throughput]
+  flags (or env):  --only (BENCH_ONLY)  ${SCENARIOS.join(',')}
+                   --duration S (BENCH_DURATION, default 30)   measured seconds per phase
+                   --profile SCENARIO (BENCH_PROFILE)           --cpu-prof the Spool process of that scenario
+                   --concurrency N (BENCH_CONCURRENCY, 32)  --streams N (BENCH_STREAMS, 200)  --deltas N (BENCH_DELTAS, 50)
+                   --rate N (BENCH_RATE, 500)  --idle-readers N (BENCH_IDLE_READERS, 10000)
+                   --idle-responses N (BENCH_IDLE_RESPONSES, 1000)  --words N (BENCH_WORDS, 10)
+                   --topology one|split (BENCH_TOPOLOGY, one)   split: api and workers in two processes`;
+
+export class OptionsError extends Error {
+  override readonly name = 'OptionsError';
+}
+
+export function parseOptions(argv: string[], env: Record<string, string | undefined>): Options {
+  const raw: Record<string, string> = {};
+  for (const [flag, key] of Object.entries(FLAG_TO_KEY)) {
+    const v = env[`BENCH_${flag.toUpperCase().replace(/-/g, '_')}`];
+    if (v !== undefined && v !== '') raw[key] = v;
+  }
+  const problems: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--help' || arg === '-h') throw new OptionsError(USAGE);
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    const key = m ? FLAG_TO_KEY[m[1] as string] : undefined;
+    if (!m || !key) {
+      problems.push(`unknown argument '${arg}'`);
+      continue;
+    }
+    const value = m[2] ?? argv[++i];
+    if (value === undefined) problems.push(`--${m[1]} needs a value`);
+    else raw[key] = value;
+  }
+  const parsed = OptionsSchema.safeParse(raw);
+  if (!parsed.success) problems.push(...parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  if (problems.length > 0 || !parsed.success) throw new OptionsError(`${problems.join('\n')}\n\n${USAGE}`);
+  return parsed.data;
+}
