@@ -1,8 +1,8 @@
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { deleteByPrefix, startScriptedUpstream, uniquePrefix, type ScriptedUpstream } from '@spool/testkit';
 import { startSpoolProcess, type SpoolProcess } from './support/processes.ts';
-import { testRedisUrl, until, untilTerminal } from './support/spool.ts';
+import { eventsOf, readSse, testRedisUrl, until, untilTerminal } from './support/spool.ts';
 
 /**
  * Faults with real processes: the built services run as child processes on a real Redis; the
@@ -17,8 +17,11 @@ beforeAll(async () => {
   upstream = await startScriptedUpstream();
   env = { REDIS_URL: testRedisUrl(), SPOOL_PREFIX: prefix, UPSTREAM_BASE_URL: upstream.url, UPSTREAM_API_KEY: 'k' };
 });
+// Each test runs only its own processes: a worker left from another test would take its jobs.
+afterEach(async () => {
+  await Promise.all(procs.splice(0).map((p) => p.kill('SIGKILL')));
+});
 afterAll(async () => {
-  await Promise.all(procs.map((p) => p.kill('SIGKILL')));
   await upstream?.close();
   await deleteByPrefix(testRedisUrl(), prefix);
 });
@@ -55,4 +58,44 @@ describe('a worker killed mid-turn', () => {
       expect(types.at(-1)).toBe('response.failed');
     }
   }, 90_000);
+});
+
+describe('graceful shutdown (SIGTERM)', () => {
+  it('ends open streams without [DONE] so the client resumes on another replica, with no gap and no duplicate', async () => {
+    const api1 = await startSpoolProcess(env, 'api');
+    const api2 = await startSpoolProcess(env, 'api');
+    const worker = await startSpoolProcess(env, 'llm,mcp');
+    procs.push(api1, api2, worker);
+    const client = new OpenAI({ baseURL: `${api1.url}/v1`, apiKey: 'x', maxRetries: 0 });
+    const r = await client.responses.create({ model: 'm', input: '!delay 30\n!words 80', background: true });
+
+    const res = await fetch(`${api1.url}/v1/responses/${r.id}?stream=true`);
+    const reading = readSse(res);
+    await until(async () => (await client.responses.retrieve(r.id)).output.length > 0);
+    await api1.kill('SIGTERM');
+    const first = await reading;
+    expect(first.frames.at(-1)?.data).not.toBe('[DONE]');
+    expect(first.comments.some((c) => c.includes('shutting down'))).toBe(true);
+    const got = eventsOf(first.frames);
+    const last = got.at(-1)!.sequence_number;
+
+    const rest = await readSse(await fetch(`${api2.url}/v1/responses/${r.id}?stream=true&starting_after=${last}`));
+    expect(rest.frames.at(-1)?.data).toBe('[DONE]');
+    const all = [...got, ...eventsOf(rest.frames)];
+    expect(all.map((e) => e.sequence_number)).toEqual(all.map((_, i) => i));
+    expect(all.at(-1)?.type).toBe('response.completed');
+  }, 60_000);
+
+  it('lets a worker finish the turn in hand before it exits', async () => {
+    const api = await startSpoolProcess(env, 'api');
+    const worker = await startSpoolProcess(env, 'llm,mcp');
+    procs.push(api, worker);
+    const client = new OpenAI({ baseURL: `${api.url}/v1`, apiKey: 'x', maxRetries: 0 });
+    const r = await client.responses.create({ model: 'm', input: '!delay 20\n!words 60', background: true });
+    await until(async () => (await client.responses.retrieve(r.id)).output.length > 0);
+    await worker.kill('SIGTERM');
+    const final = await client.responses.retrieve(r.id);
+    expect(final.status).toBe('completed');
+    expect(final.output_text.split(' ')).toHaveLength(60);
+  }, 60_000);
 });

@@ -5,6 +5,7 @@ import { authenticate } from './auth.ts';
 import { errorMiddleware } from './errors.ts';
 import type { ResponsesService } from './responses-service.ts';
 import { responsesRouter } from './routes/responses.ts';
+import type { SseWriter } from './sse.ts';
 import { chatCompletionsRouter } from './routes/chat-completions.ts';
 import { ApiError } from '@spool/protocol';
 
@@ -15,6 +16,8 @@ export interface AppDeps {
   allowUnauthenticated: boolean;
   maxBodyBytes: number;
   keepaliveMs: number;
+  /** Open SSE streams (shared with the shutdown). */
+  streams?: Set<SseWriter>;
   /** Readiness: Redis reachable and the roles of this process started. */
   ready: () => Promise<boolean>;
 }
@@ -45,7 +48,7 @@ export function createApp(deps: AppDeps): Express {
   v1.use(authenticate(deps.apiKeys, deps.allowUnauthenticated));
   // An empty body is fine (the SDK's cancel sends none); a body must otherwise be JSON.
   v1.use(express.json({ limit: deps.maxBodyBytes, type: () => true }));
-  v1.use(responsesRouter(deps.responses, { keepaliveMs: deps.keepaliveMs, maxBufferedBytes: 8 * 1024 * 1024 }));
+  v1.use(responsesRouter(deps.responses, { keepaliveMs: deps.keepaliveMs, maxBufferedBytes: 8 * 1024 * 1024, ...(deps.streams ? { streams: deps.streams } : {}) }));
   v1.use(chatCompletionsRouter(deps.responses, { keepaliveMs: deps.keepaliveMs, maxBufferedBytes: 8 * 1024 * 1024 }));
   v1.use((req, _res, next) => next(new ApiError(404, `Unknown request URL: ${req.method} ${req.originalUrl}.`, 'invalid_request_error', 'unknown_url')));
   app.use('/v1', v1);

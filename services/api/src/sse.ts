@@ -11,8 +11,17 @@ export class SseWriter {
 
   constructor(
     private readonly res: HttpResponse,
-    private readonly opts: { keepaliveMs: number; maxBufferedBytes: number; onOverflow: () => void },
+    private readonly opts: { keepaliveMs: number; maxBufferedBytes: number; onOverflow: () => void; registry?: Set<SseWriter> },
   ) {}
+
+  /**
+   * Ends the stream for a shutdown: a last comment and no `[DONE]`, so the client sees an
+   * unfinished stream and resumes from its last sequence_number on another replica.
+   */
+  interrupt(): void {
+    this.comment('keepalive: server shutting down, resume with starting_after');
+    this.end();
+  }
 
   open(): void {
     this.res.status(200);
@@ -24,6 +33,7 @@ export class SseWriter {
     this.res.socket?.setNoDelay(true);
     this.keepaliveTimer = setInterval(() => this.comment('keepalive'), this.opts.keepaliveMs);
     this.keepaliveTimer.unref();
+    this.opts.registry?.add(this);
   }
 
   /** `json` must be one line: JSON.stringify output is, and the event log stores only that. */
@@ -53,6 +63,7 @@ export class SseWriter {
 
   end(): void {
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
+    this.opts.registry?.delete(this);
     if (this.closed) return;
     this.closed = true;
     this.res.end();

@@ -1,8 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Queue } from 'bullmq';
+import { Queue, type Worker } from 'bullmq';
 import { createKeys, QUEUES, turnJob, type TurnJob } from '@spool/contracts';
-import { createApp, ResponsesService } from '@spool/api';
+import { createApp, ResponsesService, type SseWriter } from '@spool/api';
 import { startLlmWorker } from '@spool/llm-worker';
 import { startMcpExecutor } from '@spool/mcp-executor';
 import { startWebhookWorker, WebhookNotifier } from '@spool/webhooks';
@@ -59,7 +59,7 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
 
   if (config.roles.has('llm')) {
     const llm = startLlmWorker({ config, keys, store: workerStore, queueConnection: queueConn, onSealed, logger: logger.child({ role: 'llm' }) });
-    closers.push(() => llm.close());
+    closers.push(() => closeWithin(llm.worker, config.limits.shutdown_grace_ms, llm.close));
     if (webhookQueue) {
       const hooks = startWebhookWorker({ config, keys, connection: queueConn, command, logger: logger.child({ role: 'webhooks' }) });
       closers.push(() => hooks.close());
@@ -71,6 +71,7 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
     const subscriber = connect(redisUrl, 'subscriber');
     subscriber.on('error', (err) => logger.debug({ err: err.message }, 'redis subscriber error'));
     const hub = new LiveHub(subscriber);
+    const streams = new Set<SseWriter>();
     const turns = new Queue(QUEUES.turns, {
       connection: queueConn,
       prefix: keys.bullPrefix,
@@ -111,6 +112,7 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
       maxBodyBytes: config.limits.max_body_bytes,
       keepaliveMs: config.limits.keepalive_ms,
       ready: async () => rolesStarted && (await command.ping()) === 'PONG',
+      streams,
     });
     const server: Server = await new Promise((resolve, reject) => {
       const s = app.listen(config.port, config.host, () => resolve(s));
@@ -119,21 +121,23 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
     const { port } = server.address() as AddressInfo;
     url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
     closers.push(async () => {
+      // Stop accepting, end open streams so their clients resume elsewhere, then let requests
+      // that wait for a synchronous answer finish within a short grace.
+      const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    });
-    // Open SSE streams would hold close() forever: end them after a grace period.
-    closers.push(async () => {
+      for (const sse of [...streams]) sse.interrupt();
       setTimeout(() => server.closeAllConnections(), 2000).unref();
+      await closed;
     });
     closers.push(() => turns.close());
     closers.push(async () => void subscriber.disconnect());
   }
   if (config.roles.has('mcp')) {
     const mcp = startMcpExecutor({ config, keys, queueConnection: queueConn, box, store: workerStore, logger: logger.child({ role: 'mcp' }) });
-    closers.push(() => mcp.close());
+    closers.push(() => closeWithin(mcp.worker, config.limits.shutdown_grace_ms, mcp.close));
   }
   rolesStarted = true;
+  // Closers run in reverse: the API stops first, then the workers finish or hand back their jobs.
 
   return {
     url,
@@ -144,4 +148,22 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
       workerConn.disconnect();
     },
   };
+}
+
+/**
+ * Stops a worker taking jobs and lets the jobs in hand finish for `graceMs`; then closes it
+ * without waiting. A job left unfinished keeps its lock until it expires and is then taken over by
+ * another worker (which fails the response as interrupted, or retries a safe MCP call).
+ */
+async function closeWithin(worker: Worker, graceMs: number, closeAll: () => Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const graceful = closeAll();
+  const timedOut = await Promise.race([
+    graceful.then(() => false),
+    new Promise<boolean>((r) => {
+      timer = setTimeout(() => r(true), graceMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (timedOut) await worker.close(true);
 }

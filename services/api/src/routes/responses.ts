@@ -7,6 +7,8 @@ import { SseWriter } from '../sse.ts';
 export interface ResponsesRouteOptions {
   keepaliveMs: number;
   maxBufferedBytes: number;
+  /** Open streams, so a shutdown can end them. */
+  streams?: Set<SseWriter>;
 }
 
 function parseStartingAfter(req: Request): number {
@@ -28,7 +30,12 @@ export function responsesRouter(service: ResponsesService, opts: ResponsesRouteO
 
   const streamTo = async (req: Request, res: import('express').Response, id: string, after: number) => {
     const abort = new AbortController();
-    const sse = new SseWriter(res, { keepaliveMs: opts.keepaliveMs, maxBufferedBytes: opts.maxBufferedBytes, onOverflow: () => abort.abort() });
+    const sse = new SseWriter(res, {
+      keepaliveMs: opts.keepaliveMs,
+      maxBufferedBytes: opts.maxBufferedBytes,
+      onOverflow: () => abort.abort(),
+      ...(opts.streams ? { registry: opts.streams } : {}),
+    });
     // The connection never owns the work: closing it stops this reader, nothing else.
     res.on('close', () => abort.abort());
     sse.open();
