@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { deleteByPrefix, startScriptedUpstream, uniquePrefix, type ScriptedUpstream } from '@spool/testkit';
+import { startTestMcpServer } from './mcp-servers/index.ts';
 import { startSpoolProcess, type SpoolProcess } from './support/processes.ts';
 import { eventsOf, readSse, testRedisUrl, until, untilTerminal } from './support/spool.ts';
 
@@ -98,4 +99,38 @@ describe('graceful shutdown (SIGTERM)', () => {
     expect(final.status).toBe('completed');
     expect(final.output_text.split(' ')).toHaveLength(60);
   }, 60_000);
+});
+
+describe('an MCP executor killed mid-call', () => {
+  it('does not run an unsafe call again: the mcp_call fails as interrupted, the model is told, the response completes', async () => {
+    const mcpServer = await startTestMcpServer({});
+    try {
+      const mcpEnv = { ...env, SPOOL_MCP_ALLOW_HOSTS: '127.0.0.1' };
+      const api = await startSpoolProcess(mcpEnv, 'api');
+      const llm = await startSpoolProcess(mcpEnv, 'llm');
+      const executorA = await startSpoolProcess(mcpEnv, 'mcp');
+      procs.push(api, llm, executorA);
+      const client = new OpenAI({ baseURL: `${api.url}/v1`, apiKey: 'x', maxRetries: 0 });
+      const r = await client.responses.create({
+        model: 'm',
+        input: '!call t__slow {"ms":60000}',
+        tools: [{ type: 'mcp', server_label: 't', server_url: mcpServer.url, require_approval: 'never' }],
+        background: true,
+      });
+      await until(async () => mcpServer.calls.some((c) => c.name === 'slow'), 20_000);
+      await executorA.kill('SIGKILL');
+      const executorB = await startSpoolProcess(mcpEnv, 'mcp');
+      procs.push(executorB);
+
+      const final = await untilTerminal(client, r.id, 45_000);
+      expect(final.status).toBe('completed');
+      const call = final.output.find((i) => i.type === 'mcp_call') as OpenAI.Responses.ResponseOutputItem.McpCall;
+      expect(call.status).toBe('failed');
+      expect(JSON.stringify(call.error)).toMatch(/interrupted/);
+      expect(mcpServer.calls.filter((c) => c.name === 'slow')).toHaveLength(1);
+      expect(final.output_text).toMatch(/^Tool results: Error: /);
+    } finally {
+      await mcpServer.close();
+    }
+  }, 90_000);
 });

@@ -33,8 +33,10 @@ export function startMcpExecutor(deps: McpExecutorDeps): { worker: Worker; close
     connection: deps.queueConnection,
     prefix: deps.keys.bullPrefix,
     concurrency: deps.config.limits.mcp_concurrency,
-    lockDuration: 30_000,
-    stalledInterval: 15_000,
+    // As for turns: the lock is renewed while the process lives (so long calls are fine), and a
+    // dead executor's job is taken over within 15 s; an unsafe call then fails as interrupted.
+    lockDuration: 10_000,
+    stalledInterval: 5_000,
     maxStalledCount: 1,
   });
   worker.on('error', (err) => deps.logger.error({ err }, 'mcp worker error'));
