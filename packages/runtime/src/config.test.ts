@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, matchesModel } from './config.ts';
+
+describe('loadConfig', () => {
+  it('uses the documented defaults and the demo model when no upstream is set', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ port: 8080, host: '127.0.0.1', redisUrl: null, prefix: 'spool:', defaultUpstream: null, apiKeys: [] });
+    expect([...c.roles]).toEqual(['api', 'llm', 'mcp']);
+  });
+
+  it('falls back from UPSTREAM_API_KEY to OPENAI_API_KEY and the OpenAI API', () => {
+    expect(loadConfig({ OPENAI_API_KEY: 'sk' }).defaultUpstream).toMatchObject({ baseUrl: 'https://api.openai.com/v1', apiKey: 'sk' });
+    expect(loadConfig({ UPSTREAM_BASE_URL: 'http://h:1/v1', UPSTREAM_API_KEY: 'u', OPENAI_API_KEY: 'o' }).defaultUpstream).toMatchObject({ baseUrl: 'http://h:1/v1', apiKey: 'u' });
+  });
+
+  it('reads the YAML file, and the environment overrides it', () => {
+    const yaml = 'api_keys: [from-file]\nmodels:\n  - name: "gpt-*"\n    base_url: http://u:1/v1\n    api_key_env: MY_KEY\n';
+    const c = loadConfig({ SPOOL_CONFIG: 'spool.yaml', MY_KEY: 'k1' }, () => yaml);
+    expect(c.apiKeys).toEqual(['from-file']);
+    expect(c.models[0]).toMatchObject({ pattern: 'gpt-*', apiKey: 'k1', baseUrl: 'http://u:1/v1' });
+    expect(loadConfig({ SPOOL_CONFIG: 'spool.yaml', MY_KEY: 'k1', SPOOL_API_KEYS: 'a,b' }, () => yaml).apiKeys).toEqual(['a', 'b']);
+  });
+
+  it('lists every problem at once', () => {
+    try {
+      loadConfig({ PORT: 'x', SPOOL_ROLES: 'api,cook', SPOOL_CONFIG: 'f.yaml' }, () => 'models:\n  - name: a\n    base_url: not-a-url\n');
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const problems = (err as ConfigError).problems.join('\n');
+      expect(problems).toMatch(/PORT/);
+      expect(problems).toMatch(/SPOOL_ROLES/);
+      expect(problems).toMatch(/base_url/);
+    }
+  });
+});
+
+describe('matchesModel', () => {
+  it('matches exact names and globs', () => {
+    expect(matchesModel('gpt-4o', 'gpt-4o')).toBe(true);
+    expect(matchesModel('gpt-4o', 'gpt-4o-mini')).toBe(false);
+    expect(matchesModel('gpt-*', 'gpt-4o-mini')).toBe(true);
+    expect(matchesModel('llama?', 'llama3')).toBe(true);
+    expect(matchesModel('a.b*', 'axb')).toBe(false);
+  });
+});
