@@ -90,6 +90,8 @@ export const LimitsSchema = z
     llm_concurrency: z.number().int().min(1).default(64),
     mcp_concurrency: z.number().int().min(1).default(64),
     keepalive_ms: z.number().int().min(100).default(15_000),
+    /** A stream whose reader lets this much pile up unsent is dropped (it can resume later). */
+    sse_max_buffered_bytes: z.number().int().min(1024).default(8 * 1024 * 1024),
     /** On SIGTERM: how long workers may finish the jobs in hand before handing them back. */
     shutdown_grace_ms: z.number().int().min(0).default(20_000),
     /** Webhook tries and the first backoff (doubling): by default nine tries over about 8.5 minutes. */

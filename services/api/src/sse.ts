@@ -1,4 +1,4 @@
-import type { Response as HttpResponse } from 'express';
+import type { ServerResponse as HttpResponse } from 'node:http';
 
 /**
  * The one place that writes Server-Sent Events. Headers once; each frame in one write (parsers
@@ -24,7 +24,7 @@ export class SseWriter {
   }
 
   open(): void {
-    this.res.status(200);
+    this.res.statusCode = 200;
     this.res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     this.res.setHeader('Cache-Control', 'no-cache, no-transform');
     this.res.setHeader('Connection', 'keep-alive');

@@ -111,6 +111,7 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
       allowUnauthenticated: config.allowUnauthenticated,
       maxBodyBytes: config.limits.max_body_bytes,
       keepaliveMs: config.limits.keepalive_ms,
+      maxBufferedBytes: config.limits.sse_max_buffered_bytes,
       ready: async () => rolesStarted && (await command.ping()) === 'PONG',
       streams,
     });

@@ -1,0 +1,72 @@
+import { createServer, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { SseWriter } from './sse.ts';
+
+/** Runs `run` on a real HTTP response whose client reads everything, or connects and never reads. */
+async function withReader(reads: boolean, run: (res: ServerResponse) => Promise<void>): Promise<void> {
+  let handler: (res: ServerResponse) => void = () => undefined;
+  const server = createServer((_req, res) => handler(res));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const done = new Promise<void>((resolve, reject) => {
+    handler = (res) => run(res).then(resolve, reject);
+  });
+  const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  if (reads) socket.on('data', () => undefined);
+  else socket.pause();
+  socket.on('error', () => undefined);
+  socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  try {
+    await done;
+  } finally {
+    socket.destroy();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+}
+
+describe('SseWriter', () => {
+  it('frames events as one write each: event line, one-line data, blank line, LF only', async () => {
+    const writes: string[] = [];
+    const fake = { statusCode: 0, setHeader: () => undefined, flushHeaders: () => undefined, write: (s: string) => writes.push(s), end: () => undefined, writableLength: 0, socket: null } as unknown as ServerResponse;
+    const sse = new SseWriter(fake, { keepaliveMs: 60_000, maxBufferedBytes: 1 << 20, onOverflow: () => undefined });
+    sse.open();
+    sse.event('response.created', '{"type":"response.created"}');
+    sse.comment('keepalive');
+    sse.done();
+    expect(writes).toEqual(['event: response.created\ndata: {"type":"response.created"}\n\n', ': keepalive\n\n', 'data: [DONE]\n\n']);
+    expect(() => sse.event('bad\nname', '{}')).toThrow();
+  });
+
+  /** Writes up to 64 MB in 32 KB batches, yielding between them so a reading client can drain. */
+  async function pump(res: ServerResponse): Promise<boolean> {
+    let overflowed = false;
+    const sse = new SseWriter(res, { keepaliveMs: 60_000, maxBufferedBytes: 256 * 1024, onOverflow: () => (overflowed = true) });
+    sse.open();
+    const frame = JSON.stringify({ type: 'response.output_text.delta', delta: 'x'.repeat(1000) });
+    for (let written = 0; !overflowed && written < 64 * 1024 * 1024; ) {
+      for (let batch = 0; batch < 32 * 1024; batch += frame.length) {
+        sse.event('response.output_text.delta', frame);
+        written += frame.length;
+      }
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    if (!overflowed) sse.done();
+    return overflowed;
+  }
+
+  it('keeps a reader that reads, however much is sent', async () => {
+    await withReader(true, async (res) => {
+      expect(await pump(res)).toBe(false);
+    });
+  }, 60_000);
+
+  it('drops a reader that never reads once unsent data passes the limit, instead of buffering without bound', async () => {
+    await withReader(false, async (res) => {
+      // More than loopback kernel buffers take (here up to ~36 MB): the rest has to pile up in the process.
+      expect(await pump(res)).toBe(true);
+      expect(res.destroyed).toBe(true);
+    });
+  }, 60_000);
+});
