@@ -74,9 +74,9 @@ export async function followEvents(opts: FollowOptions): Promise<FollowOutcome> 
       }
       for (const e of msg.entries) emit(e);
       if (msg.end) {
-        // `end` rides with the last events (or alone, for a cancel): read once more to be sure
-        // nothing published before our subscription was confirmed is missing.
-        await catchUp();
+        // `end` rides with the last events, which were contiguous with what we sent: nothing is
+        // missing. Alone (a cancel seals without events), read once more in case a wake-up was lost.
+        if (msg.entries.length === 0) await catchUp();
         finish('ended');
       }
     });
