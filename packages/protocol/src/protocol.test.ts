@@ -67,3 +67,12 @@ describe('applyEvent', () => {
     expect(snapshot.status).toBe('completed');
   });
 });
+
+describe('newId', async () => {
+  const { newId } = await import('./ids.ts');
+  it('gives unique prefixed ids of 48 hex digits across pool refills', () => {
+    const ids = new Set(Array.from({ length: 1000 }, () => newId('resp')));
+    expect(ids.size).toBe(1000);
+    for (const id of ids) expect(id).toMatch(/^resp_[0-9a-f]{48}$/);
+  });
+});

@@ -31,7 +31,8 @@ export class ResponseWriter {
   private scheduled = false;
   private lastSnapshotAt = 0;
   private snapshotDue = false;
-  private closed: ResponseClosedError | null = null;
+  /** Why appends stop; the error object is built only where one is thrown (not on every seal). */
+  private closed: 'sealed' | 'gone' | null = null;
   private readonly interval: number;
 
   constructor(private readonly opts: WriterOptions) {
@@ -45,7 +46,7 @@ export class ResponseWriter {
 
   /** Queues an event; it is written with the others of this tick. Throws once the response is closed. */
   emit(event: EventDraft): void {
-    if (this.closed) throw this.closed;
+    if (this.closed) throw new ResponseClosedError(this.closed);
     applyEvent(this.snapshot, event);
     this.batch.push(event);
     if (event.type === 'response.output_item.done' || event.type.startsWith('response.') && 'response' in event) {
@@ -106,7 +107,7 @@ export class ResponseWriter {
       });
       this.checkResult(r);
       sealedByUs = !this.closed;
-      if (sealedByUs) this.closed = new ResponseClosedError('sealed');
+      if (sealedByUs) this.closed = 'sealed';
     });
     await this.flushing;
     return sealedByUs;
@@ -127,11 +128,11 @@ export class ResponseWriter {
   }
 
   private checkResult(r: number): void {
-    if (r === APPEND_SEALED) this.closed = new ResponseClosedError('sealed');
-    else if (r === APPEND_GONE) this.closed = new ResponseClosedError('gone');
+    if (r === APPEND_SEALED) this.closed = 'sealed';
+    else if (r === APPEND_GONE) this.closed = 'gone';
   }
 
   private throwIfClosed(): void {
-    if (this.closed) throw this.closed;
+    if (this.closed) throw new ResponseClosedError(this.closed);
   }
 }
