@@ -15,7 +15,9 @@ export function applyEvent(snapshot: Response, event: EventDraft): Response {
     case 'response.completed':
     case 'response.failed':
     case 'response.incomplete':
-      return Object.assign(snapshot, structuredClone(event.response));
+      // The snapshot takes the event's response over (it is serialised or freshly parsed by then).
+      if (event.response !== snapshot) Object.assign(snapshot, event.response);
+      return snapshot;
     case 'response.output_item.added':
     case 'response.output_item.done':
       snapshot.output[event.output_index] = structuredClone(event.item);

@@ -9,6 +9,7 @@ export {
   type CreateRecord,
   type LogEntry,
   type ResponseRecord,
+  type SplitEvent,
 } from './store.ts';
 export { LiveHub, parseLiveMessage, type LiveHandler, type LiveMessage } from './live.ts';
 export { followEvents, type FollowOptions, type FollowOutcome } from './follow.ts';

@@ -40,8 +40,8 @@ export interface CreateRecord {
 }
 
 export interface AppendOptions {
-  /** Replace the stored snapshot (a poll reads it). */
-  snapshot?: Response;
+  /** Replace the stored snapshot (a poll reads it); a string is stored as it is (already JSON). */
+  snapshot?: Response | string;
   status?: ResponseStatus;
   /** Terminal: no append after this one is accepted. */
   seal?: boolean;
@@ -64,9 +64,12 @@ export function splitEvent(draft: EventDraft): [type: string, head: string, tail
   return [draft.type, json.slice(0, end + 1), json.slice(end + 1)];
 }
 
-function eventArgs(events: EventDraft[]): string[] {
+/** An event already split by `splitEvent` (serialised when emitted). */
+export type SplitEvent = [type: string, head: string, tail: string];
+
+function eventArgs(events: ReadonlyArray<EventDraft | SplitEvent>): string[] {
   const args: string[] = [String(events.length)];
-  for (const e of events) args.push(...splitEvent(e));
+  for (const e of events) args.push(...(Array.isArray(e) ? e : splitEvent(e as EventDraft)));
   return args;
 }
 
@@ -125,12 +128,12 @@ export class ResponseStore {
   }
 
   /** Returns the first sequence number assigned, or APPEND_SEALED / APPEND_GONE. */
-  async append(id: string, events: EventDraft[], opts: AppendOptions = {}): Promise<number> {
+  async append(id: string, events: ReadonlyArray<EventDraft | SplitEvent>, opts: AppendOptions = {}): Promise<number> {
     return this.redis.spoolAppend(
       this.keys.record(id),
       this.keys.events(id),
       this.keys.channel(id),
-      opts.snapshot ? JSON.stringify(opts.snapshot) : '',
+      opts.snapshot === undefined ? '' : typeof opts.snapshot === 'string' ? opts.snapshot : JSON.stringify(opts.snapshot),
       opts.status ?? '',
       opts.seal ? '1' : '0',
       opts.ttlSeconds ?? 0,

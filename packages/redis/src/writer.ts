@@ -1,5 +1,5 @@
 import { applyEvent, type EventDraft, type Response, type ResponseStatus } from '@spool/protocol';
-import { APPEND_GONE, APPEND_SEALED, type ResponseStore } from './store.ts';
+import { APPEND_GONE, APPEND_SEALED, splitEvent, type ResponseStore, type SplitEvent } from './store.ts';
 
 export interface WriterOptions {
   store: ResponseStore;
@@ -26,7 +26,8 @@ export class ResponseClosedError extends Error {
  */
 export class ResponseWriter {
   readonly snapshot: Response;
-  private batch: EventDraft[] = [];
+  /** Events serialised when emitted: later changes to the snapshot cannot leak into them. */
+  private batch: SplitEvent[] = [];
   private flushing: Promise<void> = Promise.resolve();
   private scheduled = false;
   private lastSnapshotAt = 0;
@@ -48,7 +49,7 @@ export class ResponseWriter {
   emit(event: EventDraft): void {
     if (this.closed) throw new ResponseClosedError(this.closed);
     applyEvent(this.snapshot, event);
-    this.batch.push(event);
+    this.batch.push(splitEvent(event));
     if (event.type === 'response.output_item.done' || event.type.startsWith('response.') && 'response' in event) {
       this.snapshotDue = true;
     }
@@ -77,7 +78,7 @@ export class ResponseWriter {
       this.snapshotDue = false;
       this.lastSnapshotAt = now;
     }
-    const snapshot = withSnapshot ? structuredClone(this.snapshot) : undefined;
+    const snapshot = withSnapshot ? JSON.stringify(this.snapshot) : undefined;
     this.flushing = this.flushing.then(async () => {
       if (this.closed) return;
       const r = await this.opts.store.append(this.opts.responseId, events, snapshot ? { snapshot } : {});
@@ -93,9 +94,9 @@ export class ResponseWriter {
   async finish(terminal: EventDraft, status: ResponseStatus): Promise<boolean> {
     if (this.closed) return false;
     applyEvent(this.snapshot, terminal);
-    const events = [...this.batch, terminal];
+    const events = [...this.batch, splitEvent(terminal)];
     this.batch = [];
-    const snapshot = structuredClone(this.snapshot);
+    const snapshot = JSON.stringify(this.snapshot);
     let sealedByUs = false;
     this.flushing = this.flushing.then(async () => {
       if (this.closed) return;
@@ -118,7 +119,7 @@ export class ResponseWriter {
     this.emit(event);
     const events = this.batch;
     this.batch = [];
-    const snapshot = structuredClone(this.snapshot);
+    const snapshot = JSON.stringify(this.snapshot);
     this.flushing = this.flushing.then(async () => {
       if (this.closed) return;
       this.checkResult(await this.opts.store.append(this.opts.responseId, events, { snapshot, status }));

@@ -77,7 +77,7 @@ export class TurnTranslator {
       const outputIndex = this.outputLength();
       const item: OutputMessage = { type: 'message', id: newId('msg'), role: 'assistant', status: 'in_progress', content: [] };
       this.message = { outputIndex, item, text: '' };
-      this.emit({ type: 'response.output_item.added', output_index: outputIndex, item: structuredClone(item) });
+      this.emit({ type: 'response.output_item.added', output_index: outputIndex, item });
       this.emit({
         type: 'response.content_part.added',
         item_id: item.id,
@@ -132,7 +132,7 @@ export class TurnTranslator {
         : { type: 'function_call', id: newId('fc'), call_id: callId, name, arguments: '', status: 'in_progress' };
       open = { outputIndex, item };
       this.calls.set(tc.index, open);
-      this.emit({ type: 'response.output_item.added', output_index: outputIndex, item: structuredClone(item) });
+      this.emit({ type: 'response.output_item.added', output_index: outputIndex, item });
     }
     const piece = tc.function?.arguments ?? '';
     if (piece.length === 0) return;
@@ -163,7 +163,7 @@ export class TurnTranslator {
       if (c.item.type === 'function_call') {
         this.emit({ type: 'response.function_call_arguments.done', item_id: c.item.id, output_index: c.outputIndex, arguments: c.item.arguments, name: c.item.name });
         c.item.status = status;
-        this.emit({ type: 'response.output_item.done', output_index: c.outputIndex, item: structuredClone(c.item) });
+        this.emit({ type: 'response.output_item.done', output_index: c.outputIndex, item: { ...c.item } });
       } else {
         // The MCP call stays open: the executor runs it and closes the item.
         this.emit({ type: 'response.mcp_call_arguments.done', item_id: c.item.id, output_index: c.outputIndex, arguments: c.item.arguments });
