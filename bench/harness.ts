@@ -45,7 +45,10 @@ export interface Bench {
   /** Measured window and warm-up of one load phase, in ms. */
   durationMs: number;
   warmupMs: number;
-  /** A fresh Spool process (every role) on an emptied Redis, with these `limits` overrides. */
+  /**
+   * A fresh Spool on an emptied Redis, with these `limits` overrides: one process with every role,
+   * or (`--topology split`) an api process and a workers process.
+   */
   startSpool(scenario: ScenarioName, limits?: Record<string, number>): Promise<BenchSpool>;
   /** Waits (up to 2 phases, at most 30 s) for other processes to calm down; returns their % of a core. */
   quiet(): Promise<number | null>;
@@ -54,8 +57,9 @@ export interface Bench {
 
 export async function openBench(opts: Options): Promise<Bench> {
   const redisDir = mkdtempSync(join(tmpdir(), 'spool-bench-redis-'));
-  // Append-only on, as `npm start` runs its own redis-server: the bench pays for durability too.
-  const redis = await spawnRedis({ dir: redisDir, appendOnly: true });
+  // Append-only on by default, as `npm start` runs its own redis-server: the bench pays for durability too.
+  const aof = opts.redisAof === 'on';
+  const redis = await spawnRedis({ dir: redisDir, appendOnly: aof });
   const admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
   let fixtures: BenchChild<FixturesReady>;
   try {
@@ -80,7 +84,7 @@ export async function openBench(opts: Options): Promise<Bench> {
     durationMs: phaseSeconds * 1000,
     warmupMs: Math.min(3000, Math.max(1000, phaseSeconds * 100)),
     startSpool: async (scenario, limits = {}) => {
-      await admin.flushall();
+      await resetRedis(admin, aof);
       const configPath = join(configDir, `${scenario}.yaml`);
       writeFileSync(configPath, toYaml({ limits }));
       const profiled = opts.profile === scenario;
@@ -105,7 +109,7 @@ export async function openBench(opts: Options): Promise<Bench> {
           },
           // One directory per profiled process, Node's default file names: each thread writes its
           // own profile (tsx's loader hooks run on a second thread), and a fixed name would collide.
-          execArgv: ['--expose-gc', ...(profiled ? ['--cpu-prof', '--cpu-prof-dir', resolve(PROFILES_DIR, `${scenario}-${role}-${stamp}`)] : [])],
+          execArgv: ['--expose-gc', ...opts.spoolNodeArgs, ...(profiled ? ['--cpu-prof', '--cpu-prof-dir', resolve(PROFILES_DIR, `${scenario}-${role}-${stamp}`)] : [])],
           logFile: resolve(RESULTS_DIR, `logs/spool-${scenario}-${role}.log`),
         });
       const children: Record<string, BenchChild<SpoolReady>> = {};
@@ -143,6 +147,22 @@ export async function openBench(opts: Options): Promise<Bench> {
       rmSync(configDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Empties Redis and compacts its append-only file, so every scenario starts from the same state:
+ * FLUSHALL alone leaves the file as large as the previous scenarios made it, and the automatic
+ * rewrite it later triggers (a fork writing hundreds of MB) would land in the next scenario.
+ */
+async function resetRedis(admin: Redis, aof: boolean): Promise<void> {
+  await admin.flushall();
+  if (!aof) return;
+  const inProgress = async () => /aof_rewrite_in_progress:1/.test(await admin.info('persistence'));
+  const deadline = Date.now() + 30_000;
+  while ((await inProgress()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  await admin.bgrewriteaof();
+  await new Promise((r) => setTimeout(r, 100));
+  while ((await inProgress()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
 }
 
 export async function redisVersion(url: string): Promise<string> {

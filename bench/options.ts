@@ -36,6 +36,15 @@ const OptionsSchema = z.object({
    * the llm and mcp workers in another (SPOOL_ROLES), so Spool can use two cores.
    */
   topology: z.enum(['one', 'split']).default('one'),
+  /** Redis's append-only file: on as `npm start` runs its own Redis (every write also goes to disk). */
+  redisAof: z.enum(['on', 'off']).default('on'),
+  /** Rewrite BENCHMARKS.md from bench/results/latest.json and bench/findings.md, without running. */
+  reportOnly: z.enum(['true', 'false']).transform((v) => v === 'true').default(false),
+  /** Extra node flags for the Spool process(es), e.g. a preload from bench/experiments/. */
+  spoolNodeArgs: z
+    .string()
+    .transform((s) => s.split(/\s+/).filter(Boolean))
+    .default([]),
 });
 export type Options = z.infer<typeof OptionsSchema>;
 
@@ -51,6 +60,9 @@ const FLAG_TO_KEY: Record<string, keyof Options> = {
   'idle-responses': 'idleResponses',
   words: 'words',
   topology: 'topology',
+  'spool-node-args': 'spoolNodeArgs',
+  'redis-aof': 'redisAof',
+  'report-only': 'reportOnly',
 };
 
 export const USAGE = `npm run bench [-- --only latency,streaming] [--duration 5] [--profile throughput]
@@ -60,7 +72,10 @@ export const USAGE = `npm run bench [-- --only latency,streaming] [--duration 5]
                    --concurrency N (BENCH_CONCURRENCY, 32)  --streams N (BENCH_STREAMS, 200)  --deltas N (BENCH_DELTAS, 50)
                    --rate N (BENCH_RATE, 500)  --idle-readers N (BENCH_IDLE_READERS, 10000)
                    --idle-responses N (BENCH_IDLE_RESPONSES, 1000)  --words N (BENCH_WORDS, 10)
-                   --topology one|split (BENCH_TOPOLOGY, one)   split: api and workers in two processes`;
+                   --topology one|split (BENCH_TOPOLOGY, one)   split: api and workers in two processes
+                   --redis-aof on|off (BENCH_REDIS_AOF, on)   Redis append-only file, as npm start runs it
+                   --spool-node-args "..." (BENCH_SPOOL_NODE_ARGS)  extra node flags for Spool, e.g. an experiment preload
+                   --report-only   rewrite BENCHMARKS.md from bench/results/latest.json and bench/findings.md`;
 
 export class OptionsError extends Error {
   override readonly name = 'OptionsError';
@@ -76,6 +91,10 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '--help' || arg === '-h') throw new OptionsError(USAGE);
+    if (arg === '--report-only') {
+      raw.reportOnly = 'true';
+      continue;
+    }
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
     const key = m ? FLAG_TO_KEY[m[1] as string] : undefined;
     if (!m || !key) {

@@ -82,7 +82,7 @@ export function formatMarkdown(report: Report, findings: string | null): string 
     '',
   );
   out.push('## Machine', '');
-  out.push(`- CPU: ${m.cpuModel}, ${m.cores} cores`, `- Memory: ${m.memoryGiB} GiB`, `- Node ${m.node} (${m.platform})`, `- Redis ${m.redis} (spawned by the bench, append-only file on, as \`npm start\` runs it)`, `- Code measured: ${m.git}`, '');
+  out.push(`- CPU: ${m.cpuModel}, ${m.cores} cores`, `- Memory: ${m.memoryGiB} GiB`, `- Node ${m.node} (${m.platform})`, `- Redis ${m.redis} (spawned by the bench, ${o.redisAof === 'on' ? 'append-only file on (fsync every second), as `npm start` runs it' : 'append-only file off'}; emptied and compacted before each scenario)`, `- Code measured: ${m.git} (at the start of the run; a scenario whose Spool loaded other code says so)`, '');
   out.push('## Setup', '');
   out.push(
     o.topology === 'one'
@@ -94,6 +94,7 @@ export function formatMarkdown(report: Report, findings: string | null): string 
       'and the idle-SSE memory figure does not include the client sockets.',
     '- Direct baseline: the equivalent Chat Completions request sent straight to the scripted upstream with the same HTTP client (`node:http`, keep-alive), ' +
       'so `overhead` is what Spool adds: API, Redis, queue, worker, the upstream call it makes itself, and the event log.',
+    ...(o.spoolNodeArgs.length > 0 ? [`- Spool ran with extra node flags: \`${o.spoolNodeArgs.join(' ')}\` (an experiment, not the code as it stands).`] : []),
     '- Each scenario gets a fresh Spool process on an emptied Redis. CPU figures are % of one core per process over the measured phase (from /proc).',
     '',
   );
@@ -103,6 +104,7 @@ export function formatMarkdown(report: Report, findings: string | null): string 
     out.push(`### ${s.scenario}`, '');
     out.push(`- Load: ${s.load}`);
     out.push(`- Wall time: ${s.wallSeconds} s`);
+    if (s.code && s.code !== m.git) out.push(`- Code measured: ${s.code} (it changed during the run)`);
     if (s.skipped) out.push(`- ${s.skipped}`);
     const cpu = cpuLine(s.details.cpuPercent);
     if (cpu) out.push(`- CPU: ${cpu}`);

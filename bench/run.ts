@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { hasRedisServerBinary } from '@spool/runtime';
 import { BENCH_DIR, openBench, PROFILES_DIR, QUIET_PERCENT, redisVersion, RESULTS_DIR } from './harness.ts';
 import { formatProfile, summarizeProfile, type ProfileSummary } from './lib/profile.ts';
-import { machineInfo } from './lib/proc.ts';
+import { gitState, machineInfo } from './lib/proc.ts';
 import { OptionsError, parseOptions, type Options, type ScenarioName } from './options.ts';
 import { formatMarkdown, formatTable, type Report } from './report.ts';
 import { background } from './scenarios/background.ts';
@@ -49,6 +49,13 @@ function mainThreadProfiles(since: number): ProfileSummary[] {
   return out;
 }
 
+/** BENCHMARKS.md at the repository root: the report plus the hand-written bench/findings.md. */
+function writeMarkdown(report: Report): void {
+  const findingsPath = resolve(BENCH_DIR, 'findings.md');
+  const findings = existsSync(findingsPath) ? readFileSync(findingsPath, 'utf8') : null;
+  writeFileSync(resolve(BENCH_DIR, '..', 'BENCHMARKS.md'), formatMarkdown(report, findings));
+}
+
 /** The largest `others` CPU figure among a scenario's measured phases. */
 function maxOthers(cpu: unknown): number | null {
   if (!cpu || typeof cpu !== 'object') return null;
@@ -74,6 +81,12 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  if (opts.reportOnly) {
+    const report = JSON.parse(readFileSync(resolve(RESULTS_DIR, 'latest.json'), 'utf8')) as Report;
+    writeMarkdown(report);
+    console.log(formatTable(report.rows));
+    return;
+  }
   if (!hasRedisServerBinary()) {
     console.error('The bench starts its own redis-server and needs it on PATH (Debian/Ubuntu: apt-get install redis-server).');
     process.exit(1);
@@ -96,6 +109,7 @@ async function main(): Promise<void> {
     for (const name of opts.only) {
       if (interrupted) break;
       const othersBefore = await bench.quiet();
+      const code = gitState();
       const t0 = performance.now();
       console.error(`bench: ${name} …${othersBefore !== null && othersBefore >= QUIET_PERCENT ? ` (the machine is busy: other processes use ${othersBefore}% of a core)` : ''}`);
       try {
@@ -105,13 +119,14 @@ async function main(): Promise<void> {
           r.notes.unshift(`Disturbed: other processes on this machine used up to ${disturbed}% of a core during a measured phase; treat these figures as low.`);
         }
         if (opts.profile === name) r.notes.unshift('Spool ran under --cpu-prof in this run: the profiler costs throughput, compare figures from an unprofiled run.');
-        results.push({ ...r, wallSeconds: Math.round((performance.now() - t0) / 100) / 10 });
+        results.push({ ...r, wallSeconds: Math.round((performance.now() - t0) / 100) / 10, code });
       } catch (err) {
         console.error(`bench: ${name} failed:`, err);
         results.push({
           scenario: name,
           load: '',
           wallSeconds: Math.round((performance.now() - t0) / 100) / 10,
+          code,
           rows: [{ scenario: name, metric: `failed: ${(err as Error).message}`, unit: '', direct: null, spool: null, overhead: null, ratio: null, target: null, holds: null }],
           notes: [String((err as Error).stack ?? err)],
           details: {},
@@ -142,9 +157,7 @@ async function main(): Promise<void> {
   };
   console.log(`\n${formatTable(report.rows)}\n`);
   writeFileSync(resolve(RESULTS_DIR, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
-  const findingsPath = resolve(BENCH_DIR, 'findings.md');
-  const findings = existsSync(findingsPath) ? readFileSync(findingsPath, 'utf8') : null;
-  writeFileSync(resolve(BENCH_DIR, '..', 'BENCHMARKS.md'), formatMarkdown(report, findings));
+  writeMarkdown(report);
   console.error(`bench: wrote bench/results/latest.json and BENCHMARKS.md (${report.totalSeconds} s)`);
 }
 

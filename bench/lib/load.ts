@@ -19,6 +19,8 @@ export interface LoadResult {
   latency: Summary;
   /** Operations per second: completedInWindow / windowMs. */
   rate: number;
+  /** Completions in each second of the window: shows a rate that decays as the run goes on. */
+  perSecond: number[];
 }
 
 interface Tally {
@@ -26,11 +28,12 @@ interface Tally {
   ok: number;
   errors: number;
   completedInWindow: number;
+  perSecond: number[];
   errorSamples: Set<string>;
 }
 
 function newTally(): Tally {
-  return { samples: new Samples(), ok: 0, errors: 0, completedInWindow: 0, errorSamples: new Set() };
+  return { samples: new Samples(), ok: 0, errors: 0, completedInWindow: 0, perSecond: [], errorSamples: new Set() };
 }
 
 async function runOne(op: Operation, t: Tally, windowStart: number, windowEnd: number): Promise<void> {
@@ -43,7 +46,11 @@ async function runOne(op: Operation, t: Tally, windowStart: number, windowEnd: n
       t.ok++;
       t.samples.add(end - start);
     }
-    if (end >= windowStart && end <= windowEnd) t.completedInWindow++;
+    if (end >= windowStart && end <= windowEnd) {
+      t.completedInWindow++;
+      const second = Math.floor((end - windowStart) / 1000);
+      t.perSecond[second] = (t.perSecond[second] ?? 0) + 1;
+    }
   } catch (err) {
     if (measured) {
       t.errors++;
@@ -62,6 +69,7 @@ function result(t: Tally, windowMs: number, skipped: number): LoadResult {
     skipped,
     latency: t.samples.summary(),
     rate: t.completedInWindow / (windowMs / 1000),
+    perSecond: Array.from({ length: Math.ceil(windowMs / 1000) }, (_, i) => t.perSecond[i] ?? 0),
   };
 }
 

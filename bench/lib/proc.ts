@@ -6,15 +6,17 @@ import { cpus, totalmem } from 'node:os';
  * CPU seconds (user + system) a process has used so far, from /proc (Linux). null elsewhere: the
  * CPU split is extra evidence in the report, not a requirement.
  */
-export function cpuSeconds(pid: number): number | null {
+export function cpuSeconds(pid: number, withChildren = false): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may contain spaces; the fields after its closing paren are fixed.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const utime = Number(fields[11]);
     const stime = Number(fields[12]);
+    // Children the process has reaped (redis-server's append-only-file rewrites are forks).
+    const children = withChildren ? Number(fields[13]) + Number(fields[14]) : 0;
     // USER_HZ is 100 on every mainstream Linux build.
-    return (utime + stime) / 100;
+    return (utime + stime + children) / 100;
   } catch {
     return null;
   }
@@ -41,8 +43,9 @@ export class CpuMeter {
   private readonly machineStart = machineBusySeconds();
   private readonly at = Date.now();
 
+  /** `pids` by name; for `redis`, the forks it has reaped (persistence rewrites) count as its own. */
   constructor(private readonly pids: Record<string, number>) {
-    for (const [name, pid] of Object.entries(pids)) this.start.set(name, cpuSeconds(pid));
+    for (const [name, pid] of Object.entries(pids)) this.start.set(name, cpuSeconds(pid, name === 'redis'));
   }
 
   /** Percent of one core each process used since construction (100 = one full core). */
@@ -52,7 +55,7 @@ export class CpuMeter {
     let ours = 0;
     for (const [name, pid] of Object.entries(this.pids)) {
       const before = this.start.get(name) ?? null;
-      const now = cpuSeconds(pid);
+      const now = cpuSeconds(pid, name === 'redis');
       out[name] = before === null || now === null || elapsed <= 0 ? null : Math.round(((now - before) / elapsed) * 100);
       ours += out[name] ?? 0;
     }
@@ -88,7 +91,7 @@ export interface MachineInfo {
 }
 
 /** Read-only: `git rev-parse` and `git status`, never anything that changes the repository. */
-function gitState(): string {
+export function gitState(): string {
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== '';

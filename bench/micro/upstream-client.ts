@@ -2,7 +2,7 @@
  * `npx tsx bench/micro/upstream-client.ts`: CPU per streamed Chat Completions call, made the way
  * the LLM worker makes it (the `openai` SDK: fetch/undici, web streams, its SSE decoder and async
  * iterators) and the plain way (`node:http` keep-alive agent, split on blank lines, one JSON.parse
- * per chunk). Same scripted upstream, same 10-word answer, 16 calls in flight.
+ * per chunk). Same scripted upstream, same 10-word answer, 16 calls in flight (or the first argument).
  *
  * The upstream runs in this process, so both figures include serving it; the difference is what
  * the client costs. Evidence for the proposed upstream-client change (see bench/findings.md).
@@ -13,7 +13,8 @@ import OpenAI from 'openai';
 import { startScriptedUpstream } from '@spool/testkit';
 
 const CALLS = 6_000;
-const IN_FLIGHT = 16;
+// `npx tsx bench/micro/upstream-client.ts 1` measures one call at a time (latency rather than load).
+const IN_FLIGHT = Number(process.argv[2] ?? 16);
 const ROUNDS = 3;
 
 const upstream = await startScriptedUpstream({ host: '127.0.0.1' });

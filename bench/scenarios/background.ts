@@ -109,7 +109,7 @@ export const background: Scenario = async (bench) => {
       createRow,
       row('background', 'time to completed p50', 'ms', round(d.latency.p50), round(tc.p50), null),
       row('background', 'time to completed p99', 'ms', round(d.latency.p99), round(tc.p99), null),
-      row('background', 'creates/s achieved', '/s', round(d.rate, 0), round(s.rate, 0), null),
+      row('background', 'creates answered/s', '/s', round(d.rate, 0), round(s.rate, 0), null),
     ],
     notes,
     details: { direct: d, spoolCreate: s, toCompleted: tc, incomplete, failed, drainedMs, cpuPercent: cpu },

@@ -3,6 +3,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { mcpFunctionName } from '@spool/llm-worker';
 import { MODEL } from '../harness.ts';
+import { perOperation, redisCounters, type RedisCounters } from '../lib/redis-stats.ts';
 import { Samples, round } from '../lib/stats.ts';
 import { body, expectOk, responsesBody, spoolClient, upstreamClient } from './requests.ts';
 import { row, type Scenario } from './types.ts';
@@ -76,6 +77,7 @@ export const mcp: Scenario = async (bench) => {
     const paired = new Samples();
     const warmEnd = performance.now() + bench.warmupMs;
     let meter = spool.cpuMeter();
+    let countersBefore: RedisCounters | null = null;
     let end = Infinity;
     let errors = 0;
     const errorSamples = new Set<string>();
@@ -85,6 +87,7 @@ export const mcp: Scenario = async (bench) => {
       if (measured && end === Infinity) {
         end = now + bench.durationMs;
         meter = spool.cpuMeter();
+        countersBefore = await redisCounters(bench.redis.url);
       }
       if (now >= end) break;
       if (measured) pairs++;
@@ -121,10 +124,16 @@ export const mcp: Scenario = async (bench) => {
       }
     }
     const cpuPercent = meter.since();
+    // Only Spool talks to this Redis: its counters over the window are Spool's cost per response.
+    const redisPerResponse = countersBefore ? perOperation(countersBefore, await redisCounters(bench.redis.url), Math.max(1, spoolMs.count + errors)) : null;
     const d = directMs.summary();
     const s = spoolMs.summary();
     const notes = [`a direct tools/list takes p50 ${round(listMs.summary().p50, 3)} ms; if Spool lists tools on every response, that is inside the orchestration figure`];
     if (errors > 0) notes.push(`${errors} errors: ${[...errorSamples].slice(0, 3).join('; ')}`);
+    if (redisPerResponse) {
+      const scripts = redisPerResponse.calls.evalsha ?? 0;
+      notes.push(`Redis work per response: ${redisPerResponse.commands} commands, ${scripts} script calls, ${redisPerResponse.bytesIn} bytes in, ${redisPerResponse.bytesOut} bytes out`);
+    }
     return {
       scenario: 'mcp',
       load,
@@ -133,7 +142,7 @@ export const mcp: Scenario = async (bench) => {
         row('mcp', 'response with 1 echo call, p99', 'ms', round(d.p99, 3), round(s.p99, 3), null),
       ],
       notes,
-      details: { direct: d, spool: s, directToolCall: callMs.summary(), directListTools: listMs.summary(), pairedOrchestration: paired.summary(), errors, cpuPercent },
+      details: { direct: d, spool: s, directToolCall: callMs.summary(), directListTools: listMs.summary(), pairedOrchestration: paired.summary(), errors, cpuPercent, redisPerResponse },
     };
   } finally {
     await mcpClient.close().catch(() => undefined);

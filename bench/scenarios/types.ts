@@ -24,6 +24,11 @@ export interface ScenarioResult {
   load: string;
   /** Wall-clock seconds the scenario took (start-up and drain included). */
   wallSeconds: number;
+  /**
+   * The code its Spool process loaded (commit, and whether uncommitted changes were on top): each
+   * scenario starts a fresh Spool, so scenarios of one run can measure different code.
+   */
+  code?: string;
   rows: Row[];
   /** Set when the scenario did not run (e.g. the server lacks the feature), with the reason. */
   skipped?: string;
