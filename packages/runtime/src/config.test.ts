@@ -44,3 +44,19 @@ describe('matchesModel', () => {
     expect(matchesModel('a.b*', 'axb')).toBe(false);
   });
 });
+
+describe('routeFor and retentionSeconds', async () => {
+  const { routeFor, retentionSeconds } = await import('./config.ts');
+  it('routes by the first matching pattern, then the default upstream, else none', () => {
+    const yaml = 'models:\n  - name: "gpt-*"\n    base_url: http://a:1/v1\n  - name: gpt-4o\n    base_url: http://b:1/v1\n';
+    const routed = loadConfig({ SPOOL_CONFIG: 'f', SPOOL_DEMO_MODEL: 'true' }, () => yaml);
+    expect(routeFor(routed, 'gpt-4o')?.baseUrl).toBe('http://a:1/v1');
+    expect(routeFor(routed, 'llama')).toBeNull();
+    expect(routeFor(loadConfig({ UPSTREAM_BASE_URL: 'http://d:1/v1' }), 'llama')?.baseUrl).toBe('http://d:1/v1');
+  });
+  it('keeps stored responses for the retention, others for the ephemeral one', () => {
+    const limits = { retention_seconds: 100, ephemeral_retention_seconds: 10 };
+    expect(retentionSeconds(limits, true)).toBe(100);
+    expect(retentionSeconds(limits, false)).toBe(10);
+  });
+});

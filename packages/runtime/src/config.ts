@@ -212,3 +212,18 @@ export function matchesModel(pattern: string, model: string): boolean {
   const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
   return re.test(model);
 }
+
+/** How long a response's keys live: the full retention when stored, else only as long as a poll needs. */
+export function retentionSeconds(limits: Pick<Config['limits'], 'retention_seconds' | 'ephemeral_retention_seconds'>, store: boolean): number {
+  return store ? limits.retention_seconds : limits.ephemeral_retention_seconds;
+}
+
+/**
+ * The upstream serving a model: the first configured route that matches, else the default upstream,
+ * else none. The API asks it to refuse unknown models; the worker, to call one.
+ */
+export function routeFor(config: Pick<Config, 'models' | 'defaultUpstream'>, model: string): UpstreamRoute | null {
+  const route = config.models.find((r) => matchesModel(r.pattern, model));
+  if (route) return route;
+  return config.defaultUpstream ? { ...config.defaultUpstream, pattern: '*', upstreamModel: null } : null;
+}

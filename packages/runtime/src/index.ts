@@ -7,6 +7,8 @@ export {
   ROLES,
   loadConfig,
   matchesModel,
+  retentionSeconds,
+  routeFor,
   type Config,
   type McpServerConfig,
   type Role,

@@ -9,6 +9,7 @@ import {
   type Response,
 } from '@spool/protocol';
 import { cancelResponse, ChainError, followEvents, loadChain, type ApprovalStore, type LiveHub, type LogEntry, type ResponseRecord, type ResponseStore } from '@spool/redis';
+import { retentionSeconds } from '@spool/runtime';
 import { pageInputItems, type InputItemsPage, type InputItemsQuery } from './input-items.ts';
 
 export interface ResponsesServiceDeps {
@@ -186,7 +187,7 @@ export class ResponsesService {
       store: storeIt,
       background,
       events,
-      ttlSeconds: storeIt ? limits.retention_seconds : limits.ephemeral_retention_seconds,
+      ttlSeconds: retentionSeconds(limits, storeIt),
     });
     try {
       await this.d.enqueueTurn({
@@ -278,13 +279,6 @@ export class ResponsesService {
     return record;
   }
 
-  /** Like getVisible, but also serves `store: false` responses to the request that created them. */
-  async getOwn(id: string, owner: string): Promise<ResponseRecord> {
-    const record = await this.d.store.get(id);
-    if (!record || record.owner !== owner) throw ApiError.responseNotFound(id);
-    return record;
-  }
-
   /** Waits until the response is sealed and returns its final state. */
   async waitForFinal(id: string, signal?: AbortSignal): Promise<Response> {
     let terminal: string | null = null;
@@ -353,7 +347,7 @@ export class ResponsesService {
 
   /** Seals a running response as cancelled (or returns how it ended) and drops its queued jobs. */
   private async stop(record: ResponseRecord): Promise<Response> {
-    const ttl = record.store ? this.d.limits.retention_seconds : this.d.limits.ephemeral_retention_seconds;
+    const ttl = retentionSeconds(this.d.limits, record.store);
     const outcome = await cancelResponse(this.d.store, record.id, ttl);
     if (outcome.kind === 'gone') throw ApiError.responseNotFound(record.id);
     if (outcome.kind === 'cancelled') {

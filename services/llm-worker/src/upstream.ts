@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { matchesModel, type Config, type UpstreamRoute } from '@spool/runtime';
+import { routeFor, type Config, type UpstreamRoute } from '@spool/runtime';
 
 export interface ResolvedUpstream {
   client: OpenAI;
@@ -23,8 +23,7 @@ export class Upstreams {
   ) {}
 
   resolve(model: string): ResolvedUpstream | null {
-    const route = this.routes.find((r) => matchesModel(r.pattern, model));
-    const target = route ?? (this.fallback ? { ...this.fallback, upstreamModel: null } : null);
+    const target = routeFor({ models: this.routes, defaultUpstream: this.fallback }, model);
     if (!target) return null;
     return {
       client: this.client(target.baseUrl, target.apiKey),

@@ -8,7 +8,7 @@ import { startMcpExecutor } from '@spool/mcp-executor';
 import { startWebhookWorker, WebhookNotifier } from '@spool/webhooks';
 import type { ResponseStatus } from '@spool/protocol';
 import { ApprovalStore, connect, LiveHub, ResponseStore, waitReady } from '@spool/redis';
-import { matchesModel, SecretBox, type Config, type Logger } from '@spool/runtime';
+import { routeFor, SecretBox, type Config, type Logger } from '@spool/runtime';
 import type { Redis } from 'ioredis';
 
 /**
@@ -89,7 +89,7 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
       const turnNumbers = Array.from({ length: config.limits.max_turns + 1 }, (_, turn) => turn);
       await Promise.all(turnNumbers.map((turn) => turns.remove(turnJob.jobId({ responseId, turn }))));
     };
-    const hasModel = (model: string) => config.defaultUpstream !== null || config.models.some((m) => matchesModel(m.pattern, model));
+    const hasModel = (model: string) => routeFor(config, model) !== null;
     const responses = new ResponsesService({
       store,
       approvals: new ApprovalStore(command, keys),

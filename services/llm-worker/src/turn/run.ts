@@ -12,7 +12,7 @@ import {
   type Usage,
 } from '@spool/protocol';
 import { ChainError, loadChain, ResponseClosedError, ResponseWriter, type ApprovalStore, type ResponseRecord, type ResponseStore } from '@spool/redis';
-import type { McpServerConfig } from '@spool/runtime';
+import { retentionSeconds, type McpServerConfig } from '@spool/runtime';
 import type { Upstreams } from '../upstream.ts';
 import { filterTools, listsInContext, mcpFunctions, needsApproval, serverUrlOf } from './mcp.ts';
 import { toChatMessages, type ContextItem } from './messages.ts';
@@ -41,9 +41,8 @@ export type TurnOutcome =
   | { kind: 'closed' }
   | { kind: 'missing' };
 
-/** Retention: stored responses keep their full lifetime; `store: false` ones only as long as a poll needs. */
 export function retentionFor(record: Pick<ResponseRecord, 'store'>, limits: TurnDeps['limits']): number {
-  return record.store ? limits.retention_seconds : limits.ephemeral_retention_seconds;
+  return retentionSeconds(limits, record.store);
 }
 
 function contextOf(record: ResponseRecord): ContextItem[] {
