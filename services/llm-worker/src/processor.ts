@@ -1,10 +1,9 @@
 import type { Job } from 'bullmq';
 import { McpJobResultSchema, TurnJobSchema, type McpJobResult } from '@spool/contracts';
-import { lifecycleEvent } from '@spool/protocol';
-import { ResponseWriter, watchClosed } from '@spool/redis';
+import { watchClosed } from '@spool/redis';
 import type { Logger } from '@spool/runtime';
-import { failInterrupted } from './turn/recover.ts';
-import { retentionFor, runTurn, type TurnDeps, type TurnOutcome } from './turn/run.ts';
+import { failFromLog, INTERRUPTED } from './turn/recover.ts';
+import { runTurn, type TurnDeps, type TurnOutcome } from './turn/run.ts';
 
 /** Results of this turn's MCP children (a BullMQ flow); a child that failed for good has none. */
 async function childResults(job: Job): Promise<McpJobResult[]> {
@@ -35,7 +34,7 @@ export function createTurnProcessor(deps: TurnDeps & { logger: Logger }) {
       // Started before and not finished: the worker that held it died mid-turn.
       if (job.attemptsStarted > 1) {
         log.warn('turn interrupted by a dead worker; failing the response');
-        await failInterrupted(deps, data.responseId);
+        await failFromLog(deps, data.responseId, INTERRUPTED);
         return { kind: 'finished', status: 'failed' };
       }
       const outcome = await runTurn(deps, data, await childResults(job), abort.signal);
@@ -43,12 +42,8 @@ export function createTurnProcessor(deps: TurnDeps & { logger: Logger }) {
       return outcome;
     } catch (err) {
       log.error({ err }, 'turn failed unexpectedly');
-      const record = await deps.store.get(data.responseId);
-      if (!record || record.sealed) return { kind: 'closed' };
-      const writer = new ResponseWriter({ store: deps.store, responseId: data.responseId, snapshot: record.snapshot, ttlSeconds: retentionFor(record, deps.limits) });
-      const snapshot = { ...structuredClone(record.snapshot), status: 'failed' as const, error: { code: 'server_error', message: 'The server had an error while running the model turn.' } };
-      if (await writer.finish(lifecycleEvent('response.failed', snapshot), 'failed')) await deps.onSealed(data.responseId, 'failed', record.background);
-      return { kind: 'finished', status: 'failed' };
+      const sealed = await failFromLog(deps, data.responseId, 'The server had an error while running the model turn.');
+      return sealed ? { kind: 'finished', status: 'failed' } : { kind: 'closed' };
     } finally {
       stopWatching();
     }

@@ -23,13 +23,16 @@ export function closingEvents(item: OutputItem, outputIndex: number): EventDraft
   return [];
 }
 
+export const INTERRUPTED = 'The response was interrupted: the worker running it stopped before it finished. Retry the request.';
+
 /**
- * A turn job picked up again after the worker holding it died (BullMQ found it stalled). The
- * state is rebuilt exactly from the event log (the stored snapshot may lag), open items are
- * closed as incomplete so the stream stays valid for the SDK, and the response fails with a
- * `server_error` that says it was interrupted. It never stays in progress.
+ * Ends a response that its turn can no longer finish: a turn picked up again after the worker
+ * holding it died (BullMQ found it stalled), or a turn that failed unexpectedly. The state is
+ * rebuilt exactly from the event log (the stored snapshot may lag), open items are closed as
+ * incomplete so the stream stays valid for the SDK, and the response fails with `server_error`
+ * and `message`. It never stays in progress.
  */
-export async function failInterrupted(deps: TurnDeps, responseId: string): Promise<boolean> {
+export async function failFromLog(deps: TurnDeps, responseId: string, message: string): Promise<boolean> {
   const record = await deps.store.get(responseId);
   if (!record || record.sealed) return false;
   const { events } = await deps.store.readEvents(responseId, -1);
@@ -39,7 +42,7 @@ export async function failInterrupted(deps: TurnDeps, responseId: string): Promi
   const failed: Response = {
     ...structuredClone(writer.snapshot),
     status: 'failed',
-    error: { code: 'server_error', message: 'The response was interrupted: the worker running it stopped before it finished. Retry the request.' },
+    error: { code: 'server_error', message },
   };
   const ok = await writer.finish(lifecycleEvent('response.failed', failed), 'failed');
   if (ok) await deps.onSealed(responseId, 'failed', record.background);

@@ -98,6 +98,8 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
   if (!record) return { kind: 'missing' };
   if (record.sealed) return { kind: 'closed' };
   const request: StoredRequest = StoredRequestSchema.parse(JSON.parse(record.request));
+  // Sealed MCP credentials pass from this turn to its MCP jobs and to the next turn.
+  const carry = job.secrets ? { secrets: job.secrets } : {};
   const ttl = retentionFor(record, deps.limits);
   const writer = new ResponseWriter({ store: deps.store, responseId, snapshot: record.snapshot, ttlSeconds: ttl });
 
@@ -177,11 +179,11 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
           toolName: a.call.name,
           arguments: a.call.arguments,
           retrySafe: a.call.retrySafe,
-          ...(job.secrets ? { secrets: job.secrets } : {}),
+          ...carry,
         });
       }
       await writer.flush(true);
-      await deps.enqueueNext({ responseId, turn: turn + 1, ...(job.secrets ? { secrets: job.secrets } : {}), awaiting }, children);
+      await deps.enqueueNext({ responseId, turn: turn + 1, ...carry, awaiting }, children);
       return { kind: 'waiting', children: children.length };
     }
     if (turn >= deps.limits.max_turns) return await fail('server_error', `The response reached the limit of ${deps.limits.max_turns} turns.`);
@@ -195,10 +197,11 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
         throw err;
       }
     }
-    const items = (): ContextItem[] => [...chain.flatMap(contextOf), ...contextOf({ ...record, snapshot: writer.snapshot })];
+    // Nothing is emitted between here and the model call, so the context is built once.
+    const items: ContextItem[] = [...chain.flatMap(contextOf), ...contextOf({ ...record, snapshot: writer.snapshot })];
 
     // 2. Tool lists: reuse what the context holds, fetch the rest on the MCP executor first.
-    const lists = listsInContext(items());
+    const lists = listsInContext(items);
     const missing = mcpTools.filter((t) => !lists.has(t.server_label));
     if (missing.length > 0) {
       const awaiting: NonNullable<TurnJob['awaiting']> = { lists: [], calls: [] };
@@ -216,9 +219,9 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
         turn: turn + 1,
         serverLabel: t.server_label,
         serverUrl: serverUrlOf(t),
-        ...(job.secrets ? { secrets: job.secrets } : {}),
+        ...carry,
       }));
-      await deps.enqueueNext({ responseId, turn: turn + 1, ...(job.secrets ? { secrets: job.secrets } : {}), awaiting }, children);
+      await deps.enqueueNext({ responseId, turn: turn + 1, ...carry, awaiting }, children);
       return { kind: 'waiting', children: children.length };
     }
 
@@ -242,7 +245,7 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
       request: freeChoice ? { ...request, tool_choice: 'auto' } : request,
       model: upstream.model,
       maxTokensParam: upstream.maxTokensParam,
-      messages: toChatMessages(request.instructions ?? null, items()),
+      messages: toChatMessages(request.instructions ?? null, items),
       functions: [...(request.tools ?? []).flatMap((t) => (t.type === 'function' ? [functionToolToModel(t)] : [])), ...mcp.functions],
       forcedFunction: forced,
       toolsExhausted: callsSoFar >= maxCalls,
@@ -320,12 +323,12 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
           toolName: call.name,
           arguments: call.arguments,
           retrySafe: annotations.readOnlyHint === true || annotations.idempotentHint === true,
-          ...(job.secrets ? { secrets: job.secrets } : {}),
+          ...carry,
         });
       }
       await writer.flush(true);
       // Refused calls are already closed; the model hears about them on the next turn either way.
-      await deps.enqueueNext({ responseId, turn: turn + 1, ...(job.secrets ? { secrets: job.secrets } : {}), awaiting }, children);
+      await deps.enqueueNext({ responseId, turn: turn + 1, ...carry, awaiting }, children);
       return { kind: 'waiting', children: children.length };
     }
 
