@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSpool, type TestSpool } from './support/spool.ts';
 import { SPEC_AVAILABLE, SPEC_SKIP_REASON, validateResponseResource, validateStreamingEvent } from './support/openapi.ts';
+import { COMPLIANCE_MODEL, WEATHER_TOOL } from './support/compliance-fixtures.ts';
 
 /*
  * The Open Responses compliance suite's HTTP tests, replayed with raw `fetch` exactly as
@@ -17,22 +18,9 @@ if (SPEC_SKIP_REASON) console.warn(SPEC_SKIP_REASON);
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** The suite's default `--model`. */
-const MODEL = 'gpt-4o-mini';
+const MODEL = COMPLIANCE_MODEL;
 const API_KEY = 'test-key';
 
-const WEATHER_TOOL = {
-  type: 'function',
-  name: 'get_weather',
-  description: 'Get the current weather for a location',
-  parameters: {
-    type: 'object',
-    properties: {
-      location: { type: 'string', description: 'The city and state, e.g. San Francisco, CA' },
-    },
-    required: ['location'],
-  },
-};
 
 /** The suite's image fixture: a red heart icon on a white background. */
 const PNG_DATA_URL =

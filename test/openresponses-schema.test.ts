@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventsOf, readSse, startTestSpool, until, type TestSpool } from './support/spool.ts';
+import { COMPLIANCE_MODEL, WEATHER_TOOL } from './support/compliance-fixtures.ts';
 import {
   RESPONSE_RESOURCE_COMPONENT,
   SPEC_AVAILABLE,
@@ -22,18 +23,8 @@ if (SPEC_SKIP_REASON) console.warn(SPEC_SKIP_REASON);
 type Json = Record<string, unknown>;
 type StreamEvent = ReturnType<typeof eventsOf>[number];
 
-const MODEL = 'gpt-4o-mini';
+const MODEL = COMPLIANCE_MODEL;
 
-const WEATHER_TOOL = {
-  type: 'function',
-  name: 'get_weather',
-  description: 'Get the current weather for a location',
-  parameters: {
-    type: 'object',
-    properties: { location: { type: 'string', description: 'The city and state, e.g. San Francisco, CA' } },
-    required: ['location'],
-  },
-};
 /** No description, no strict: the echo must still carry both keys (FunctionTool requires them). */
 const BARE_TOOL = { type: 'function', name: 'lookup_order', parameters: { type: 'object', properties: { id: { type: 'string' } } } };
 
