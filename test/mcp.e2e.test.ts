@@ -203,6 +203,44 @@ describe('MCP tool calls', () => {
   });
 });
 
+describe('tool list reuse across responses', () => {
+  it('lists a server once for the same credentials, with the same items and events, and again for others', async () => {
+    const server = await startTestMcpServer({});
+    try {
+      const tools = (user: string): OpenAI.Responses.Tool[] => [
+        { type: 'mcp', server_label: 'c', server_url: server.url, headers: { 'x-user': user }, ...never },
+      ];
+      const first = await client.responses.create({ model: 'm', input: '!call c__echo {"message":"1"}', tools: tools('alice') });
+      expect(server.listings()).toBe(1);
+
+      // The second response is served from the listing the first one made: no tools/list, and
+      // a stream that the SDK's helper accepts, with the list item opened and closed as usual.
+      const stream = client.responses.stream({ model: 'm', input: '!call c__echo {"message":"2"}', tools: tools('alice') });
+      const types: string[] = [];
+      for await (const e of stream) types.push(e.type);
+      const second = await stream.finalResponse();
+      expect(server.listings()).toBe(1);
+      expect(types.slice(0, 6)).toEqual([
+        'response.created',
+        'response.in_progress',
+        'response.output_item.added',
+        'response.mcp_list_tools.in_progress',
+        'response.mcp_list_tools.completed',
+        'response.output_item.done',
+      ]);
+      expect(byType(second)).toEqual(['mcp_list_tools', 'mcp_call', 'message']);
+      expect(second.output[0]).toMatchObject({ server_label: 'c', error: null, tools: (first.output[0] as OpenAI.Responses.ResponseOutputItem.McpListTools).tools });
+      expect(second.output[1]).toMatchObject({ status: 'completed', output: 'Echo: 2' });
+
+      // Other credentials are another caller: the server is asked again.
+      await client.responses.create({ model: 'm', input: 'hi', tools: tools('bob') });
+      expect(server.listings()).toBe(2);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('MCP credentials and safety', () => {
   it('fails loudly on a rejected credential: 424 for a synchronous request, never an empty list', async () => {
     const err = await client.responses

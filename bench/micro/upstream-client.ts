@@ -1,8 +1,9 @@
 /**
- * `npx tsx bench/micro/upstream-client.ts`: CPU per streamed Chat Completions call, made the way
- * the LLM worker makes it (the `openai` SDK: fetch/undici, web streams, its SSE decoder and async
- * iterators) and the plain way (`node:http` keep-alive agent, split on blank lines, one JSON.parse
- * per chunk). Same scripted upstream, same 10-word answer, 16 calls in flight (or the first argument).
+ * `npx tsx bench/micro/upstream-client.ts`: CPU per streamed Chat Completions call, made three ways:
+ * the `openai` SDK with its default fetch (undici, web streams); the SDK with the worker's
+ * `node:http` fetch (services/llm-worker/src/node-fetch.ts, what the LLM worker uses); and with no
+ * SDK at all (`node:http` keep-alive agent, split on blank lines, one JSON.parse per chunk), as the
+ * floor. Same scripted upstream, same 10-word answer, 16 calls in flight (or the first argument).
  *
  * The upstream runs in this process, so both figures include serving it; the difference is what
  * the client costs. Evidence for the proposed upstream-client change (see bench/findings.md).
@@ -11,6 +12,7 @@ import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import OpenAI from 'openai';
 import { startScriptedUpstream } from '@spool/testkit';
+import { createNodeFetch } from '../../services/llm-worker/src/node-fetch.ts';
 
 const CALLS = 6_000;
 // `npx tsx bench/micro/upstream-client.ts 1` measures one call at a time (latency rather than load).
@@ -19,6 +21,8 @@ const ROUNDS = 3;
 
 const upstream = await startScriptedUpstream({ host: '127.0.0.1' });
 const sdk = new OpenAI({ baseURL: upstream.url, apiKey: 'bench', maxRetries: 0 });
+const nodeFetch = createNodeFetch();
+const sdkNodeFetch = new OpenAI({ baseURL: upstream.url, apiKey: 'bench', maxRetries: 0, fetch: nodeFetch.fetch });
 const params = {
   model: 'scripted',
   messages: [{ role: 'user' as const, content: '!words 10' }],
@@ -29,9 +33,9 @@ const body = Buffer.from(JSON.stringify(params));
 const agent = new Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
 const target = new URL(upstream.url);
 
-async function viaSdk(): Promise<number> {
+async function viaSdk(client = sdk): Promise<number> {
   let chunks = 0;
-  const stream = await sdk.chat.completions.create(params);
+  const stream = await client.chat.completions.create(params);
   for await (const chunk of stream) chunks += chunk.choices.length;
   return chunks;
 }
@@ -80,8 +84,10 @@ async function measure(name: string, call: () => Promise<number>): Promise<void>
 
 for (let round = 1; round <= ROUNDS; round++) {
   console.log(`round ${round}`);
-  await measure('openai SDK', viaSdk);
+  await measure('openai SDK', () => viaSdk());
+  await measure('SDK + node:http fetch', () => viaSdk(sdkNodeFetch));
   await measure('node:http + SSE split', viaHttp);
 }
 agent.destroy();
+nodeFetch.close();
 await upstream.close();

@@ -32,6 +32,8 @@ export interface TestMcpServer {
   cancellations: string[];
   /** Every HTTP request, with its headers, to check what a client sent (including the SSE GET). */
   requests: Array<{ method: string; path: string; headers: IncomingHttpHeaders }>;
+  /** How many `tools/list` requests reached the server (pages count one each). */
+  listings(): number;
 }
 
 /** The JSON-RPC error `fail_protocol` answers with. */
@@ -54,6 +56,7 @@ export async function startTestMcpServer(opts: TestMcpServerOptions = {}): Promi
   const mode = opts.transport ?? 'streamable-http';
   const calls: TestMcpServer['calls'] = [];
   const cancellations: string[] = [];
+  let listings = 0;
   const requests: TestMcpServer['requests'] = [];
   const streamable = new Map<string, StreamableHTTPServerTransport>();
   const sse = new Map<string, SSEServerTransport>();
@@ -71,6 +74,7 @@ export async function startTestMcpServer(opts: TestMcpServerOptions = {}): Promi
     const deliver = transport.onmessage;
     transport.onmessage = (message: JSONRPCMessage, extra) => {
       if ('method' in message && message.method === 'tools/list' && 'id' in message) {
+        listings++;
         listCursors.set(message.id, Number((message.params as { cursor?: string } | undefined)?.cursor ?? 0));
       }
       if ('method' in message && message.method === 'tools/call' && 'id' in message) {
@@ -252,6 +256,7 @@ export async function startTestMcpServer(opts: TestMcpServerOptions = {}): Promi
     calls,
     cancellations,
     requests,
+    listings: () => listings,
     async close() {
       await Promise.allSettled([...servers].map((s) => s.close()));
       // Open SSE streams would keep close() waiting forever.

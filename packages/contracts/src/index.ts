@@ -1,5 +1,6 @@
 export { createKeys, QUEUES, type Keys, type QueueName } from './keys.ts';
 export {
+  McpCredentialsSchema,
   McpJobResultSchema,
   McpJobSchema,
   TurnJobSchema,
@@ -9,7 +10,9 @@ export {
   type WebhookJob,
   turnJob,
   type JobDefinition,
+  type McpCredentials,
   type McpJob,
+  type McpSecrets,
   type McpJobResult,
   type TurnJob,
 } from './jobs.ts';

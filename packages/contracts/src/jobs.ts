@@ -15,6 +15,14 @@ export interface JobDefinition<S extends z.ZodType> {
   jobId(data: z.infer<S>): string;
 }
 
+/** One MCP server's credentials from a request (sealed in job data as a `McpSecrets` map by label). */
+export const McpCredentialsSchema = z.object({
+  headers: z.record(z.string(), z.string()).optional(),
+  authorization: z.string().optional(),
+});
+export type McpCredentials = z.infer<typeof McpCredentialsSchema>;
+export type McpSecrets = Record<string, McpCredentials>;
+
 export const TurnJobSchema = z.object({
   responseId: z.string(),
   /** 0 for the first step; each round of tool listings or tool results adds one. */

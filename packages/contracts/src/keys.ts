@@ -19,6 +19,8 @@ export interface Keys {
   readonly webhookDeadLetters: string;
   /** The key that seals MCP credentials in job data, when SPOOL_SECRET_KEY does not give one. */
   readonly jobKey: string;
+  /** String (JSON, with a TTL): an MCP server's `tools/list` answer, by a keyed digest of server and credentials. */
+  mcpToolList(digest: string): string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -32,6 +34,7 @@ export function createKeys(prefix: string): Keys {
     events: (id) => `${prefix}resp:{${id}}:events`,
     channel: (id) => `${prefix}live:{${id}}`,
     approvals: (id) => `${prefix}resp:{${id}}:approvals`,
+    mcpToolList: (digest) => `${prefix}mcp:tools:${digest}`,
   };
 }
 

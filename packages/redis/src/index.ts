@@ -17,3 +17,4 @@ export { ResponseClosedError, ResponseWriter, type WriterOptions } from './write
 export { ChainError, loadChain } from './chain.ts';
 export { CLOSED_POLL_MS, asCancelled, cancelResponse, replayEvents, watchClosed, type CancelOutcome } from './cancel.ts';
 export { ApprovalStore, type ClaimResult } from './approvals.ts';
+export { ToolListCache, type ToolListSource } from './tool-lists.ts';

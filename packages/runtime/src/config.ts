@@ -89,6 +89,11 @@ export const LimitsSchema = z
     upstream_timeout_ms: z.number().int().min(1000).default(600_000),
     llm_concurrency: z.number().int().min(1).default(64),
     mcp_concurrency: z.number().int().min(1).default(64),
+    /**
+     * How long an MCP server's tool list is reused by later responses with the same server and
+     * credentials (0: list on every response, as a server whose tools change by the minute needs).
+     */
+    mcp_tool_list_cache_seconds: z.number().int().min(0).default(60),
     keepalive_ms: z.number().int().min(100).default(15_000),
     /** A stream whose reader lets this much pile up unsent is dropped (it can resume later). */
     sse_max_buffered_bytes: z.number().int().min(1024).default(8 * 1024 * 1024),

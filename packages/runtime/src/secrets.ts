@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 
 /**
  * Seals MCP credentials for job data with AES-256-GCM, so they never sit in plain text in Redis:
@@ -21,6 +21,14 @@ export class SecretBox {
     const decipher = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12));
     decipher.setAuthTag(raw.subarray(12, 28));
     return JSON.parse(Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8')) as T;
+  }
+
+  /**
+   * A keyed digest (HMAC-SHA256) of a text that may hold credentials: stable across processes that
+   * share the key, so it can name a Redis key, and useless for guessing the credentials behind it.
+   */
+  digest(text: string): string {
+    return createHmac('sha256', this.key).update('spool/digest\u0000').update(text).digest('hex');
   }
 
   static generateKey(): string {

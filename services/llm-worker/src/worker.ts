@@ -1,8 +1,8 @@
 import { FlowProducer, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { mcpJob, QUEUES, turnJob, type Keys, type McpJob, type TurnJob } from '@spool/contracts';
-import { ApprovalStore, type ResponseStore } from '@spool/redis';
-import type { Config, Logger } from '@spool/runtime';
+import { mcpJob, QUEUES, turnJob, type Keys, type McpJob, type McpSecrets, type TurnJob } from '@spool/contracts';
+import { ApprovalStore, ToolListCache, type ResponseStore } from '@spool/redis';
+import type { Config, Logger, SecretBox } from '@spool/runtime';
 import type { ResponseStatus } from '@spool/protocol';
 import { createTurnProcessor } from './processor.ts';
 import { Upstreams } from './upstream.ts';
@@ -11,6 +11,8 @@ export interface LlmWorkerDeps {
   config: Config;
   keys: Keys;
   store: ResponseStore;
+  /** Opens the MCP credentials in job data, to find their cached tool listings. */
+  box: SecretBox;
   /** A connection with maxRetriesPerRequest: null, as BullMQ requires. */
   queueConnection: Redis;
   onSealed: (responseId: string, status: ResponseStatus, background: boolean) => Promise<void>;
@@ -37,6 +39,8 @@ export function startLlmWorker(deps: LlmWorkerDeps): RunningWorker {
     upstreams,
     limits: config.limits,
     mcpServers: config.mcpServers,
+    toolLists: new ToolListCache(deps.store.redis, deps.keys, (text) => deps.box.digest(text), config.limits.mcp_tool_list_cache_seconds),
+    openSecrets: (sealed) => deps.box.open<McpSecrets>(sealed),
     onSealed: deps.onSealed,
     enqueueNext: (next, children) => enqueueNext(flows, deps.keys, next, children),
     now: () => Math.floor(Date.now() / 1000),
@@ -59,6 +63,7 @@ export function startLlmWorker(deps: LlmWorkerDeps): RunningWorker {
     close: async () => {
       await worker.close();
       await flows.close();
+      upstreams.close();
     },
   };
 }

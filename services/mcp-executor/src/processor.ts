@@ -1,7 +1,7 @@
 import type { Job } from 'bullmq';
 import { McpJobSchema, type McpJobResult } from '@spool/contracts';
-import type { McpServerConfig, SecretBox } from '@spool/runtime';
-import type { Logger } from '@spool/runtime';
+import type { ToolListCache } from '@spool/redis';
+import type { Logger, McpServerConfig, SecretBox } from '@spool/runtime';
 import { McpServerError, McpUrlNotAllowedError, type AllowList, type McpClientPool } from './mcp/index.ts';
 import { resolveTarget, type Credentials } from './resolve.ts';
 
@@ -12,6 +12,8 @@ export interface McpProcessorDeps {
   servers: Record<string, McpServerConfig>;
   allow: AllowList;
   box: SecretBox;
+  /** Successful listings are kept here for later responses (turn/run.ts reads them). */
+  toolLists?: ToolListCache;
   logger: Logger;
   /** Called on MCP progress notifications, so open streams of the response see life. */
   onProgress?: (responseId: string) => void;
@@ -33,6 +35,8 @@ export function createMcpProcessor(deps: McpProcessorDeps) {
       try {
         const target = await resolveTarget(data.serverLabel, data.serverUrl, cred, deps.servers, deps.allow);
         const tools = await deps.pool.listTools(target, opts);
+        // A lost cache write only costs the next response a listing job.
+        await deps.toolLists?.put({ serverLabel: data.serverLabel, serverUrl: data.serverUrl, credentials: cred }, tools).catch((err: unknown) => log.warn({ err }, 'could not cache the tool list'));
         return { kind: 'list', serverLabel: data.serverLabel, tools, error: null };
       } catch (err) {
         if (err instanceof McpServerError || err instanceof McpUrlNotAllowedError) {

@@ -1,10 +1,8 @@
 import type { McpServerConfig } from '@spool/runtime';
 import { assertUrlAllowed, mcpHeadersFor, McpUrlNotAllowedError, type AllowList, type McpTarget } from './mcp/index.ts';
 
-export interface Credentials {
-  headers?: Record<string, string>;
-  authorization?: string;
-}
+export type { McpCredentials as Credentials } from '@spool/contracts';
+import type { McpCredentials as Credentials } from '@spool/contracts';
 
 /** Default per-call timeout for servers named by URL: well above the 60 s that cut long tools short elsewhere. */
 export const DEFAULT_MCP_TIMEOUT_MS = 300_000;

@@ -2,7 +2,7 @@ import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QUEUES, type Keys } from '@spool/contracts';
 import type { Config, Logger, SecretBox } from '@spool/runtime';
-import { watchClosed, type ResponseStore } from '@spool/redis';
+import { ToolListCache, watchClosed, type ResponseStore } from '@spool/redis';
 import { McpClientPool, parseAllowList } from './mcp/index.ts';
 import { createMcpProcessor } from './processor.ts';
 
@@ -25,6 +25,7 @@ export function startMcpExecutor(deps: McpExecutorDeps): { worker: Worker; close
     servers: deps.config.mcpServers,
     allow: parseAllowList(deps.config.mcpAllowHosts),
     box: deps.box,
+    toolLists: new ToolListCache(deps.queueConnection, deps.keys, (text) => deps.box.digest(text), deps.config.limits.mcp_tool_list_cache_seconds),
     logger: deps.logger,
     ...(deps.store ? { watchClosed: (id: string, onClosed: () => void) => watchClosed(deps.store as ResponseStore, id, onClosed) } : {}),
     ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),

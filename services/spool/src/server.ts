@@ -58,7 +58,7 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
     notifier.notify(id, status, background).catch((err: unknown) => logger.error({ err, responseId: id }, 'could not enqueue webhooks'));
 
   if (config.roles.has('llm')) {
-    const llm = startLlmWorker({ config, keys, store: workerStore, queueConnection: queueConn, onSealed, logger: logger.child({ role: 'llm' }) });
+    const llm = startLlmWorker({ config, keys, store: workerStore, box, queueConnection: queueConn, onSealed, logger: logger.child({ role: 'llm' }) });
     closers.push(() => closeWithin(llm.worker, config.limits.shutdown_grace_ms, llm.close));
     if (webhookQueue) {
       const hooks = startWebhookWorker({ config, keys, connection: queueConn, command, logger: logger.child({ role: 'webhooks' }) });

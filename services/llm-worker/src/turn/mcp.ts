@@ -42,15 +42,17 @@ export function needsApproval(tool: McpTool, info: McpToolInfo, server: McpServe
   return true;
 }
 
+/** A listing as the model-facing code reads it: absent description and annotations are null. */
+export function toolInfos(tools: McpToolInfo[]): McpToolInfo[] {
+  return tools.map((t) => ({ name: t.name, input_schema: t.input_schema, description: t.description ?? null, annotations: t.annotations ?? null }));
+}
+
 /** The latest tool list per server label in the context; lists that failed do not count. */
 export function listsInContext(items: ContextItem[]): Map<string, McpToolInfo[]> {
   const lists = new Map<string, McpToolInfo[]>();
   for (const item of items) {
     if (item.type === 'mcp_list_tools' && !item.error) {
-      lists.set(
-        item.server_label,
-        item.tools.map((t) => ({ name: t.name, input_schema: t.input_schema, description: t.description ?? null, annotations: t.annotations ?? null })),
-      );
+      lists.set(item.server_label, toolInfos(item.tools));
     }
   }
   return lists;

@@ -1,20 +1,21 @@
 import { APIError, APIUserAbortError } from 'openai';
-import { StoredInputSchema, StoredRequestSchema, type McpJob, type McpJobResult, type StoredRequest, type TurnJob } from '@spool/contracts';
+import { StoredInputSchema, StoredRequestSchema, type McpJob, type McpJobResult, type McpSecrets, type StoredRequest, type TurnJob } from '@spool/contracts';
 import {
   lifecycleEvent,
   newId,
   type InputItem,
   type McpTool,
+  type McpToolInfo,
   type OutputMcpCall,
   type OutputMcpListTools,
   type Response,
   type ResponseStatus,
   type Usage,
 } from '@spool/protocol';
-import { ChainError, loadChain, ResponseClosedError, ResponseWriter, type ApprovalStore, type ResponseRecord, type ResponseStore } from '@spool/redis';
+import { ChainError, loadChain, ResponseClosedError, ResponseWriter, type ApprovalStore, type ResponseRecord, type ResponseStore, type ToolListCache } from '@spool/redis';
 import { retentionSeconds, type McpServerConfig } from '@spool/runtime';
 import type { Upstreams } from '../upstream.ts';
-import { filterTools, listsInContext, mcpFunctions, needsApproval, serverUrlOf } from './mcp.ts';
+import { filterTools, listsInContext, mcpFunctions, needsApproval, serverUrlOf, toolInfos } from './mcp.ts';
 import { toChatMessages, type ContextItem } from './messages.ts';
 import { buildChatParams, functionToolToModel } from './params.ts';
 import { mcpFunctionName } from './tool-names.ts';
@@ -26,6 +27,10 @@ export interface TurnDeps {
   upstreams: Upstreams;
   limits: { retention_seconds: number; ephemeral_retention_seconds: number; max_chain_depth: number; max_turns: number };
   mcpServers: Record<string, McpServerConfig>;
+  /** Recent MCP tool listings by server and credentials; null: every response lists on the executor. */
+  toolLists: ToolListCache | null;
+  /** Opens the MCP credentials sealed in job data (to find their cached listings). */
+  openSecrets: (sealed: string) => McpSecrets;
   /** Enqueues the next turn, with MCP jobs as its children when there are any (a BullMQ flow). */
   enqueueNext: (next: TurnJob, children: McpJob[]) => Promise<void>;
   /** Told once a response is sealed by this turn (webhooks for background responses). */
@@ -72,6 +77,23 @@ export function upstreamFailure(err: unknown, started: boolean): { code: string;
   }
   const message = err instanceof Error ? err.message : String(err);
   return { code: 'server_error', message: `The upstream model stream failed${started ? ' after output had started' : ''}: ${message}` };
+}
+
+/** Opens an `mcp_list_tools` item: `output_item.added`, then `mcp_list_tools.in_progress`. */
+function openList(writer: ResponseWriter, serverLabel: string): { itemId: string; outputIndex: number } {
+  const outputIndex = writer.snapshot.output.length;
+  const item: OutputMcpListTools = { type: 'mcp_list_tools', id: newId('mcpl'), server_label: serverLabel, tools: [], error: null };
+  writer.emit({ type: 'response.output_item.added', output_index: outputIndex, item });
+  writer.emit({ type: 'response.mcp_list_tools.in_progress', item_id: item.id, output_index: outputIndex });
+  return { itemId: item.id, outputIndex };
+}
+
+/** Closes an `mcp_list_tools` item with the listing: `mcp_list_tools.completed|failed`, then `output_item.done`. */
+function closeList(writer: ResponseWriter, outputIndex: number, tools: McpToolInfo[], error: string | null): void {
+  const item = writer.snapshot.output[outputIndex];
+  if (item?.type !== 'mcp_list_tools') return;
+  writer.emit({ type: error ? 'response.mcp_list_tools.failed' : 'response.mcp_list_tools.completed', item_id: item.id, output_index: outputIndex });
+  writer.emit({ type: 'response.output_item.done', output_index: outputIndex, item: { ...item, tools, error } });
 }
 
 /** Closes an MCP call item with its result: `mcp_call.completed|failed`, then `output_item.done`. */
@@ -127,13 +149,10 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
     const listFailures: string[] = [];
     for (const pending of job.awaiting?.lists ?? []) {
       const result = byLabel.get(pending.serverLabel);
-      const item = writer.snapshot.output[pending.outputIndex];
-      if (item?.type !== 'mcp_list_tools') continue;
       const tool = mcpTools.find((t) => t.server_label === pending.serverLabel);
       const error = result ? result.error : `Error retrieving tool list from MCP server: '${pending.serverLabel}'. The listing was interrupted.`;
       const tools = result && !error ? filterTools(result.tools, tool?.allowed_tools, deps.mcpServers[pending.serverLabel]) : [];
-      writer.emit({ type: error ? 'response.mcp_list_tools.failed' : 'response.mcp_list_tools.completed', item_id: item.id, output_index: pending.outputIndex });
-      writer.emit({ type: 'response.output_item.done', output_index: pending.outputIndex, item: { ...item, tools, error } });
+      closeList(writer, pending.outputIndex, tools, error);
       if (error) listFailures.push(error);
     }
     for (const pending of job.awaiting?.calls ?? []) {
@@ -197,21 +216,29 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
         throw err;
       }
     }
-    // Nothing is emitted between here and the model call, so the context is built once.
+    // The context is built once: what is emitted below before the model call (tool lists) is not
+    // conversation, and reaches the model through `lists`.
     const items: ContextItem[] = [...chain.flatMap(contextOf), ...contextOf({ ...record, snapshot: writer.snapshot })];
 
-    // 2. Tool lists: reuse what the context holds, fetch the rest on the MCP executor first.
+    // 2. Tool lists: reuse what the context holds, then recent listings of the same server with the
+    //    same credentials (ToolListCache), and fetch the rest on the MCP executor first.
     const lists = listsInContext(items);
-    const missing = mcpTools.filter((t) => !lists.has(t.server_label));
+    let missing = mcpTools.filter((t) => !lists.has(t.server_label));
+    if (missing.length > 0 && deps.toolLists?.enabled) {
+      const secrets = job.secrets ? deps.openSecrets(job.secrets) : {};
+      const cached = await deps.toolLists.getMany(missing.map((t) => ({ serverLabel: t.server_label, serverUrl: serverUrlOf(t), credentials: secrets[t.server_label] })));
+      missing = missing.filter((t, i) => {
+        const found = cached[i];
+        if (!found) return true;
+        const tools = filterTools(found, t.allowed_tools, deps.mcpServers[t.server_label]);
+        closeList(writer, openList(writer, t.server_label).outputIndex, tools, null);
+        lists.set(t.server_label, toolInfos(tools));
+        return false;
+      });
+    }
     if (missing.length > 0) {
       const awaiting: NonNullable<TurnJob['awaiting']> = { lists: [], calls: [] };
-      for (const t of missing) {
-        const outputIndex = writer.snapshot.output.length;
-        const item: OutputMcpListTools = { type: 'mcp_list_tools', id: newId('mcpl'), server_label: t.server_label, tools: [], error: null };
-        writer.emit({ type: 'response.output_item.added', output_index: outputIndex, item });
-        writer.emit({ type: 'response.mcp_list_tools.in_progress', item_id: item.id, output_index: outputIndex });
-        awaiting.lists.push({ serverLabel: t.server_label, itemId: item.id, outputIndex });
-      }
+      for (const t of missing) awaiting.lists.push({ serverLabel: t.server_label, ...openList(writer, t.server_label) });
       await writer.flush(true);
       const children: McpJob[] = missing.map((t) => ({
         kind: 'list',
