@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventsOf, readSse, startTestSpool, until, type TestSpool } from './support/spool.ts';
+import { eventsOf, readSse, startTestSpool, until, untilTerminal, type TestSpool } from './support/spool.ts';
 
 /**
  * The whole pipeline (API → turn queue → LLM worker → event log → SSE) on a real Redis, with the
@@ -37,6 +37,24 @@ describe('create, four modes', () => {
     expect(r.usage?.total_tokens).toBe((r.usage?.input_tokens ?? 0) + 3);
     const polled = await client.responses.retrieve(r.id);
     expect(polled).toEqual(r);
+  });
+
+  it('calls the model without streaming only when nobody can watch the response (sync, not streamed)', async () => {
+    const marker = (mode: string) => `!say ${mode} ${Date.now()}`;
+    const sentFor = (input: string) => spool.upstream.requests.findLast((q) => JSON.stringify(q.messages).includes(input));
+    const sync = marker('sync');
+    expect((await client.responses.create({ model: 'm', input: sync })).output_text).toBe(sync.slice(5));
+    expect(sentFor(sync)).toMatchObject({ stream: false });
+    expect(sentFor(sync)).not.toHaveProperty('stream_options');
+
+    const streamed = marker('streamed');
+    await client.responses.stream({ model: 'm', input: streamed }).finalResponse();
+    expect(sentFor(streamed)).toMatchObject({ stream: true, stream_options: { include_usage: true } });
+
+    const background = marker('background');
+    const queued = await client.responses.create({ model: 'm', input: background, background: true });
+    await untilTerminal(client, queued.id);
+    expect(sentFor(background)).toMatchObject({ stream: true });
   });
 
   it('streams with the SDK helper, which checks the event order strictly', async () => {

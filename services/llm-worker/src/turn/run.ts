@@ -19,7 +19,7 @@ import { filterTools, listsInContext, mcpFunctions, needsApproval, serverUrlOf, 
 import { toChatMessages, type ContextItem } from './messages.ts';
 import { buildChatParams, functionToolToModel } from './params.ts';
 import { mcpFunctionName } from './tool-names.ts';
-import { TurnTranslator, type TurnResult, type UpstreamUsage } from './translate.ts';
+import { completionAsChunk, TurnTranslator, type TurnResult, type UpstreamUsage } from './translate.ts';
 
 export interface TurnDeps {
   store: ResponseStore;
@@ -282,11 +282,20 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
       const ref = mcp.refs.get(name);
       return ref ? { ...ref, needsApproval: needsApproval(ref.tool, ref.info, deps.mcpServers[ref.serverLabel]) } : null;
     };
+    // Nobody can watch a synchronous response that does not stream before it ends (its id reaches
+    // the client with the answer), so its model turns are not streamed either: the same output in
+    // one chunk, for less work per turn (bench/findings.md). Everything else streams upstream.
+    const watched = request.stream === true || record.background;
     const translator = new TurnTranslator((e) => writer.emit(e), () => writer.snapshot.output.length, classify);
     let result: TurnResult;
     try {
-      const stream = await upstream.client.chat.completions.create(params, { signal });
-      for await (const chunk of stream) translator.onChunk(chunk);
+      if (watched) {
+        const stream = await upstream.client.chat.completions.create(params, { signal });
+        for await (const chunk of stream) translator.onChunk(chunk);
+      } else {
+        const { stream: _stream, stream_options: _options, ...whole } = params;
+        translator.onChunk(completionAsChunk(await upstream.client.chat.completions.create({ ...whole, stream: false }, { signal })));
+      }
       result = translator.finish();
     } catch (err) {
       if (err instanceof ResponseClosedError || signal.aborted || err instanceof APIUserAbortError) throw err;

@@ -1,4 +1,4 @@
-import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
+import type { ChatCompletion, ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { newId, type EventDraft, type McpApprovalRequestItem, type OutputFunctionCall, type OutputMcpCall, type OutputMessage, type OutputTextPart } from '@spool/protocol';
 
 /** An MCP tool as the model sees it: the function name maps back to a server and a tool. */
@@ -36,6 +36,37 @@ interface OpenCall {
 interface HeldCall {
   ref: McpToolRef;
   arguments: string;
+}
+
+/**
+ * A whole (non-streamed) completion as the one chunk that carries all of it, so both kinds of
+ * upstream call go through the same translator. Only the first choice matters (as in `onChunk`);
+ * custom tool calls have no Chat Completions chunk form and are not offered by Spool.
+ */
+export function completionAsChunk(c: ChatCompletion): ChatCompletionChunk {
+  return {
+    id: c.id,
+    object: 'chat.completion.chunk',
+    created: c.created,
+    model: c.model,
+    choices: c.choices.map((choice) => ({
+      index: choice.index,
+      finish_reason: choice.finish_reason,
+      delta: {
+        role: 'assistant',
+        ...(choice.message.content != null ? { content: choice.message.content } : {}),
+        ...(choice.message.refusal != null ? { refusal: choice.message.refusal } : {}),
+        ...(choice.message.tool_calls
+          ? {
+              tool_calls: choice.message.tool_calls.flatMap((tc, index) =>
+                tc.type === 'function' ? [{ index, id: tc.id, type: 'function' as const, function: { name: tc.function.name, arguments: tc.function.arguments } }] : [],
+              ),
+            }
+          : {}),
+      },
+    })),
+    ...(c.usage ? { usage: c.usage } : {}),
+  };
 }
 
 /**
