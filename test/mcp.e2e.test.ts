@@ -44,6 +44,16 @@ afterAll(async () => {
 
 const never = { require_approval: 'never' as const };
 
+/** How a response with one MCP server opens: its lifecycle, then the tool list item, opened and closed. */
+const LISTED_OPENING = [
+  'response.created',
+  'response.in_progress',
+  'response.output_item.added',
+  'response.mcp_list_tools.in_progress',
+  'response.mcp_list_tools.completed',
+  'response.output_item.done',
+];
+
 function byType(r: OpenAI.Responses.Response) {
   return r.output.map((i) => i.type);
 }
@@ -99,12 +109,7 @@ describe('MCP tool calls', () => {
     const types: string[] = [];
     for await (const e of stream) if (!(e.type.endsWith('.delta') && types.at(-1) === e.type)) types.push(e.type);
     expect(types.slice(0, 12)).toEqual([
-      'response.created',
-      'response.in_progress',
-      'response.output_item.added',
-      'response.mcp_list_tools.in_progress',
-      'response.mcp_list_tools.completed',
-      'response.output_item.done',
+      ...LISTED_OPENING,
       'response.output_item.added',
       'response.mcp_call_arguments.delta',
       'response.mcp_call_arguments.done',
@@ -220,14 +225,7 @@ describe('tool list reuse across responses', () => {
       for await (const e of stream) types.push(e.type);
       const second = await stream.finalResponse();
       expect(server.listings()).toBe(1);
-      expect(types.slice(0, 6)).toEqual([
-        'response.created',
-        'response.in_progress',
-        'response.output_item.added',
-        'response.mcp_list_tools.in_progress',
-        'response.mcp_list_tools.completed',
-        'response.output_item.done',
-      ]);
+      expect(types.slice(0, 6)).toEqual(LISTED_OPENING);
       expect(byType(second)).toEqual(['mcp_list_tools', 'mcp_call', 'message']);
       expect(second.output[0]).toMatchObject({ server_label: 'c', error: null, tools: (first.output[0] as OpenAI.Responses.ResponseOutputItem.McpListTools).tools });
       expect(second.output[1]).toMatchObject({ status: 'completed', output: 'Echo: 2' });
