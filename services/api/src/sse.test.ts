@@ -1,4 +1,4 @@
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer, get, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
@@ -27,16 +27,47 @@ async function withReader(reads: boolean, run: (res: ServerResponse) => Promise<
 }
 
 describe('SseWriter', () => {
-  it('frames events as one write each: event line, one-line data, blank line, LF only', async () => {
-    const writes: string[] = [];
-    const fake = { statusCode: 0, setHeader: () => undefined, flushHeaders: () => undefined, write: (s: string) => writes.push(s), end: () => undefined, writableLength: 0, socket: null } as unknown as ServerResponse;
-    const sse = new SseWriter(fake, { keepaliveMs: 60_000, maxBufferedBytes: 1 << 20, onOverflow: () => undefined });
-    sse.open();
-    sse.event('response.created', '{"type":"response.created"}');
-    sse.comment('keepalive');
-    sse.done();
-    expect(writes).toEqual(['event: response.created\ndata: {"type":"response.created"}\n\n', ': keepalive\n\n', 'data: [DONE]\n\n']);
-    expect(() => sse.event('bad\nname', '{}')).toThrow();
+  it('frames events (event line, one-line data, blank line, LF only) and sends the frames of one tick in one socket write', async () => {
+    let handler: (res: ServerResponse) => void = () => undefined;
+    const server = createServer((_req, res) => handler(res));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const socketWrites: number[] = [];
+    handler = (res) => {
+      const sse = new SseWriter(res, { keepaliveMs: 60_000, maxBufferedBytes: 1 << 20, onOverflow: () => undefined });
+      sse.open();
+      // Count what reaches the socket from here on (Node's own socket, not a fake of ours).
+      const socket = res.socket as unknown as { _writev: (...a: unknown[]) => unknown; _write: (...a: unknown[]) => unknown };
+      for (const name of ['_writev', '_write'] as const) {
+        const original = socket[name].bind(socket);
+        socket[name] = (...args: unknown[]) => {
+          socketWrites.push(Date.now());
+          return original(...args);
+        };
+      }
+      sse.event('response.created', '{"type":"response.created"}');
+      sse.event('response.output_text.delta', '{"type":"response.output_text.delta","delta":"a"}');
+      sse.comment('keepalive');
+      expect(() => sse.event('bad\nname', '{}')).toThrow();
+      setImmediate(() => {
+        expect(socketWrites).toHaveLength(1);
+        sse.done();
+      });
+    };
+    try {
+      const body = await new Promise<string>((resolve, reject) => {
+        get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, (res) => {
+          expect(res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (text += d));
+          res.on('end', () => resolve(text));
+        }).on('error', reject);
+      });
+      expect(body).toBe('event: response.created\ndata: {"type":"response.created"}\n\nevent: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"a"}\n\n: keepalive\n\ndata: [DONE]\n\n');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   /** Writes up to 64 MB in 32 KB batches, yielding between them so a reading client can drain. */

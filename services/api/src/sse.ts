@@ -2,7 +2,8 @@ import type { ServerResponse as HttpResponse } from 'node:http';
 
 /**
  * The one place that writes Server-Sent Events. Headers once; each frame in one write (parsers
- * that reset per network read must never see half a frame); LF only; single-line JSON data;
+ * that reset per network read must never see half a frame; Node's http layer corks the socket for
+ * the rest of the tick, so the frames of one tick still leave in one write); LF only; single-line JSON data;
  * keepalives as comment lines, never as JSON events the SDK would reject.
  */
 export class SseWriter {
