@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/micro/upstream-client.ts`: CPU per streamed Chat Completions call, made three ways:
+ * `npx tsx bench/micro/upstream-client.ts`: CPU per streamed Chat Completions call, made four ways:
  * the `openai` SDK with its default fetch (undici, web streams); the SDK with the worker's
  * `node:http` fetch (services/llm-worker/src/node-fetch.ts, what the LLM worker uses); and with no
  * SDK at all (`node:http` keep-alive agent, split on blank lines, one JSON.parse per chunk), as the
@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import OpenAI from 'openai';
 import { startScriptedUpstream } from '@spool/testkit';
 import { createNodeFetch } from '../../services/llm-worker/src/node-fetch.ts';
+import { streamChat } from '../../services/llm-worker/src/upstream.ts';
 
 const CALLS = 6_000;
 // `npx tsx bench/micro/upstream-client.ts 1` measures one call at a time (latency rather than load).
@@ -37,6 +38,15 @@ async function viaSdk(client = sdk): Promise<number> {
   let chunks = 0;
   const stream = await client.chat.completions.create(params);
   for await (const chunk of stream) chunks += chunk.choices.length;
+  return chunks;
+}
+
+/** What the LLM worker does: the SDK makes the call over the node:http fetch, upstream-body.ts reads it. */
+async function viaWorker(): Promise<number> {
+  let chunks = 0;
+  await streamChat(sdkNodeFetch, params, new AbortController().signal, (batch) => {
+    for (const chunk of batch) chunks += chunk.choices.length;
+  });
   return chunks;
 }
 
@@ -79,13 +89,14 @@ async function measure(name: string, call: () => Promise<number>): Promise<void>
   for (let i = 0; i < CALLS; i += IN_FLIGHT) await Promise.all(Array.from({ length: IN_FLIGHT }, call));
   const cpu = process.cpuUsage(cpu0);
   const wall = performance.now() - t0;
-  console.log(`${name.padEnd(24)} ${((cpu.user + cpu.system) / CALLS).toFixed(0).padStart(5)} µs CPU/call  ${((wall / CALLS) * 1000).toFixed(0).padStart(5)} µs wall/call`);
+  console.log(`${name.padEnd(30)} ${((cpu.user + cpu.system) / CALLS).toFixed(0).padStart(5)} µs CPU/call  ${((wall / CALLS) * 1000).toFixed(0).padStart(5)} µs wall/call`);
 }
 
 for (let round = 1; round <= ROUNDS; round++) {
   console.log(`round ${round}`);
   await measure('openai SDK', () => viaSdk());
   await measure('SDK + node:http fetch', () => viaSdk(sdkNodeFetch));
+  await measure('SDK call, lean body (worker)', viaWorker);
   await measure('node:http + SSE split', viaHttp);
 }
 agent.destroy();

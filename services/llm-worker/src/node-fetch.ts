@@ -1,6 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 
 /**
@@ -86,5 +86,58 @@ function toResponse(res: IncomingMessage, head: boolean): Response {
     headers.delete('content-length');
   }
   // Status outside 200–599 cannot be a Response; the SDK then reports a connection error.
-  return new Response(Readable.toWeb(decoded) as ReadableStream<Uint8Array>, { status, statusText: res.statusMessage ?? '', headers });
+  const response: Response = new Response(
+    lazyWebBody(decoded, () => nodeBodies.delete(response)),
+    { status, statusText: res.statusMessage ?? '', headers },
+  );
+  nodeBodies.set(response, decoded);
+  return response;
+}
+
+/** The node stream behind each Response this fetch made, until someone reads it one way or the other. */
+const nodeBodies = new WeakMap<Response, Readable>();
+
+/**
+ * A web stream over the node body that attaches to it only when first read (highWaterMark 0: no
+ * read ahead), so that the body can instead be read as a node stream (`takeNodeBody`) without the
+ * web-streams layer, which is most of a streamed call's client cost (bench/findings.md).
+ */
+function lazyWebBody(body: Readable, onFirstRead: () => void): ReadableStream<Uint8Array> {
+  let attached = false;
+  return new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (attached) {
+          body.resume();
+          return;
+        }
+        attached = true;
+        onFirstRead();
+        // Events rather than the stream's async iterator: the iterator destroys an IncomingMessage
+        // it deems unfinished, which closes a keep-alive socket that could have been reused.
+        body.on('data', (chunk: Buffer) => {
+          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          if ((controller.desiredSize ?? 0) <= 0) body.pause();
+        });
+        body.once('end', () => controller.close());
+        body.once('error', (err) => controller.error(err));
+      },
+      cancel(reason) {
+        body.destroy(reason instanceof Error ? reason : undefined);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/**
+ * The body of a Response made by this fetch as the node stream it came from, for a reader that
+ * wants bytes without web streams. Null when the Response came from elsewhere, or when its web
+ * body was already touched (then read `response.body` instead). Taking it twice returns null.
+ */
+export function takeNodeBody(response: Response): Readable | null {
+  const body = nodeBodies.get(response);
+  if (!body || response.bodyUsed) return null;
+  nodeBodies.delete(response);
+  return body;
 }

@@ -1,6 +1,31 @@
 import OpenAI from 'openai';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsNonStreaming, ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/completions';
 import { routeFor, type Config, type UpstreamRoute } from '@spool/runtime';
 import { createNodeFetch } from './node-fetch.ts';
+import { readSseJson } from './upstream-body.ts';
+
+/**
+ * A streamed Chat Completions call: the SDK makes it (and retries, times out, throws `APIError`
+ * for HTTP errors); its chunks are read by upstream-body.ts. `onChunks` gets the chunks of each
+ * network read together.
+ */
+export async function streamChat(
+  client: OpenAI,
+  params: ChatCompletionCreateParamsStreaming,
+  signal: AbortSignal,
+  onChunks: (chunks: ChatCompletionChunk[]) => void,
+): Promise<void> {
+  const response = await client.chat.completions.create(params, { signal }).asResponse();
+  await readSseJson<ChatCompletionChunk>(response, onChunks);
+}
+
+/**
+ * A non-streamed Chat Completions call, wholly the SDK's: it also bounds reading the body by the
+ * timeout, and its JSON parse is no larger a cost than reading the body here would be.
+ */
+export function completeChat(client: OpenAI, params: ChatCompletionCreateParamsNonStreaming, signal: AbortSignal): Promise<ChatCompletion> {
+  return client.chat.completions.create(params, { signal });
+}
 
 export interface ResolvedUpstream {
   client: OpenAI;

@@ -14,7 +14,7 @@ import {
 } from '@spool/protocol';
 import { ChainError, loadChain, ResponseClosedError, ResponseWriter, type ApprovalStore, type ResponseRecord, type ResponseStore, type ToolListCache } from '@spool/redis';
 import { retentionSeconds, type McpServerConfig } from '@spool/runtime';
-import type { Upstreams } from '../upstream.ts';
+import { completeChat, streamChat, type Upstreams } from '../upstream.ts';
 import { filterTools, listsInContext, mcpFunctions, needsApproval, serverUrlOf, toolInfos } from './mcp.ts';
 import { toChatMessages, type ContextItem } from './messages.ts';
 import { buildChatParams, functionToolToModel } from './params.ts';
@@ -290,11 +290,12 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
     let result: TurnResult;
     try {
       if (watched) {
-        const stream = await upstream.client.chat.completions.create(params, { signal });
-        for await (const chunk of stream) translator.onChunk(chunk);
+        await streamChat(upstream.client, params, signal, (chunks) => {
+          for (const chunk of chunks) translator.onChunk(chunk);
+        });
       } else {
         const { stream: _stream, stream_options: _options, ...whole } = params;
-        translator.onChunk(completionAsChunk(await upstream.client.chat.completions.create({ ...whole, stream: false }, { signal })));
+        translator.onChunk(completionAsChunk(await completeChat(upstream.client, { ...whole, stream: false }, signal)));
       }
       result = translator.finish();
     } catch (err) {

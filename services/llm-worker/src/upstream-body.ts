@@ -1,0 +1,180 @@
+import { StringDecoder } from 'node:string_decoder';
+import { APIError } from 'openai';
+import { takeNodeBody } from './node-fetch.ts';
+
+/**
+ * Reading the body of an upstream answer. The `openai` SDK makes every call (URL, auth, headers,
+ * retries with backoff and retry-after, the timeout, abort, HTTP errors as `APIError`); the worker
+ * then reads the 2xx body here, from the node stream `node-fetch.ts` got it on, instead of through
+ * the SDK's decoder stack (web streams, then four layers of async generators per chunk). Measured
+ * with `npx tsx bench/micro/upstream-client.ts`: that decoding was most of the SDK's CPU per call.
+ *
+ * The semantics are the SDK's own (`Stream.fromSSEResponse`, legacy mode): events after `[DONE]`
+ * are ignored, an `error` event or a chunk with an `error` member throws `APIError`, malformed JSON
+ * throws `SyntaxError`. A body that ends without `[DONE]` ends the reading, as in the SDK. (Non-streamed
+ * answers are left to the SDK entirely: see upstream.ts.)
+ */
+
+/** One server-sent event: its `event` field (null when absent) and its joined `data` lines. */
+export interface SseMessage {
+  event: string | null;
+  data: string;
+}
+
+/**
+ * Incremental SSE parser (the WHATWG event-stream rules): lines end in CRLF, LF or CR; a blank
+ * line dispatches; `data` lines are joined with LF; comments and unknown fields are ignored.
+ */
+export class SseParser {
+  private readonly decoder = new StringDecoder('utf8');
+  private pending = '';
+  /** A chunk ended in CR: an LF at the start of the next one belongs to the same line end. */
+  private skipLf = false;
+  private event: string | null = null;
+  private data: string[] = [];
+
+  /** Feeds bytes; returns the events they complete, in order. */
+  push(chunk: Buffer | string): SseMessage[] {
+    let text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
+    if (this.skipLf && text.startsWith('\n')) text = text.slice(1);
+    this.skipLf = false;
+    text = this.pending + text;
+    const out: SseMessage[] = [];
+    let start = 0;
+    for (;;) {
+      const lf = text.indexOf('\n', start);
+      const cr = text.indexOf('\r', start);
+      const end = lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr);
+      if (end === -1) break;
+      this.line(text.slice(start, end), out);
+      if (text.charCodeAt(end) === 13) {
+        if (end + 1 === text.length) {
+          this.skipLf = true;
+          start = end + 1;
+          break;
+        }
+        start = text.charCodeAt(end + 1) === 10 ? end + 2 : end + 1;
+      } else start = end + 1;
+    }
+    this.pending = text.slice(start);
+    return out;
+  }
+
+  /** The end of the body: a last event not followed by a blank line is dropped, as the spec says. */
+  end(): void {
+    this.pending = '';
+    this.data = [];
+    this.event = null;
+  }
+
+  private line(line: string, out: SseMessage[]): void {
+    if (line === '') {
+      if (this.data.length > 0 || this.event !== null) out.push({ event: this.event, data: this.data.join('\n') });
+      this.event = null;
+      this.data = [];
+      return;
+    }
+    if (line.charCodeAt(0) === 58) return; // ':' comment
+    const colon = line.indexOf(':');
+    const field = colon === -1 ? line : line.slice(0, colon);
+    let value = colon === -1 ? '' : line.slice(colon + 1);
+    if (value.charCodeAt(0) === 32) value = value.slice(1);
+    if (field === 'data') this.data.push(value);
+    else if (field === 'event') this.event = value;
+  }
+}
+
+/**
+ * Feeds the body to `onChunk`, chunk by chunk: from the node stream when there is one, else from
+ * the web stream. Resolves at the end of the body; rejects when it breaks off or `onChunk` throws
+ * (the body is then let go). `onChunk` returning false stops reading early, successfully.
+ */
+function readBody(response: Response, onChunk: (chunk: Buffer) => boolean | void): Promise<void> {
+  const node = takeNodeBody(response);
+  if (!node) return readWebBody(response, onChunk);
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const settle = (err?: unknown) => {
+      if (settled) return;
+      settled = true;
+      node.off('data', onData);
+      if (err !== undefined) {
+        node.destroy();
+        reject(err);
+      } else resolve();
+    };
+    // Events rather than the async iterator: the iterator destroys an IncomingMessage it deems
+    // unfinished, which closes a keep-alive socket the next call could have reused.
+    const onData = (chunk: Buffer) => {
+      try {
+        if (onChunk(chunk) === false) {
+          // Nothing more is wanted: drain the rest so the connection can be reused.
+          node.off('data', onData);
+          node.resume();
+          settle();
+        }
+      } catch (err) {
+        settle(err);
+      }
+    };
+    node.on('data', onData);
+    node.once('end', () => settle());
+    node.once('error', (err) => settle(err));
+    node.once('close', () => settle(node.readableEnded ? undefined : new Error('The upstream connection closed mid-body.')));
+  });
+}
+
+async function readWebBody(response: Response, onChunk: (chunk: Buffer) => boolean | void): Promise<void> {
+  if (!response.body) return;
+  const reader = response.body.getReader();
+  let finished = false;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      if (onChunk(Buffer.from(value.buffer, value.byteOffset, value.byteLength)) === false) break;
+    }
+    finished = true;
+  } finally {
+    if (!finished) reader.cancel().catch(() => undefined);
+    reader.releaseLock();
+  }
+}
+
+/** Parses one event's data as the SDK does, throwing the SDK's errors for error payloads. */
+function decode<T>(sse: SseMessage, headers: Headers): T {
+  let data: unknown;
+  try {
+    data = JSON.parse(sse.data);
+  } catch {
+    throw new SyntaxError('Error reading response: malformed server-sent event JSON.');
+  }
+  const obj = data as { error?: unknown } | null;
+  if (sse.event === 'error') throw new APIError(undefined, (obj?.error ?? obj) as object, undefined, headers);
+  if (obj && obj.error) throw new APIError(undefined, obj.error as object, undefined, headers);
+  return data as T;
+}
+
+/**
+ * Reads a streamed (SSE) answer until `[DONE]` or the end of the body, handing `onChunks` the JSON
+ * chunks of each network read together, in order.
+ */
+export async function readSseJson<T>(response: Response, onChunks: (chunks: T[]) => void): Promise<void> {
+  const parser = new SseParser();
+  await readBody(response, (bytes) => {
+    const batch: T[] = [];
+    let more = true;
+    for (const sse of parser.push(bytes)) {
+      if (sse.data === '[DONE]') {
+        more = false;
+        break;
+      }
+      // Named thread.* events belong to the Assistants API, never to Chat Completions.
+      if (sse.event?.startsWith('thread.')) continue;
+      batch.push(decode<T>(sse, response.headers));
+    }
+    if (batch.length > 0) onChunks(batch);
+    return more;
+  });
+  parser.end();
+}
