@@ -68,12 +68,14 @@ export type LifecycleType =
   | 'response.incomplete';
 export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set(['response.completed', 'response.failed', 'response.incomplete']);
 
+export type LifecycleEvent = EventDraft & { type: LifecycleType; response: Response };
+
 /**
  * A lifecycle event. It carries the response as given, not a copy: events are serialised when
  * they are emitted (see redis/writer), so later changes to the snapshot cannot reach them.
  */
-export function lifecycleEvent(type: LifecycleType, response: Response): EventDraft {
-  return { type, response } as EventDraft;
+export function lifecycleEvent(type: LifecycleType, response: Response): LifecycleEvent {
+  return { type, response } as LifecycleEvent;
 }
 
 /** The stream `error` event, in the flat form the OpenAI SDK types and the nested form Open Responses requires. */

@@ -32,6 +32,7 @@ export {
   lifecycleEvent,
   type EventDraft,
   type EventType,
+  type LifecycleEvent,
   type LifecycleType,
   type StreamEvent,
 } from './events.ts';

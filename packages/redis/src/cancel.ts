@@ -1,5 +1,6 @@
 import { applyEvent, type EventDraft, type OutputItem, type Response } from '@spool/protocol';
-import type { LogEntry, ResponseStore } from './store.ts';
+import { parseLogRange, rangeStartAfter, type LogEntry } from './log-format.ts';
+import type { ResponseStore } from './store.ts';
 
 /**
  * Applies logged events to a snapshot, in place, in order. The log holds every event exactly as
@@ -50,14 +51,13 @@ interface LogState {
 async function readState(store: ResponseStore, id: string, afterSeq: number): Promise<LogState> {
   const [[e1, range], [e2, fields]] = (await store.redis
     .multi()
-    .xrange(store.keys.events(id), `0-${afterSeq + 2}`, '+')
+    .xrange(store.keys.events(id), rangeStartAfter(afterSeq), '+')
     .hmget(store.keys.record(id), 'snapshot', 'sealed', 'seq')
     .exec()) as [[Error | null, Array<[string, string[]]>], [Error | null, Array<string | null>]];
   if (e1) throw e1;
   if (e2) throw e2;
   const [snapshot, sealed, seq] = fields;
-  // Entry ids are `0-(seq+1)`, fields `t <type> d <json>` (see scripts.ts).
-  const events = range.map(([entryId, f]) => ({ seq: Number(entryId.slice(2)) - 1, type: f[1] as string, json: f[3] as string }));
+  const events = parseLogRange(range, afterSeq);
   return {
     exists: snapshot !== null && snapshot !== undefined,
     sealed: sealed === '1',

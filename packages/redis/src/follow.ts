@@ -1,6 +1,8 @@
 import type { Keys } from '@spool/contracts';
-import type { LiveHub, LiveMessage } from './live.ts';
-import type { LogEntry, ResponseStore } from './store.ts';
+import { TERMINAL_EVENT_TYPES } from '@spool/protocol';
+import type { LiveHub, LiveMessage, LiveSubscription } from './live.ts';
+import type { LogEntry } from './log-format.ts';
+import type { ResponseStore } from './store.ts';
 
 export interface FollowOptions {
   store: ResponseStore;
@@ -12,8 +14,10 @@ export interface FollowOptions {
   /** Called once per event, in order, never twice for one number. */
   onEvent: (entry: LogEntry) => void;
   signal?: AbortSignal;
-  /** How often to re-read the log while idle, in case a wake-up was lost (Redis reconnect). */
+  /** How often to re-read the log while idle, in case a wake-up was lost. */
   pollIntervalMs?: number;
+  /** A subscription to the response's channel opened earlier (before its job was enqueued). */
+  subscription?: LiveSubscription;
 }
 
 export type FollowOutcome = 'ended' | 'aborted' | 'missing';
@@ -21,7 +25,8 @@ export type FollowOutcome = 'ended' | 'aborted' | 'missing';
 /**
  * Replays a response's event log from a cursor and follows it live until the response is sealed.
  * Subscribe first, then read the log, then apply live messages, dropping numbers already sent and
- * re-reading the log on any gap: no gap, no duplicate, whichever replica serves the reader.
+ * re-reading the log on any gap (or after a reconnect of the subscriber): no gap, no duplicate,
+ * whichever replica serves the reader.
  */
 export async function followEvents(opts: FollowOptions): Promise<FollowOutcome> {
   const { store, hub, keys, responseId, onEvent, signal } = opts;
@@ -56,16 +61,19 @@ export async function followEvents(opts: FollowOptions): Promise<FollowOutcome> 
   // Live messages are handled strictly in arrival order on one promise chain.
   let chain: Promise<void> = Promise.resolve();
   const enqueue = (work: () => Promise<void> | void) => {
-    chain = chain.then(async () => {
-      if (!done) await work();
-    }).catch((err) => {
-      done = true;
-      fail(err);
-    });
+    chain = chain
+      .then(async () => {
+        if (!done) await work();
+      })
+      .catch((err) => {
+        done = true;
+        fail(err);
+      });
   };
 
   const onLive = (msg: LiveMessage) =>
     enqueue(async () => {
+      if (msg.kind === 'resync') return catchUp();
       const first = msg.entries[0];
       if (first && first.seq > cursor + 1) {
         await catchUp(); // a wake-up was missed: the log is the truth
@@ -81,19 +89,101 @@ export async function followEvents(opts: FollowOptions): Promise<FollowOutcome> 
       }
     });
 
+  const sub = opts.subscription ?? hub.open(keys.channel(responseId));
+  if (signal?.aborted) {
+    sub.close();
+    return 'aborted';
+  }
   const onAbort = () => finish('aborted');
-  if (signal?.aborted) return 'aborted';
   signal?.addEventListener('abort', onAbort, { once: true });
-
-  const unsubscribe = await hub.subscribe(keys.channel(responseId), onLive);
   const timer = setInterval(() => enqueue(catchUp), opts.pollIntervalMs ?? 15_000);
   timer.unref();
-  enqueue(catchUp);
   try {
+    sub.attach(onLive);
+    await sub.ready;
+    enqueue(catchUp);
     return await outcome;
   } finally {
     clearInterval(timer);
-    unsubscribe();
+    sub.close();
     signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/** How a response ended, as `waitForTerminal` sees it. */
+export type FinalState =
+  /** The terminal event's JSON (`response.completed`, `.failed` or `.incomplete`). */
+  | { kind: 'event'; type: string; json: string }
+  /** Sealed without a terminal event (cancelled): the stored snapshot's JSON. */
+  | { kind: 'snapshot'; json: string }
+  | { kind: 'aborted' }
+  | { kind: 'missing' };
+
+/**
+ * Waits for a response to be sealed, for a client that wants only the end (a synchronous
+ * request). It reads no log: live messages are scanned for the terminal event. With a
+ * subscription opened before the response's job was enqueued (`subscription`), nothing can be
+ * missed but across a reconnect, which is told as a resync; without one, and on a resync or after
+ * a quiet `pollIntervalMs`, the record says whether it is sealed.
+ */
+export async function waitForTerminal(opts: Omit<FollowOptions, 'after' | 'onEvent'>): Promise<FinalState> {
+  const { store, hub, keys, responseId, signal } = opts;
+  let done = false;
+  let settle!: (s: FinalState) => void;
+  let fail!: (e: unknown) => void;
+  const result = new Promise<FinalState>((resolve, reject) => {
+    settle = resolve;
+    fail = reject;
+  });
+  const finish = (s: FinalState) => {
+    if (done) return;
+    done = true;
+    settle(s);
+  };
+  const check = () => {
+    store.final(responseId).then(
+      ({ sealed, snapshot }) => {
+        if (snapshot === null) finish({ kind: 'missing' });
+        else if (sealed) finish({ kind: 'snapshot', json: snapshot });
+      },
+      (err: unknown) => {
+        done = true;
+        fail(err);
+      },
+    );
+  };
+  const onLive = (msg: LiveMessage) => {
+    if (done) return;
+    if (msg.kind === 'resync') return check();
+    for (const e of msg.entries) if (TERMINAL_EVENT_TYPES.has(e.type)) return finish({ kind: 'event', type: e.type, json: e.json });
+    if (msg.end) check();
+  };
+
+  const preOpened = opts.subscription !== undefined;
+  const sub = opts.subscription ?? hub.open(keys.channel(responseId));
+  if (signal?.aborted) {
+    sub.close();
+    return { kind: 'aborted' };
+  }
+  const onAbort = () => finish({ kind: 'aborted' });
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const timer = setInterval(check, opts.pollIntervalMs ?? 15_000);
+  timer.unref();
+  try {
+    sub.attach(onLive);
+    await sub.ready;
+    if (!preOpened) check();
+    return await result;
+  } finally {
+    clearInterval(timer);
+    sub.close();
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** The `response` member of a lifecycle event's JSON, as written by the log (see scripts.ts). */
+export function responseJsonOf(eventJson: string): string {
+  const at = eventJson.indexOf(',"response":');
+  if (at === -1 || !eventJson.endsWith('}')) throw new Error('not a lifecycle event');
+  return eventJson.slice(at + ',"response":'.length, -1);
 }

@@ -4,6 +4,7 @@ export {
   APPEND_SEALED,
   ResponseStore,
   defineScripts,
+  snapshotEvent,
   splitEvent,
   type AppendOptions,
   type CreateRecord,
@@ -11,8 +12,8 @@ export {
   type ResponseRecord,
   type SplitEvent,
 } from './store.ts';
-export { LiveHub, parseLiveMessage, type LiveHandler, type LiveMessage } from './live.ts';
-export { followEvents, type FollowOptions, type FollowOutcome } from './follow.ts';
+export { LiveHub, parseLiveMessage, type LiveHandler, type LiveMessage, type LiveSubscription } from './live.ts';
+export { followEvents, responseJsonOf, waitForTerminal, type FinalState, type FollowOptions, type FollowOutcome } from './follow.ts';
 export { ResponseClosedError, ResponseWriter, type WriterOptions } from './writer.ts';
 export { ChainError, loadChain } from './chain.ts';
 export { CLOSED_POLL_MS, asCancelled, cancelResponse, replayEvents, watchClosed, type CancelOutcome } from './cancel.ts';

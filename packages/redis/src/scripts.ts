@@ -1,38 +1,54 @@
 /*
  * Lua scripts. Each runs atomically on the one slot a response's keys share (see contracts/keys).
  *
- * The event log is a Redis Stream whose entry ids encode the sequence number (`0-(seq+1)`), so a
- * replay from `starting_after=N` is one XRANGE. Sequence numbers come from the `seq` counter in the
- * record, incremented here, so any process may append and numbers never repeat or skip.
+ * The event log is a Redis Stream with one entry per append (a batch of events), not per event:
+ * a 10-word answer is two entries instead of eighteen, and each entry is written once and
+ * published as it is. An entry holds lines of `seq\ttype\tjson` in field `e`; its id is
+ * `0-(last seq of the batch + 1)`, so the entries holding events after `starting_after=N` are one
+ * XRANGE from `0-(N+2)` (the first may also hold events ≤ N, which readers skip). Sequence numbers
+ * come from the `seq` counter in the record, incremented here, so any process may append and
+ * numbers never repeat or skip.
  *
- * Every append also PUBLISHes the new events to the response's channel as lines of
- * `seq\ttype\tjson`; a final `end` line says the response is sealed (terminal or cancelled).
- * Once sealed, appends are refused: nothing can turn a cancelled response into a completed one.
+ * Every append PUBLISHes the same lines to the response's channel; a final `end` line says the
+ * response is sealed (terminal or cancelled). Once sealed, appends are refused: nothing can turn a
+ * cancelled response into a completed one.
  */
 
 /**
- * Shared body: appends N events starting at ARGV[base]. Each event is three ARGV entries:
- * type, head, tail, where head is the JSON up to the end of its "type" member and tail the rest;
- * the script splices `,"sequence_number":N` between them.
+ * Shared body: appends N events starting at ARGV[base]. Each event is three ARGV entries: type,
+ * head, tail, where head is the JSON up to the end of its "type" member and tail the rest; the
+ * script splices `,"sequence_number":N` between them. An empty head (and tail) marks a lifecycle
+ * event whose response is `snapshot`, the snapshot written by the same call: the script builds
+ * `{"type":…,"sequence_number":N,"response":<snapshot>}`, so the Response crosses the network once.
  */
 const APPEND_BODY = `
-local function append_events(base, channel, seal)
+local function append_events(base, channel, seal, snapshot)
   local n = tonumber(ARGV[base])
-  local lines = {}
   local first = -1
+  local batch = nil
   if n > 0 then
     local last = redis.call('HINCRBY', KEYS[1], 'seq', n)
     first = last - n
+    local lines = {}
     for i = 0, n - 1 do
       local t = ARGV[base + 1 + i * 3]
+      local head = ARGV[base + 2 + i * 3]
       local seq = first + i
-      local json = ARGV[base + 2 + i * 3] .. ',"sequence_number":' .. seq .. ARGV[base + 3 + i * 3]
-      redis.call('XADD', KEYS[2], '0-' .. (seq + 1), 't', t, 'd', json)
-      lines[#lines + 1] = seq .. '\\t' .. t .. '\\t' .. json
+      local json
+      if head == '' then
+        json = '{"type":"' .. t .. '","sequence_number":' .. seq .. ',"response":' .. snapshot .. '}'
+      else
+        json = head .. ',"sequence_number":' .. seq .. ARGV[base + 3 + i * 3]
+      end
+      lines[i + 1] = seq .. '\\t' .. t .. '\\t' .. json
     end
+    batch = table.concat(lines, '\\n')
+    redis.call('XADD', KEYS[2], '0-' .. last, 'e', batch)
   end
-  if seal then lines[#lines + 1] = 'end' end
-  if #lines > 0 then redis.call('PUBLISH', channel, table.concat(lines, '\\n')) end
+  if seal then
+    batch = batch and (batch .. '\\nend') or 'end'
+  end
+  if batch then redis.call('PUBLISH', channel, batch) end
   return first
 end
 `;
@@ -50,18 +66,16 @@ end
 /**
  * create: writes a new record and its first events.
  * KEYS[1] record hash, KEYS[2] event stream
- * ARGV[1] channel, ARGV[2] ttl seconds, ARGV[3] field count F, ARGV[4..3+2F] field/value pairs,
- * then the events (count, then type/head/tail triples).
+ * ARGV[1] channel, ARGV[2] ttl seconds, ARGV[3] snapshot JSON (stored, and the response of the
+ * lifecycle events), ARGV[4] field count F, ARGV[5..4+2F] other field/value pairs, then the events
+ * (count, then type/head/tail triples).
  * Returns 1, or 0 when the record already exists (a retried create is a no-op).
  */
 export const CREATE = `${APPEND_BODY}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local f = tonumber(ARGV[3])
-for i = 0, f - 1 do
-  redis.call('HSET', KEYS[1], ARGV[4 + i * 2], ARGV[5 + i * 2])
-end
-redis.call('HSET', KEYS[1], 'seq', 0)
-append_events(4 + f * 2, ARGV[1], false)
+local f = tonumber(ARGV[4])
+redis.call('HSET', KEYS[1], 'snapshot', ARGV[3], 'seq', 0, unpack(ARGV, 5, 4 + f * 2))
+append_events(5 + f * 2, ARGV[1], false, ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 return 1
@@ -76,11 +90,13 @@ return 1
  * -2 when the response is already sealed, -3 when the record is gone (deleted or expired).
  */
 export const APPEND = `${APPEND_BODY}${OPEN_GUARD}local seal = ARGV[4] == '1'
-local first = append_events(6, ARGV[1], seal)
-if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'snapshot', ARGV[2]) end
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'status', ARGV[3]) end
+local first = append_events(6, ARGV[1], seal, ARGV[2])
+local fields = {}
+if ARGV[2] ~= '' then fields[#fields + 1] = 'snapshot'; fields[#fields + 1] = ARGV[2] end
+if ARGV[3] ~= '' then fields[#fields + 1] = 'status'; fields[#fields + 1] = ARGV[3] end
+if seal then fields[#fields + 1] = 'sealed'; fields[#fields + 1] = '1' end
+if #fields > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
 if seal then
-  redis.call('HSET', KEYS[1], 'sealed', '1')
   redis.call('EXPIRE', KEYS[1], ARGV[5])
   redis.call('EXPIRE', KEYS[2], ARGV[5])
 end

@@ -1,14 +1,10 @@
 import type { Redis, Result } from 'ioredis';
 import type { Keys } from '@spool/contracts';
-import type { EventDraft, Response, ResponseStatus } from '@spool/protocol';
+import type { EventDraft, LifecycleType, Response, ResponseStatus } from '@spool/protocol';
+import { parseLogRange, rangeStartAfter, type LogEntry } from './log-format.ts';
 import { APPEND, CREATE, SEAL_IF } from './scripts.ts';
 
-/** One entry of the event log, as stored and as sent on SSE. */
-export interface LogEntry {
-  seq: number;
-  type: string;
-  json: string;
-}
+export type { LogEntry };
 
 /** The record of a response, as the API and the workers read it. */
 export interface ResponseRecord {
@@ -35,7 +31,8 @@ export interface CreateRecord {
   previousResponseId: string | null;
   store: boolean;
   background: boolean;
-  events: EventDraft[];
+  /** Usually `snapshotEvent`s: `response.created` and `response.queued` / `response.in_progress`. */
+  events: Array<EventDraft | SplitEvent>;
   ttlSeconds: number;
 }
 
@@ -64,12 +61,24 @@ export function splitEvent(draft: EventDraft): [type: string, head: string, tail
   return [draft.type, json.slice(0, end + 1), json.slice(end + 1)];
 }
 
-/** An event already split by `splitEvent` (serialised when emitted). */
+/** An event already split by `splitEvent` (serialised when emitted), or a `snapshotEvent`. */
 export type SplitEvent = [type: string, head: string, tail: string];
 
-function eventArgs(events: ReadonlyArray<EventDraft | SplitEvent>): string[] {
+/**
+ * A lifecycle event whose `response` is the snapshot written in the same call: the script builds
+ * its JSON around that snapshot, so the Response is serialised and sent once (see scripts.ts).
+ */
+export function snapshotEvent(type: LifecycleType): SplitEvent {
+  return [type, '', ''];
+}
+
+function eventArgs(events: ReadonlyArray<EventDraft | SplitEvent>, snapshot: string): string[] {
   const args: string[] = [String(events.length)];
-  for (const e of events) args.push(...(Array.isArray(e) ? e : splitEvent(e as EventDraft)));
+  for (const e of events) {
+    const split = Array.isArray(e) ? e : splitEvent(e as EventDraft);
+    if (split[1] === '' && snapshot === '') throw new Error(`${split[0]} refers to the snapshot, but none is written with it`);
+    args.push(split[0], split[1], split[2]);
+  }
   return args;
 }
 
@@ -104,40 +113,41 @@ export class ResponseStore {
   }
 
   async create(r: CreateRecord): Promise<boolean> {
-    const fields: Record<string, string> = {
-      snapshot: JSON.stringify(r.snapshot),
-      status: r.snapshot.status,
-      owner: r.owner,
-      request: r.request,
-      input: r.input,
-      prev: r.previousResponseId ?? '',
-      store: r.store ? '1' : '0',
-      background: r.background ? '1' : '0',
-    };
-    const pairs = Object.entries(fields).flat();
+    const snapshot = JSON.stringify(r.snapshot);
+    const pairs = [
+      'status', r.snapshot.status,
+      'owner', r.owner,
+      'request', r.request,
+      'input', r.input,
+      'prev', r.previousResponseId ?? '',
+      'store', r.store ? '1' : '0',
+      'background', r.background ? '1' : '0',
+    ];
     const created = await this.redis.spoolCreate(
       this.keys.record(r.id),
       this.keys.events(r.id),
       this.keys.channel(r.id),
       r.ttlSeconds,
+      snapshot,
       pairs.length / 2,
       ...pairs,
-      ...eventArgs(r.events),
+      ...eventArgs(r.events, snapshot),
     );
     return created === 1;
   }
 
   /** Returns the first sequence number assigned, or APPEND_SEALED / APPEND_GONE. */
   async append(id: string, events: ReadonlyArray<EventDraft | SplitEvent>, opts: AppendOptions = {}): Promise<number> {
+    const snapshot = opts.snapshot === undefined ? '' : typeof opts.snapshot === 'string' ? opts.snapshot : JSON.stringify(opts.snapshot);
     return this.redis.spoolAppend(
       this.keys.record(id),
       this.keys.events(id),
       this.keys.channel(id),
-      opts.snapshot === undefined ? '' : typeof opts.snapshot === 'string' ? opts.snapshot : JSON.stringify(opts.snapshot),
+      snapshot,
       opts.status ?? '',
       opts.seal ? '1' : '0',
       opts.ttlSeconds ?? 0,
-      ...eventArgs(events),
+      ...eventArgs(events, snapshot),
     );
   }
 
@@ -178,17 +188,18 @@ export class ResponseStore {
   async readEvents(id: string, afterSeq: number): Promise<{ events: LogEntry[]; sealed: boolean; exists: boolean }> {
     const [[e1, range], [e2, state]] = (await this.redis
       .multi()
-      .xrange(this.keys.events(id), `0-${afterSeq + 2}`, '+')
+      .xrange(this.keys.events(id), rangeStartAfter(afterSeq), '+')
       .hmget(this.keys.record(id), 'sealed', 'status')
       .exec()) as [[Error | null, Array<[string, string[]]>], [Error | null, Array<string | null>]];
     if (e1) throw e1;
     if (e2) throw e2;
-    const events = range.map(([entryId, fields]) => ({
-      seq: Number(entryId.slice(2)) - 1,
-      type: fields[1] as string,
-      json: fields[3] as string,
-    }));
-    return { events, sealed: state[0] === '1', exists: state[1] !== null };
+    return { events: parseLogRange(range, afterSeq), sealed: state[0] === '1', exists: state[1] !== null };
+  }
+
+  /** Whether the response is sealed, and its stored snapshot as JSON (null when it is gone). */
+  async final(id: string): Promise<{ sealed: boolean; snapshot: string | null }> {
+    const [sealed, snapshot] = await this.redis.hmget(this.keys.record(id), 'sealed', 'snapshot');
+    return { sealed: sealed === '1', snapshot: snapshot ?? null };
   }
 
   async delete(id: string): Promise<void> {

@@ -1,5 +1,5 @@
-import { applyEvent, type EventDraft, type Response, type ResponseStatus } from '@spool/protocol';
-import { APPEND_GONE, APPEND_SEALED, splitEvent, type ResponseStore, type SplitEvent } from './store.ts';
+import { applyEvent, type EventDraft, type LifecycleEvent, type LifecycleType, type Response, type ResponseStatus } from '@spool/protocol';
+import { APPEND_GONE, APPEND_SEALED, snapshotEvent, splitEvent, type ResponseStore, type SplitEvent } from './store.ts';
 
 export interface WriterOptions {
   store: ResponseStore;
@@ -88,13 +88,15 @@ export class ResponseWriter {
   }
 
   /**
-   * Emits the terminal event and seals the response in the same write. Resolves false if the
-   * response had been sealed before (a cancel won the race): nothing was written then.
+   * Emits the terminal event and seals the response in the same write. The event's response
+   * becomes the snapshot, and is written once: the log's terminal event is built around the stored
+   * snapshot (a snapshotEvent). Resolves false if the response had been sealed before (a cancel won
+   * the race): nothing was written then.
    */
-  async finish(terminal: EventDraft, status: ResponseStatus): Promise<boolean> {
+  async finish(terminal: LifecycleEvent, status: ResponseStatus): Promise<boolean> {
     if (this.closed) return false;
     applyEvent(this.snapshot, terminal);
-    const events = [...this.batch, splitEvent(terminal)];
+    const events = [...this.batch, snapshotEvent(terminal.type)];
     this.batch = [];
     const snapshot = JSON.stringify(this.snapshot);
     let sealedByUs = false;
@@ -114,10 +116,14 @@ export class ResponseWriter {
     return sealedByUs;
   }
 
-  /** Updates status without a terminal event (queued → in_progress carries its own event). */
-  async setStatus(status: ResponseStatus, event: EventDraft): Promise<void> {
-    this.emit(event);
-    const events = this.batch;
+  /**
+   * Moves to `status` with its lifecycle event (queued → in_progress), whose response is the
+   * snapshot, written with it in one call.
+   */
+  async setStatus(status: ResponseStatus, type: LifecycleType): Promise<void> {
+    if (this.closed) throw new ResponseClosedError(this.closed);
+    this.snapshot.status = status;
+    const events = [...this.batch, snapshotEvent(type)];
     this.batch = [];
     const snapshot = JSON.stringify(this.snapshot);
     this.flushing = this.flushing.then(async () => {

@@ -2,13 +2,26 @@ import type { ApprovalDecision, Keys, TurnJob } from '@spool/contracts';
 import {
   ApiError,
   buildResponse,
-  lifecycleEvent,
   newId,
   type CreateResponseRequest,
   type InputItem,
   type Response,
 } from '@spool/protocol';
-import { cancelResponse, ChainError, followEvents, loadChain, type ApprovalStore, type LiveHub, type LogEntry, type ResponseRecord, type ResponseStore } from '@spool/redis';
+import {
+  cancelResponse,
+  ChainError,
+  followEvents,
+  loadChain,
+  responseJsonOf,
+  snapshotEvent,
+  waitForTerminal,
+  type ApprovalStore,
+  type LiveHub,
+  type LiveSubscription,
+  type LogEntry,
+  type ResponseRecord,
+  type ResponseStore,
+} from '@spool/redis';
 import { retentionSeconds } from '@spool/runtime';
 import { pageInputItems, type InputItemsPage, type InputItemsQuery } from './input-items.ts';
 
@@ -93,6 +106,22 @@ export function splitMcpTools(
 export interface Created {
   id: string;
   response: Response;
+  /**
+   * With `watch`: the response's live channel, subscribed before its first job was enqueued, so
+   * a reader of it misses nothing and needs no first read of the log. Hand it to `follow` or
+   * `waitForFinal` (they close it).
+   */
+  subscription: Watch | null;
+}
+
+/** A subscription to a response's live channel, opened by `create` (routes only pass it on). */
+export type Watch = LiveSubscription;
+
+/** How a synchronous response ended: its final Response as JSON, ready to send. */
+export interface FinalResponse {
+  json: string;
+  /** The terminal event's type; null when it was sealed without one (cancelled). */
+  type: string | null;
 }
 
 /** Gives every input item an id (input_items lists them, and the SDK pages by id). */
@@ -131,7 +160,7 @@ function knownCallIds(chain: ResponseRecord[], input: InputItem[]): Set<string> 
 export class ResponsesService {
   constructor(private readonly d: ResponsesServiceDeps) {}
 
-  async create(request: CreateResponseRequest, owner: string): Promise<Created> {
+  async create(request: CreateResponseRequest, owner: string, opts: { watch?: boolean } = {}): Promise<Created> {
     const { limits } = this.d;
     if (!this.d.hasModel(request.model)) {
       throw new ApiError(400, `The model '${request.model}' is not served here: no configured upstream matches it.`, 'invalid_request_error', 'model_not_found', 'model');
@@ -173,22 +202,32 @@ export class ResponsesService {
     const response = buildResponse({ id, request, createdAt: this.d.now(), status: background ? 'queued' : 'in_progress' });
     const { input: _input, ...rest } = request;
     const stored = { ...rest, tools: mcp.tools };
-    const events = background
-      ? [lifecycleEvent('response.created', response), lifecycleEvent('response.queued', response)]
-      : [lifecycleEvent('response.created', response), lifecycleEvent('response.in_progress', response)];
+    const events = [snapshotEvent('response.created'), snapshotEvent(background ? 'response.queued' : 'response.in_progress')];
     const storeIt = request.store ?? true;
-    await this.d.store.create({
-      id,
-      owner,
-      snapshot: response,
-      request: JSON.stringify(stored),
-      input: JSON.stringify(input),
-      previousResponseId: request.previous_response_id ?? null,
-      store: storeIt,
-      background,
-      events,
-      ttlSeconds: retentionSeconds(limits, storeIt),
-    });
+    const subscription = opts.watch ? this.d.hub.open(this.d.keys.channel(id)) : null;
+    try {
+      // The subscription is confirmed before the job exists, so nothing it publishes can be missed.
+      await Promise.all([
+        subscription?.ready,
+        this.d.store.create({
+          id,
+          owner,
+          snapshot: response,
+          request: JSON.stringify(stored),
+          input: JSON.stringify(input),
+          previousResponseId: request.previous_response_id ?? null,
+          store: storeIt,
+          background,
+          events,
+          ttlSeconds: retentionSeconds(limits, storeIt),
+        }),
+      ]);
+    } catch (err) {
+      subscription?.close();
+      for (const d of decisions) if (d.heldBy) await this.d.approvals.release(d.heldBy, d.decision.approvalRequestId).catch(() => undefined);
+      await this.d.store.delete(id).catch(() => undefined);
+      throw err;
+    }
     try {
       await this.d.enqueueTurn({
         responseId: id,
@@ -197,12 +236,13 @@ export class ResponsesService {
         ...(decisions.length > 0 ? { approvals: decisions.map((d) => d.decision) } : {}),
       });
     } catch (err) {
+      subscription?.close();
       for (const d of decisions) if (d.heldBy) await this.d.approvals.release(d.heldBy, d.decision.approvalRequestId).catch(() => undefined);
       // Acknowledge nothing we cannot run: the record is removed and the client sees a 503.
       await this.d.store.delete(id).catch(() => undefined);
       throw err;
     }
-    return { id, response };
+    return { id, response, subscription };
   }
 
   /**
@@ -279,30 +319,28 @@ export class ResponsesService {
     return record;
   }
 
-  /** Waits until the response is sealed and returns its final state. */
-  async waitForFinal(id: string, signal?: AbortSignal): Promise<Response> {
-    let terminal: string | null = null;
-    const outcome = await followEvents({
+  /**
+   * Waits until the response is sealed and returns its final state, or null when `signal` fired
+   * first (the client went away). Pass the subscription `create` opened, if any.
+   */
+  async waitForFinal(id: string, signal?: AbortSignal, subscription?: Watch | null): Promise<FinalResponse | null> {
+    const state = await waitForTerminal({
       store: this.d.store,
       hub: this.d.hub,
       keys: this.d.keys,
       responseId: id,
-      after: -1,
       pollIntervalMs: this.d.limits.keepalive_ms,
-      onEvent: (e) => {
-        if (e.type === 'response.completed' || e.type === 'response.failed' || e.type === 'response.incomplete') terminal = e.json;
-      },
       ...(signal ? { signal } : {}),
+      ...(subscription ? { subscription } : {}),
     });
-    if (terminal !== null) return (JSON.parse(terminal) as { response: Response }).response;
-    if (outcome === 'missing') throw ApiError.responseNotFound(id);
-    const record = await this.d.store.get(id);
-    if (!record) throw ApiError.responseNotFound(id);
-    return record.snapshot;
+    if (state.kind === 'aborted') return null;
+    if (state.kind === 'missing') throw ApiError.responseNotFound(id);
+    if (state.kind === 'snapshot') return { json: state.json, type: null };
+    return { json: responseJsonOf(state.json), type: state.type };
   }
 
   /** Replays the log after `after` and follows it until the response is sealed. */
-  follow(id: string, after: number, onEvent: (e: LogEntry) => void, signal: AbortSignal) {
+  follow(id: string, after: number, onEvent: (e: LogEntry) => void, signal: AbortSignal, subscription?: Watch | null) {
     return followEvents({
       store: this.d.store,
       hub: this.d.hub,
@@ -312,6 +350,7 @@ export class ResponsesService {
       onEvent,
       signal,
       pollIntervalMs: this.d.limits.keepalive_ms,
+      ...(subscription ? { subscription } : {}),
     });
   }
 

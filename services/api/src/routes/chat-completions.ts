@@ -1,10 +1,11 @@
 import { Router, type Request, type Response as HttpResponse } from 'express';
-import { parseChatCompletionRequest } from '@spool/protocol';
+import { parseChatCompletionRequest, type Response } from '@spool/protocol';
 import { ChatChunkTranslator } from '../chat/chunks.ts';
 import { chatIdOf, failureOf, ranMcpCalls, toChatCompletion, type ChatMeta } from '../chat/completion.ts';
 import { rebaseParam, toResponsesRequest } from '../chat/request.ts';
-import type { ResponsesService } from '../responses-service.ts';
+import type { ResponsesService, Watch } from '../responses-service.ts';
 import { SseWriter } from '../sse.ts';
+import { stopOnClose } from './close.ts';
 
 export interface ChatCompletionsRouteOptions {
   keepaliveMs: number;
@@ -23,16 +24,16 @@ export interface ChatCompletionsRouteOptions {
 export function chatCompletionsRouter(service: ResponsesService, opts: ChatCompletionsRouteOptions): Router {
   const router = Router();
 
-  const streamTo = async (res: HttpResponse, responseId: string, meta: ChatMeta, translator: ChatChunkTranslator) => {
+  const streamTo = async (res: HttpResponse, responseId: string, meta: ChatMeta, translator: ChatChunkTranslator, subscription: Watch | null) => {
     const abort = new AbortController();
     const sse = new SseWriter(res, { keepaliveMs: opts.keepaliveMs, maxBufferedBytes: opts.maxBufferedBytes, onOverflow: () => abort.abort() });
     // The connection never owns the work: closing it stops this reader, nothing else.
-    res.on('close', () => abort.abort());
+    stopOnClose(res, abort);
     sse.open();
     try {
       const outcome = await service.follow(responseId, -1, (e) => {
         for (const frame of translator.onEvent(e.type, e.json)) sse.data(JSON.stringify(frame));
-      }, abort.signal);
+      }, abort.signal, subscription);
       if (outcome === 'aborted') return sse.end();
       if (!translator.finished) {
         const why = outcome === 'missing' ? 'The response behind this completion expired or was removed before it finished.' : 'The response was cancelled before it finished.';
@@ -51,7 +52,7 @@ export function chatCompletionsRouter(service: ResponsesService, opts: ChatCompl
     const { request, paramFor } = toResponsesRequest(chat);
     let created;
     try {
-      created = await service.create(request, req.owner as string);
+      created = await service.create(request, req.owner as string, { watch: true });
     } catch (err) {
       throw rebaseParam(err, paramFor);
     }
@@ -59,13 +60,14 @@ export function chatCompletionsRouter(service: ResponsesService, opts: ChatCompl
     const reportMcp = (chat.tools ?? []).some((t) => t.type === 'mcp');
     if (chat.stream) {
       const translator = new ChatChunkTranslator(meta, { includeUsage: chat.stream_options?.include_usage === true, reportMcp });
-      return streamTo(res, created.id, meta, translator);
+      return streamTo(res, created.id, meta, translator, created.subscription);
     }
 
     const abort = new AbortController();
-    res.on('close', () => abort.abort());
-    const final = await service.waitForFinal(created.id, abort.signal);
-    if (res.writableEnded || res.destroyed) return;
+    stopOnClose(res, abort);
+    const ended = await service.waitForFinal(created.id, abort.signal, created.subscription);
+    if (!ended || res.writableEnded || res.destroyed) return;
+    const final = JSON.parse(ended.json) as Response;
     if (final.status === 'completed' || final.status === 'incomplete') return res.json(toChatCompletion(final, meta, reportMcp));
     const failure = failureOf(final);
     // The SDKs retry 429 and 5xx; a repeat would run the MCP calls that already ran a second time.

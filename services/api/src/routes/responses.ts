@@ -1,7 +1,8 @@
 import { Router, type Request } from 'express';
-import { ApiError, parseCreateRequest } from '@spool/protocol';
+import { ApiError, parseCreateRequest, type Response } from '@spool/protocol';
 import { parseInputItemsQuery } from '../input-items.ts';
-import type { ResponsesService } from '../responses-service.ts';
+import type { ResponsesService, Watch } from '../responses-service.ts';
+import { stopOnClose } from './close.ts';
 import { SseWriter } from '../sse.ts';
 
 export interface ResponsesRouteOptions {
@@ -28,7 +29,7 @@ function queryFlag(req: Request, name: string): boolean {
 export function responsesRouter(service: ResponsesService, opts: ResponsesRouteOptions): Router {
   const router = Router();
 
-  const streamTo = async (req: Request, res: import('express').Response, id: string, after: number) => {
+  const streamTo = async (res: import('express').Response, id: string, after: number, subscription: Watch | null = null) => {
     const abort = new AbortController();
     const sse = new SseWriter(res, {
       keepaliveMs: opts.keepaliveMs,
@@ -37,10 +38,10 @@ export function responsesRouter(service: ResponsesService, opts: ResponsesRouteO
       ...(opts.streams ? { registry: opts.streams } : {}),
     });
     // The connection never owns the work: closing it stops this reader, nothing else.
-    res.on('close', () => abort.abort());
+    stopOnClose(res, abort);
     sse.open();
     try {
-      const outcome = await service.follow(id, after, (e) => sse.event(e.type, e.json), abort.signal);
+      const outcome = await service.follow(id, after, (e) => sse.event(e.type, e.json), abort.signal, subscription);
       if (outcome !== 'aborted') sse.done();
     } catch (err) {
       // Headers are sent: the best we can do is end the stream; the client resumes from its cursor.
@@ -51,25 +52,30 @@ export function responsesRouter(service: ResponsesService, opts: ResponsesRouteO
 
   router.post('/responses', async (req, res) => {
     const request = parseCreateRequest(req.body);
-    const created = await service.create(request, req.owner as string);
-    if (request.stream) return streamTo(req, res, created.id, -1);
+    const watch = request.stream === true || !request.background;
+    const created = await service.create(request, req.owner as string, { watch });
+    if (request.stream) return streamTo(res, created.id, -1, created.subscription);
     if (request.background) return res.json(created.response);
     const abort = new AbortController();
-    res.on('close', () => abort.abort());
-    const final = await service.waitForFinal(created.id, abort.signal);
-    if (res.writableEnded || res.destroyed) return;
-    // As the OpenAI API does, a tool list that could not be fetched fails a synchronous request with 424.
-    const listFailure = final.status === 'failed' ? final.output.find((i) => i.type === 'mcp_list_tools' && i.error) : undefined;
-    if (listFailure?.type === 'mcp_list_tools') {
-      return res.status(424).json({ error: { message: listFailure.error, type: 'external_connector_error', param: 'tools', code: 'http_error' } });
+    stopOnClose(res, abort);
+    const final = await service.waitForFinal(created.id, abort.signal, created.subscription);
+    if (!final || res.writableEnded || res.destroyed) return;
+    if (final.type !== 'response.completed' && final.type !== 'response.incomplete') {
+      // As the OpenAI API does, a tool list that could not be fetched fails a synchronous request with 424.
+      const response = JSON.parse(final.json) as Response;
+      const listFailure = response.status === 'failed' ? response.output.find((i) => i.type === 'mcp_list_tools' && i.error) : undefined;
+      if (listFailure?.type === 'mcp_list_tools') {
+        return res.status(424).json({ error: { message: listFailure.error, type: 'external_connector_error', param: 'tools', code: 'http_error' } });
+      }
     }
-    res.json(final);
+    // The final Response as the log holds it: sent as it is, not parsed and serialised again.
+    res.type('application/json').send(final.json);
   });
 
   router.get('/responses/:id', async (req, res) => {
     const id = req.params.id as string;
     const record = await service.getVisible(id, req.owner as string);
-    if (queryFlag(req, 'stream')) return streamTo(req, res, record.id, parseStartingAfter(req));
+    if (queryFlag(req, 'stream')) return streamTo(res, record.id, parseStartingAfter(req));
     res.json(record.snapshot);
   });
 

@@ -137,8 +137,7 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
 
   try {
     if (record.status === 'queued') {
-      writer.snapshot.status = 'in_progress';
-      await writer.setStatus('in_progress', lifecycleEvent('response.in_progress', writer.snapshot));
+      await writer.setStatus('in_progress', 'response.in_progress');
     }
 
     // 1. Results of the MCP jobs this turn waited for. A child with no result (it crashed for good,
