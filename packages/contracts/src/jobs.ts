@@ -23,6 +23,18 @@ export const McpCredentialsSchema = z.object({
 export type McpCredentials = z.infer<typeof McpCredentialsSchema>;
 export type McpSecrets = Record<string, McpCredentials>;
 
+/**
+ * BullMQ options of every turn job, first or next: a turn that throws (Redis gone mid-write) is
+ * tried again, and one that had started fails its response as interrupted (llm-worker/processor);
+ * finished jobs go at once, failed ones stay a day for inspection.
+ */
+export const TURN_JOB_OPTIONS = {
+  attempts: 3,
+  backoff: { type: 'exponential', delay: 1000 },
+  removeOnComplete: true,
+  removeOnFail: { age: 24 * 3600 },
+} as const;
+
 export const TurnJobSchema = z.object({
   responseId: z.string(),
   /** 0 for the first step; each round of tool listings or tool results adds one. */
@@ -44,11 +56,12 @@ export const TurnJobSchema = z.object({
 });
 export type TurnJob = z.infer<typeof TurnJobSchema>;
 
-export const turnJob: JobDefinition<typeof TurnJobSchema> = {
+export const turnJob: JobDefinition<typeof TurnJobSchema> & { options: typeof TURN_JOB_OPTIONS } = {
   queue: QUEUES.turns,
   name: 'turn',
   schema: TurnJobSchema,
   jobId: (d) => `${d.responseId}-t${d.turn}`,
+  options: TURN_JOB_OPTIONS,
 };
 
 /** One MCP operation on the executor: list a server's tools, or call one tool. */

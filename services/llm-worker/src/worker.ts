@@ -24,6 +24,13 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
+/**
+ * How turn workers hold their jobs. The lock is renewed every lockDuration/2 while the process
+ * lives; a dead process's job is found stalled within lockDuration + stalledInterval (at most 15 s)
+ * and taken over, and the response then fails as interrupted (turn/recover.ts).
+ */
+export const TURN_WORKER_OPTIONS = { lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 1 } as const;
+
 /** The LLM worker role: consumes turn jobs. */
 export function startLlmWorker(deps: LlmWorkerDeps): RunningWorker {
   const { config } = deps;
@@ -50,12 +57,7 @@ export function startLlmWorker(deps: LlmWorkerDeps): RunningWorker {
     connection: deps.queueConnection,
     prefix: deps.keys.bullPrefix,
     concurrency: config.limits.llm_concurrency,
-    // The lock is renewed every lockDuration/2 while the process lives; a dead process's job is
-    // found stalled within lockDuration + stalledInterval (at most 15 s) and taken over, and the
-    // response then fails as interrupted (turn/recover.ts).
-    lockDuration: 10_000,
-    stalledInterval: 5_000,
-    maxStalledCount: 1,
+    ...TURN_WORKER_OPTIONS,
   });
   worker.on('error', (err) => deps.logger.error({ err }, 'llm worker error'));
   return {
@@ -79,7 +81,7 @@ export async function enqueueNext(flows: FlowProducer, keys: Keys, next: TurnJob
     queueName: turnJob.queue,
     data: turnJob.schema.parse(next),
     prefix: keys.bullPrefix,
-    opts: { jobId: turnJob.jobId(next), attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: true, removeOnFail: { age: 24 * 3600 } },
+    opts: { ...turnJob.options, jobId: turnJob.jobId(next) },
     children: children.map((c) => ({
       name: mcpJob.name,
       queueName: mcpJob.queue,

@@ -72,16 +72,10 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
     subscriber.on('error', (err) => logger.debug({ err: err.message }, 'redis subscriber error'));
     const hub = new LiveHub(subscriber);
     const streams = new Set<SseWriter>();
-    const turns = new Queue(QUEUES.turns, {
-      connection: queueConn,
-      prefix: keys.bullPrefix,
-      defaultJobOptions: { removeOnComplete: true, removeOnFail: { age: 24 * 3600 } },
-    });
+    const turns = new Queue(QUEUES.turns, { connection: queueConn, prefix: keys.bullPrefix });
     turns.on('error', (err) => logger.debug({ err: err.message }, 'turn queue error'));
     const enqueueTurn = async (job: TurnJob) => {
-      // A turn that throws (Redis gone mid-write) is tried again; a retried turn that had started
-      // fails its response as interrupted rather than leave it in progress (llm-worker/processor).
-      await turns.add(turnJob.name, turnJob.schema.parse(job), { jobId: turnJob.jobId(job), attempts: 3, backoff: { type: 'exponential', delay: 1000 } });
+      await turns.add(turnJob.name, turnJob.schema.parse(job), { ...turnJob.options, jobId: turnJob.jobId(job) });
     };
     // After a cancel: turn job ids come from the response id and the turn number, so the queued ones
     // can be named; BullMQ leaves a running (locked) job alone, and its worker stops by itself.
