@@ -34,6 +34,8 @@ export class ResponseWriter {
   private snapshotDue = false;
   /** Why appends stop; the error object is built only where one is thrown (not on every seal). */
   private closed: 'sealed' | 'gone' | null = null;
+  /** Set by finish(): the terminal write carries everything queued before it. */
+  private finishing = false;
   private readonly interval: number;
 
   constructor(private readonly opts: WriterOptions) {
@@ -57,6 +59,8 @@ export class ResponseWriter {
       this.scheduled = true;
       setImmediate(() => {
         this.scheduled = false;
+        // finish() took the batch already: nothing is left to write, and no error to build.
+        if (this.closed || this.finishing) return;
         void this.flush().catch(() => undefined);
       });
     }
@@ -95,6 +99,7 @@ export class ResponseWriter {
    */
   async finish(terminal: LifecycleEvent, status: ResponseStatus): Promise<boolean> {
     if (this.closed) return false;
+    this.finishing = true;
     applyEvent(this.snapshot, terminal);
     const events = [...this.batch, snapshotEvent(terminal.type)];
     this.batch = [];

@@ -36,6 +36,7 @@ declare module 'express-serve-static-core' {
  */
 export function authenticate(apiKeys: string[], allowUnauthenticated: boolean) {
   const hashes = apiKeys.map((k) => createHash('sha256').update(k).digest());
+  const owners = apiKeys.map(ownerOf);
   return (req: Request, _res: Response, next: NextFunction) => {
     if (hashes.length === 0) {
       if (!allowUnauthenticated && !isLoopback(req.socket.remoteAddress)) {
@@ -47,10 +48,9 @@ export function authenticate(apiKeys: string[], allowUnauthenticated: boolean) {
     const key = presentedKey(req);
     if (!key) return next(new ApiError(401, 'Missing API key. Send it as Authorization: Bearer <key>.', 'invalid_request_error', 'invalid_api_key'));
     const digest = createHash('sha256').update(key).digest();
-    if (!hashes.some((h) => timingSafeEqual(h, digest))) {
-      return next(new ApiError(401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key'));
-    }
-    req.owner = ownerOf(key);
+    const match = hashes.findIndex((h) => timingSafeEqual(h, digest));
+    if (match === -1) return next(new ApiError(401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key'));
+    req.owner = owners[match] as string;
     next();
   };
 }

@@ -23,7 +23,9 @@ async function childResults(job: Job): Promise<McpJobResult[]> {
 export function createTurnProcessor(deps: TurnDeps & { logger: Logger }) {
   return async (job: Job, _token?: string, signal?: AbortSignal): Promise<TurnOutcome> => {
     const data = TurnJobSchema.parse(job.data);
-    const log = deps.logger.child({ responseId: data.responseId, turn: data.turn, jobId: job.id });
+    // Built only when something is logged: a child logger per job is a measurable cost per turn.
+    let child: Logger | null = null;
+    const log = () => (child ??= deps.logger.child({ responseId: data.responseId, turn: data.turn, jobId: job.id }));
     const abort = new AbortController();
     signal?.addEventListener('abort', () => abort.abort(), { once: true });
     // A cancel or delete seals the record from the API. A turn that is writing learns it from the
@@ -33,15 +35,15 @@ export function createTurnProcessor(deps: TurnDeps & { logger: Logger }) {
     try {
       // Started before and not finished: the worker that held it died mid-turn.
       if (job.attemptsStarted > 1) {
-        log.warn('turn interrupted by a dead worker; failing the response');
+        log().warn('turn interrupted by a dead worker; failing the response');
         await failFromLog(deps, data.responseId, INTERRUPTED);
         return { kind: 'finished', status: 'failed' };
       }
       const outcome = await runTurn(deps, data, await childResults(job), abort.signal);
-      log.debug({ outcome }, 'turn done');
+      if (deps.logger.isLevelEnabled('debug')) log().debug({ outcome }, 'turn done');
       return outcome;
     } catch (err) {
-      log.error({ err }, 'turn failed unexpectedly');
+      log().error({ err }, 'turn failed unexpectedly');
       const sealed = await failFromLog(deps, data.responseId, 'The server had an error while running the model turn.');
       return sealed ? { kind: 'finished', status: 'failed' } : { kind: 'closed' };
     } finally {
