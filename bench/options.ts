@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-export const SCENARIOS = ['latency', 'throughput', 'streaming', 'background', 'mcp', 'idle-sse'] as const;
+export const SCENARIOS = ['latency', 'throughput', 'streaming', 'background', 'mcp', 'idle-sse', 'floor'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 const int = (min: number) => z.coerce.number().int().min(min);

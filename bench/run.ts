@@ -13,6 +13,7 @@ import { gitState, machineInfo } from './lib/proc.ts';
 import { OptionsError, parseOptions, type Options, type ScenarioName } from './options.ts';
 import { formatMarkdown, formatTable, type Report } from './report.ts';
 import { background } from './scenarios/background.ts';
+import { floor } from './scenarios/floor.ts';
 import { idleSse } from './scenarios/idle-sse.ts';
 import { latency } from './scenarios/latency.ts';
 import { mcp } from './scenarios/mcp.ts';
@@ -27,6 +28,7 @@ const SCENARIO_RUNNERS: Record<ScenarioName, Scenario> = {
   background,
   mcp,
   'idle-sse': idleSse,
+  floor,
 };
 
 /**
