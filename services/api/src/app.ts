@@ -50,7 +50,14 @@ export function createApp(deps: AppDeps): Express {
   v1.use(authenticate(deps.apiKeys, deps.allowUnauthenticated));
   // An empty body is fine (the SDK's cancel sends none); a body must otherwise be JSON.
   v1.use(express.json({ limit: deps.maxBodyBytes, type: () => true }));
-  v1.use(responsesRouter(deps.responses, { keepaliveMs: deps.keepaliveMs, maxBufferedBytes: deps.maxBufferedBytes ?? 8 * 1024 * 1024, ...(deps.streams ? { streams: deps.streams } : {}) }));
+  v1.use(
+    responsesRouter(deps.responses, {
+      keepaliveMs: deps.keepaliveMs,
+      maxBufferedBytes: deps.maxBufferedBytes ?? 8 * 1024 * 1024,
+      ...(deps.streams ? { streams: deps.streams } : {}),
+      onStreamError: (err, req) => deps.logger.error({ err, path: req.path, requestId: req.res?.getHeader('x-request-id') }, 'stream failed'),
+    }),
+  );
   v1.use(chatCompletionsRouter(deps.responses, { keepaliveMs: deps.keepaliveMs, maxBufferedBytes: 8 * 1024 * 1024 }));
   v1.use((req, _res, next) => next(new ApiError(404, `Unknown request URL: ${req.method} ${req.originalUrl}.`, 'invalid_request_error', 'unknown_url')));
   app.use('/v1', v1);

@@ -2,7 +2,7 @@ import { Router, type Request } from 'express';
 import { ApiError, parseCreateRequest, type Response } from '@spool/protocol';
 import { parseInputItemsQuery } from '../input-items.ts';
 import type { ResponsesService, Watch } from '../responses-service.ts';
-import { stopOnClose } from './close.ts';
+import { handOff, stopOnClose } from './close.ts';
 import { SseWriter } from '../sse.ts';
 
 export interface ResponsesRouteOptions {
@@ -10,6 +10,8 @@ export interface ResponsesRouteOptions {
   maxBufferedBytes: number;
   /** Open streams, so a shutdown can end them. */
   streams?: Set<SseWriter>;
+  /** Told of an error a stream met after its headers were sent (it can only be logged). */
+  onStreamError?: (err: unknown, req: Request) => void;
 }
 
 function parseStartingAfter(req: Request): number {
@@ -54,7 +56,7 @@ export function responsesRouter(service: ResponsesService, opts: ResponsesRouteO
     const request = parseCreateRequest(req.body);
     const watch = request.stream === true || !request.background;
     const created = await service.create(request, req.owner as string, { watch });
-    if (request.stream) return streamTo(res, created.id, -1, created.subscription);
+    if (request.stream) return handOff(req, streamTo(res, created.id, -1, created.subscription), (err) => opts.onStreamError?.(err, req));
     if (request.background) return res.json(created.response);
     const abort = new AbortController();
     stopOnClose(res, abort);
@@ -75,7 +77,7 @@ export function responsesRouter(service: ResponsesService, opts: ResponsesRouteO
   router.get('/responses/:id', async (req, res) => {
     const id = req.params.id as string;
     const record = await service.getVisible(id, req.owner as string);
-    if (queryFlag(req, 'stream')) return streamTo(res, record.id, parseStartingAfter(req));
+    if (queryFlag(req, 'stream')) return handOff(req, streamTo(res, record.id, parseStartingAfter(req)), (err) => opts.onStreamError?.(err, req));
     res.json(record.snapshot);
   });
 
