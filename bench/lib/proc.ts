@@ -22,12 +22,17 @@ export function cpuSeconds(pid: number, withChildren = false): number | null {
   }
 }
 
-/** CPU seconds the whole machine has been busy (all cores, everything but idle and iowait). */
-export function machineBusySeconds(): number | null {
+/**
+ * CPU seconds the whole machine spent, all cores, split three ways: `tasks` (user and system time
+ * of processes), `kernel` (interrupts and softirqs, charged to no process: mostly the loopback
+ * network traffic of the processes measured) and `steal` (time the hypervisor gave to other
+ * machines: this VM's neighbours).
+ */
+export function machineSeconds(): { tasks: number; kernel: number; steal: number } | null {
   try {
     const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
     const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
-    return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / 100;
+    return { tasks: ((user ?? 0) + (nice ?? 0) + (system ?? 0)) / 100, kernel: ((irq ?? 0) + (softirq ?? 0)) / 100, steal: (steal ?? 0) / 100 };
   } catch {
     return null;
   }
@@ -35,12 +40,13 @@ export function machineBusySeconds(): number | null {
 
 /**
  * Samples several processes' CPU time at once; `since()` gives % of one core per process, plus
- * `others`: what every other process on the machine used meanwhile. This machine may be shared
- * (other people's test runs): `others` says how much a figure was disturbed.
+ * `others`: what every other process on the machine used meanwhile, `steal`: what the hypervisor
+ * gave to other machines, and `kernel`: interrupt work charged to no process. This machine may be
+ * shared: `others` and `steal` say how much a figure was disturbed.
  */
 export class CpuMeter {
   private readonly start = new Map<string, number | null>();
-  private readonly machineStart = machineBusySeconds();
+  private readonly machineStart = machineSeconds();
   private readonly at = Date.now();
 
   /** `pids` by name; for `redis`, the forks it has reaped (persistence rewrites) count as its own. */
@@ -59,8 +65,13 @@ export class CpuMeter {
       out[name] = before === null || now === null || elapsed <= 0 ? null : Math.round(((now - before) / elapsed) * 100);
       ours += out[name] ?? 0;
     }
-    const machineNow = machineBusySeconds();
-    out.others = this.machineStart === null || machineNow === null || elapsed <= 0 ? null : Math.max(0, Math.round(((machineNow - this.machineStart) / elapsed) * 100 - ours));
+    const m0 = this.machineStart;
+    const m1 = machineSeconds();
+    const pct = (a: number, b: number) => Math.round(((b - a) / elapsed) * 100);
+    const known = m0 !== null && m1 !== null && elapsed > 0;
+    out.others = known ? Math.max(0, pct(m0.tasks, m1.tasks) - ours) : null;
+    out.steal = known ? pct(m0.steal, m1.steal) : null;
+    out.kernel = known ? pct(m0.kernel, m1.kernel) : null;
     return out;
   }
 }
@@ -74,7 +85,8 @@ export async function waitForQuiet(pids: number[], limitPercent: number, maxMs: 
   for (;;) {
     const meter = new CpuMeter(Object.fromEntries(pids.map((p) => [String(p), p])));
     await new Promise((r) => setTimeout(r, 1000));
-    const others = meter.since().others ?? null;
+    const sample = meter.since();
+    const others = sample.others === null || sample.others === undefined ? null : sample.others + (sample.steal ?? 0);
     if (others === null || others < limitPercent || Date.now() >= deadline) return others;
   }
 }

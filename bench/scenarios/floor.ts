@@ -54,7 +54,7 @@ export const floor: Scenario = async (bench) => {
         cpu = meter.since();
       }
       const per = (percent: number | null | undefined) => (percent == null || ops === 0 ? NaN : round(((percent / 100) * (ms / 1000) * 1e6) / ops, 0));
-      return { us: per(cpu.part), redisUs: per(cpu.redis), ops, othersPercent: cpu.others ?? null };
+      return { us: per(cpu.part), redisUs: per(cpu.redis), ops, othersPercent: cpu.others == null ? null : cpu.others + (cpu.steal ?? 0) };
     } finally {
       await child.stop();
     }
@@ -83,7 +83,7 @@ export const floor: Scenario = async (bench) => {
     notes: [
       `Operations measured: ${Object.entries(parts).map(([k, p]) => `${k} ${p.ops}`).join(', ')}.`,
       `The throughput scenario's CPU per response (Spool + Redis) compares with the ${round(sum / 1000, 2)} ms of this floor; the difference is Spool's own work.`,
-      ...(disturbed.length > 0 ? [`Disturbed: other processes used ≥ 25 % of a core while measuring ${disturbed.map(([k]) => k).join(', ')}.`] : []),
+      ...(disturbed.length > 0 ? [`Disturbed: other processes and steal took ≥ 25 % of a core while measuring ${disturbed.map(([k]) => k).join(', ')}.`] : []),
     ],
     details: { parts },
   };
