@@ -1,34 +1,14 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKeys, type Keys } from '@spool/contracts';
+import { afterAll, describe, expect, it } from 'vitest';
 import { buildResponse, lifecycleEvent, newId, type EventDraft, type Response, type ResponseStatus } from '@spool/protocol';
-import { deleteByPrefix, uniquePrefix } from '@spool/testkit';
 import { cancelResponse, watchClosed } from './cancel.ts';
 import { followEvents } from './follow.ts';
-import { LiveHub } from './live.ts';
 import { APPEND_SEALED, ResponseStore } from './store.ts';
+import { redisTestContext } from './testing.ts';
 
 /** cancelResponse and watchClosed against a real Redis, under a prefix of their own. */
-const url = process.env.SPOOL_TEST_REDIS_URL as string;
-const prefix = `${uniquePrefix('redis-cancel')}:`;
-let redis: Redis;
-let subscriber: Redis;
-let keys: Keys;
-let store: ResponseStore;
-let hub: LiveHub;
-
-beforeAll(() => {
-  redis = new Redis(url);
-  subscriber = new Redis(url);
-  keys = createKeys(prefix);
-  store = new ResponseStore(redis, keys);
-  hub = new LiveHub(subscriber);
-});
-afterAll(async () => {
-  redis.disconnect();
-  subscriber.disconnect();
-  await deleteByPrefix(url, prefix);
-});
+const ctx = redisTestContext('redis-cancel');
+const { redis, keys, store, hub } = ctx;
+afterAll(() => ctx.close());
 
 const delta = (text: string): EventDraft => ({ type: 'response.output_text.delta', item_id: 'msg_1', output_index: 0, content_index: 0, delta: text, logprobs: [] });
 

@@ -22,6 +22,31 @@ export interface FollowOptions {
 
 export type FollowOutcome = 'ended' | 'aborted' | 'missing';
 
+/** A promise settled once, by the first of `finish` or `fail`; `isDone` says whether it was. */
+function settleOnce<T>() {
+  let done = false;
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return {
+    promise,
+    isDone: () => done,
+    finish: (v: T) => {
+      if (done) return;
+      done = true;
+      resolve(v);
+    },
+    fail: (e: unknown) => {
+      if (done) return;
+      done = true;
+      reject(e);
+    },
+  };
+}
+
 /**
  * Replays a response's event log from a cursor and follows it live until the response is sealed.
  * Subscribe first, then read the log, then apply live messages, dropping numbers already sent and
@@ -31,18 +56,7 @@ export type FollowOutcome = 'ended' | 'aborted' | 'missing';
 export async function followEvents(opts: FollowOptions): Promise<FollowOutcome> {
   const { store, hub, keys, responseId, onEvent, signal } = opts;
   let cursor = opts.after;
-  let done = false;
-  let settle!: (o: FollowOutcome) => void;
-  let fail!: (e: unknown) => void;
-  const outcome = new Promise<FollowOutcome>((resolve, reject) => {
-    settle = resolve;
-    fail = reject;
-  });
-  const finish = (o: FollowOutcome) => {
-    if (done) return;
-    done = true;
-    settle(o);
-  };
+  const { promise: outcome, finish, fail, isDone } = settleOnce<FollowOutcome>();
 
   const emit = (entry: LogEntry) => {
     if (entry.seq <= cursor) return;
@@ -52,7 +66,7 @@ export async function followEvents(opts: FollowOptions): Promise<FollowOutcome> 
 
   const catchUp = async () => {
     const { events, sealed, exists } = await store.readEvents(responseId, cursor);
-    if (done) return;
+    if (isDone()) return;
     for (const e of events) emit(e);
     if (sealed) finish('ended');
     else if (!exists) finish('missing');
@@ -63,12 +77,9 @@ export async function followEvents(opts: FollowOptions): Promise<FollowOutcome> 
   const enqueue = (work: () => Promise<void> | void) => {
     chain = chain
       .then(async () => {
-        if (!done) await work();
+        if (!isDone()) await work();
       })
-      .catch((err) => {
-        done = true;
-        fail(err);
-      });
+      .catch(fail);
   };
 
   const onLive = (msg: LiveMessage) =>
@@ -128,32 +139,18 @@ export type FinalState =
  */
 export async function waitForTerminal(opts: Omit<FollowOptions, 'after' | 'onEvent'>): Promise<FinalState> {
   const { store, hub, keys, responseId, signal } = opts;
-  let done = false;
-  let settle!: (s: FinalState) => void;
-  let fail!: (e: unknown) => void;
-  const result = new Promise<FinalState>((resolve, reject) => {
-    settle = resolve;
-    fail = reject;
-  });
-  const finish = (s: FinalState) => {
-    if (done) return;
-    done = true;
-    settle(s);
-  };
+  const { promise: result, finish, fail, isDone } = settleOnce<FinalState>();
   const check = () => {
     store.final(responseId).then(
       ({ sealed, snapshot }) => {
         if (snapshot === null) finish({ kind: 'missing' });
         else if (sealed) finish({ kind: 'snapshot', json: snapshot });
       },
-      (err: unknown) => {
-        done = true;
-        fail(err);
-      },
+      fail,
     );
   };
   const onLive = (msg: LiveMessage) => {
-    if (done) return;
+    if (isDone()) return;
     if (msg.kind === 'resync') return check();
     for (const e of msg.entries) if (TERMINAL_EVENT_TYPES.has(e.type)) return finish({ kind: 'event', type: e.type, json: e.json });
     if (msg.end) check();

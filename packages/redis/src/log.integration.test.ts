@@ -1,35 +1,17 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createKeys, type Keys } from '@spool/contracts';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { buildResponse, lifecycleEvent, newId, type EventDraft, type Response } from '@spool/protocol';
-import { deleteByPrefix, uniquePrefix } from '@spool/testkit';
 import { cancelResponse } from './cancel.ts';
 import { followEvents, responseJsonOf, waitForTerminal } from './follow.ts';
 import { LiveHub, type LiveMessage } from './live.ts';
 import type { LogEntry } from './log-format.ts';
-import { ResponseStore, snapshotEvent } from './store.ts';
+import { snapshotEvent } from './store.ts';
+import { redisTestContext } from './testing.ts';
 
 /** The event log, the live channel and the readers of both, against a real Redis. */
-const url = process.env.SPOOL_TEST_REDIS_URL as string;
-const prefix = `${uniquePrefix('redis-log')}:`;
-let redis: Redis;
-let subscriber: Redis;
-let keys: Keys;
-let store: ResponseStore;
-let hub: LiveHub;
-
-beforeAll(() => {
-  redis = new Redis(url);
-  subscriber = new Redis(url, { connectionName: 'log-test-subscriber' });
-  keys = createKeys(prefix);
-  store = new ResponseStore(redis, keys);
-  hub = new LiveHub(subscriber);
-});
-afterAll(async () => {
-  redis.disconnect();
-  subscriber.disconnect();
-  await deleteByPrefix(url, prefix);
-});
+const ctx = redisTestContext('redis-log', 'log-test-subscriber');
+const { url, redis, subscriber, keys, store, hub } = ctx;
+afterAll(() => ctx.close());
 
 const item = { type: 'message' as const, id: 'msg_1', role: 'assistant' as const, status: 'in_progress' as const, content: [] };
 const delta = (text: string): EventDraft => ({ type: 'response.output_text.delta', item_id: 'msg_1', output_index: 0, content_index: 0, delta: text, logprobs: [] });

@@ -1,37 +1,19 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import OpenAI, { APIConnectionError, APIUserAbortError, RateLimitError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startScriptedUpstream, type ScriptedUpstream } from '@spool/testkit';
-import { createNodeFetch } from './node-fetch.ts';
+import { upstreamFixture } from './testing/upstream-fixture.ts';
 
 // The fetch is only worth having if the SDK behaves exactly as with its own: streaming, retries,
 // errors, aborts. Every case goes through the real `openai` client against a real HTTP server.
 describe('createNodeFetch, under the openai SDK', () => {
-  let upstream: ScriptedUpstream;
-  const http = createNodeFetch();
-  const client = (baseURL: string, maxRetries = 0) => new OpenAI({ baseURL, apiKey: 'k', maxRetries, fetch: http.fetch });
-  const servers: Server[] = [];
+  const fx = upstreamFixture();
+  const { client, serve, servers } = fx;
 
-  beforeAll(async () => {
-    upstream = await startScriptedUpstream({ host: '127.0.0.1' });
-  });
-  afterAll(async () => {
-    http.close();
-    await upstream.close();
-    for (const s of servers) s.close();
-  });
-
-  async function serve(handler: Parameters<typeof createServer>[1]): Promise<string> {
-    const server = createServer(handler);
-    servers.push(server);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
-  }
+  beforeAll(() => fx.open());
+  afterAll(() => fx.close());
 
   it('streams a completion chunk by chunk, with the request body and headers delivered', async () => {
-    const stream = await client(upstream.url).chat.completions.create({
+    const stream = await client(fx.upstream.url).chat.completions.create({
       model: 'm',
       messages: [{ role: 'user', content: '!words 5' }],
       stream: true,
@@ -45,11 +27,11 @@ describe('createNodeFetch, under the openai SDK', () => {
     }
     expect(text.join('')).toBe('w1 w2 w3 w4 w5');
     expect(usage).not.toBeNull();
-    expect(upstream.requests.at(-1)).toMatchObject({ model: 'm', stream: true, stream_options: { include_usage: true } });
+    expect(fx.upstream.requests.at(-1)).toMatchObject({ model: 'm', stream: true, stream_options: { include_usage: true } });
   });
 
   it('answers non-streaming calls too', async () => {
-    const done = await client(upstream.url).chat.completions.create({ model: 'm', messages: [{ role: 'user', content: '!say hi there' }] });
+    const done = await client(fx.upstream.url).chat.completions.create({ model: 'm', messages: [{ role: 'user', content: '!say hi there' }] });
     expect(done.choices[0]?.message.content).toBe('hi there');
   });
 
@@ -73,7 +55,7 @@ describe('createNodeFetch, under the openai SDK', () => {
   });
 
   it('surfaces an HTTP error with its status and body', async () => {
-    const err = await client(upstream.url)
+    const err = await client(fx.upstream.url)
       .chat.completions.create({ model: 'm', messages: [{ role: 'user', content: '!fail 429' }] })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RateLimitError);
@@ -91,7 +73,7 @@ describe('createNodeFetch, under the openai SDK', () => {
   });
 
   it('fails the iteration when the upstream dies mid-stream', async () => {
-    const stream = await client(upstream.url).chat.completions.create({
+    const stream = await client(fx.upstream.url).chat.completions.create({
       model: 'm',
       messages: [{ role: 'user', content: '!cutafter 2\n!words 10' }],
       stream: true,
@@ -106,7 +88,7 @@ describe('createNodeFetch, under the openai SDK', () => {
 
   it('aborts a call in flight when the signal fires, as the default fetch does', async () => {
     // The SDK ends a stream's iteration quietly on abort; both fetches must stop it at the same point.
-    for (const c of [client(upstream.url), new OpenAI({ baseURL: upstream.url, apiKey: 'k', maxRetries: 0 })]) {
+    for (const c of [client(fx.upstream.url), new OpenAI({ baseURL: fx.upstream.url, apiKey: 'k', maxRetries: 0 })]) {
       const controller = new AbortController();
       const stream = await c.chat.completions.create(
         { model: 'm', messages: [{ role: 'user', content: '!delay 50\n!words 10' }], stream: true },
@@ -124,7 +106,7 @@ describe('createNodeFetch, under the openai SDK', () => {
 
     const before = new AbortController();
     before.abort();
-    await expect(client(upstream.url).chat.completions.create({ model: 'm', messages: [] }, { signal: before.signal })).rejects.toBeInstanceOf(APIUserAbortError);
+    await expect(client(fx.upstream.url).chat.completions.create({ model: 'm', messages: [] }, { signal: before.signal })).rejects.toBeInstanceOf(APIUserAbortError);
   });
 
   it('decompresses a gzip-encoded answer', async () => {

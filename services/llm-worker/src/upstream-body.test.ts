@@ -1,11 +1,8 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import OpenAI, { APIError, RateLimitError } from 'openai';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startScriptedUpstream, type ScriptedUpstream } from '@spool/testkit';
-import { createNodeFetch } from './node-fetch.ts';
+import { upstreamFixture } from './testing/upstream-fixture.ts';
 import { completeChat, streamChat } from './upstream.ts';
 import { SseParser } from './upstream-body.ts';
 
@@ -41,27 +38,12 @@ describe('SseParser', () => {
 // The SDK makes the call; upstream-body.ts reads it. Every case goes through the real `openai`
 // client against a real HTTP server, and must behave as the SDK's own decoder does.
 describe('streamChat and completeChat, through the openai SDK', () => {
-  let upstream: ScriptedUpstream;
-  const http = createNodeFetch();
-  const client = (baseURL: string, maxRetries = 0) => new OpenAI({ baseURL, apiKey: 'k', maxRetries, fetch: http.fetch });
-  const servers: Server[] = [];
+  const fx = upstreamFixture();
+  const { client, serve } = fx;
   const params = (content: string) => ({ model: 'm', messages: [{ role: 'user' as const, content }], stream: true as const, stream_options: { include_usage: true } });
 
-  beforeAll(async () => {
-    upstream = await startScriptedUpstream({ host: '127.0.0.1' });
-  });
-  afterAll(async () => {
-    http.close();
-    await upstream.close();
-    for (const s of servers) s.close();
-  });
-
-  async function serve(handler: Parameters<typeof createServer>[1]): Promise<string> {
-    const server = createServer(handler);
-    servers.push(server);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
-  }
+  beforeAll(() => fx.open());
+  afterAll(() => fx.close());
 
   async function collect(c: OpenAI, p: ReturnType<typeof params>, signal = new AbortController().signal): Promise<ChatCompletionChunk[]> {
     const out: ChatCompletionChunk[] = [];
@@ -73,16 +55,16 @@ describe('streamChat and completeChat, through the openai SDK', () => {
     // Ids and times differ from call to call; everything else must match.
     const strip = (cs: ChatCompletionChunk[]) => JSON.parse(JSON.stringify(cs.map(({ id: _id, created: _c, ...rest }) => rest)).replace(/"call_[\w-]+"/g, '"call"')) as unknown;
     for (const [prompt, atLeast] of [['!words 12', 12], ['!call get_weather {"city":"Paris"}\n!call get_time {}', 3]] as const) {
-      const ours = await collect(client(upstream.url), params(prompt));
+      const ours = await collect(client(fx.upstream.url), params(prompt));
       const theirs: ChatCompletionChunk[] = [];
-      for await (const chunk of await client(upstream.url).chat.completions.create(params(prompt))) theirs.push(chunk);
+      for await (const chunk of await client(fx.upstream.url).chat.completions.create(params(prompt))) theirs.push(chunk);
       expect(ours.length).toBeGreaterThan(atLeast);
       expect(strip(ours)).toEqual(strip(theirs));
     }
   });
 
   it('reads the same way from a body that is not a node stream (the global fetch)', async () => {
-    const chunks = await collect(new OpenAI({ baseURL: upstream.url, apiKey: 'k', maxRetries: 0 }), params('!words 5'));
+    const chunks = await collect(new OpenAI({ baseURL: fx.upstream.url, apiKey: 'k', maxRetries: 0 }), params('!words 5'));
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('w1 w2 w3 w4 w5');
   });
 
@@ -116,20 +98,20 @@ describe('streamChat and completeChat, through the openai SDK', () => {
   });
 
   it('leaves HTTP errors, and their retries, to the SDK', async () => {
-    const err = await collect(client(upstream.url), params('!fail 429')).catch((e: unknown) => e);
+    const err = await collect(client(fx.upstream.url), params('!fail 429')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RateLimitError);
-    const ok = await collect(client(upstream.url, 2), params('!fail 503 1 body-retry\n!words 3'));
+    const ok = await collect(client(fx.upstream.url, 2), params('!fail 503 1 body-retry\n!words 3'));
     expect(ok.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('w1 w2 w3');
   });
 
   it('fails when the upstream dies mid-stream, and stops at once when the signal fires', async () => {
-    const cut = await collect(client(upstream.url), params('!cutafter 2\n!words 10')).catch((e: unknown) => e);
+    const cut = await collect(client(fx.upstream.url), params('!cutafter 2\n!words 10')).catch((e: unknown) => e);
     expect(cut).toBeInstanceOf(Error);
 
     const controller = new AbortController();
     const started = Date.now();
     let seen = 0;
-    const aborted = await streamChat(client(upstream.url), params('!delay 50\n!words 10'), controller.signal, (chunks) => {
+    const aborted = await streamChat(client(fx.upstream.url), params('!delay 50\n!words 10'), controller.signal, (chunks) => {
       seen += chunks.length;
       controller.abort();
     }).catch((e: unknown) => e);
@@ -141,9 +123,9 @@ describe('streamChat and completeChat, through the openai SDK', () => {
 
   it('answers non-streamed calls with the completion', async () => {
     const { stream: _s, stream_options: _o, ...whole } = params('!say hi there');
-    const done = await completeChat(client(upstream.url), { ...whole, stream: false }, new AbortController().signal);
+    const done = await completeChat(client(fx.upstream.url), { ...whole, stream: false }, new AbortController().signal);
     expect(done.choices[0]?.message.content).toBe('hi there');
-    const err = await completeChat(client(upstream.url), { ...whole, messages: [{ role: 'user', content: '!fail 500' }], stream: false }, new AbortController().signal).catch((e: unknown) => e);
+    const err = await completeChat(client(fx.upstream.url), { ...whole, messages: [{ role: 'user', content: '!fail 500' }], stream: false }, new AbortController().signal).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(APIError);
     expect((err as APIError).status).toBe(500);
   });
