@@ -1,5 +1,6 @@
 import type { Keys } from '@spool/contracts';
 import { TERMINAL_EVENT_TYPES } from '@spool/protocol';
+import { QuietTimers } from '@spool/runtime';
 import type { LiveHub, LiveMessage, LiveSubscription } from './live.ts';
 import type { LogEntry } from './log-format.ts';
 import type { ResponseStore } from './store.ts';
@@ -14,7 +15,7 @@ export interface FollowOptions {
   /** Called once per event, in order, never twice for one number. */
   onEvent: (entry: LogEntry) => void;
   signal?: AbortSignal;
-  /** How often to re-read the log while idle, in case a wake-up was lost. */
+  /** After how long without live messages to re-read the log, in case a wake-up was lost. */
   pollIntervalMs?: number;
   /** A subscription to the response's channel opened earlier (before its job was enqueued). */
   subscription?: LiveSubscription;
@@ -107,15 +108,18 @@ export async function followEvents(opts: FollowOptions): Promise<FollowOutcome> 
   }
   const onAbort = () => finish('aborted');
   signal?.addEventListener('abort', onAbort, { once: true });
-  const timer = setInterval(() => enqueue(catchUp), opts.pollIntervalMs ?? 15_000);
-  timer.unref();
+  // A safety re-read when the response has been quiet for a while (one timer for all readers).
+  const poll = QuietTimers.every(opts.pollIntervalMs ?? 15_000).watch(() => enqueue(catchUp));
   try {
-    sub.attach(onLive);
+    sub.attach((msg) => {
+      poll.touch();
+      onLive(msg);
+    });
     await sub.ready;
     enqueue(catchUp);
     return await outcome;
   } finally {
-    clearInterval(timer);
+    poll.stop();
     sub.close();
     signal?.removeEventListener('abort', onAbort);
   }
@@ -164,15 +168,17 @@ export async function waitForTerminal(opts: Omit<FollowOptions, 'after' | 'onEve
   }
   const onAbort = () => finish({ kind: 'aborted' });
   signal?.addEventListener('abort', onAbort, { once: true });
-  const timer = setInterval(check, opts.pollIntervalMs ?? 15_000);
-  timer.unref();
+  const poll = QuietTimers.every(opts.pollIntervalMs ?? 15_000).watch(check);
   try {
-    sub.attach(onLive);
+    sub.attach((msg) => {
+      poll.touch();
+      onLive(msg);
+    });
     await sub.ready;
     if (!preOpened) check();
     return await result;
   } finally {
-    clearInterval(timer);
+    poll.stop();
     sub.close();
     signal?.removeEventListener('abort', onAbort);
   }

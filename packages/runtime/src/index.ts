@@ -27,3 +27,4 @@ export {
 } from './local-redis.ts';
 export { Shutdown } from './shutdown.ts';
 export { SecretBox } from './secrets.ts';
+export { QuietTimers, type QuietHandle } from './quiet-timers.ts';

@@ -1,4 +1,5 @@
 import type { ServerResponse as HttpResponse } from 'node:http';
+import { QuietTimers, type QuietHandle } from '@spool/runtime';
 
 /**
  * The one place that writes Server-Sent Events. Headers once; each frame in one write (parsers
@@ -8,7 +9,8 @@ import type { ServerResponse as HttpResponse } from 'node:http';
  */
 export class SseWriter {
   private closed = false;
-  private keepaliveTimer: NodeJS.Timeout | null = null;
+  /** Keepalive comments once the stream has been quiet for keepaliveMs (one timer for all streams). */
+  private keepalive: QuietHandle | null = null;
 
   constructor(
     private readonly res: HttpResponse,
@@ -32,8 +34,7 @@ export class SseWriter {
     this.res.setHeader('X-Accel-Buffering', 'no');
     this.res.flushHeaders();
     this.res.socket?.setNoDelay(true);
-    this.keepaliveTimer = setInterval(() => this.comment('keepalive'), this.opts.keepaliveMs);
-    this.keepaliveTimer.unref();
+    this.keepalive = QuietTimers.every(this.opts.keepaliveMs).watch(() => this.comment('keepalive'));
     this.opts.registry?.add(this);
   }
 
@@ -63,7 +64,7 @@ export class SseWriter {
   }
 
   end(): void {
-    if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
+    this.keepalive?.stop();
     this.opts.registry?.delete(this);
     if (this.closed) return;
     this.closed = true;
@@ -77,11 +78,12 @@ export class SseWriter {
   private write(frame: string): void {
     if (this.isClosed) return;
     this.res.write(frame);
+    this.keepalive?.touch();
     // A reader that does not read would make us buffer without bound: drop it instead. It can
     // resume from its last sequence_number on a new connection.
     if (this.res.writableLength > this.opts.maxBufferedBytes) {
       this.closed = true;
-      if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
+      this.keepalive?.stop();
       this.res.destroy();
       this.opts.onOverflow();
     }
