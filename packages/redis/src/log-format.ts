@@ -29,10 +29,20 @@ export function parseEventLines(raw: string, afterSeq = -1, into: LogEntry[] = [
   return { entries: into, end };
 }
 
-/** The entries of an XRANGE over the log (field `e` of each entry), after `afterSeq`, in order. */
+/**
+ * The entries of an XRANGE over the log, after `afterSeq`, in order. An entry holds a batch (field
+ * `e`, see scripts.ts); entries written before batching (one event each, id `0-(seq+1)`, fields
+ * `t` and `d`) are read too, so logs written by an older Spool, or by one still running during an
+ * upgrade, replay whole.
+ */
 export function parseLogRange(range: Array<[string, string[]]>, afterSeq: number): LogEntry[] {
   const out: LogEntry[] = [];
-  for (const [, fields] of range) {
+  for (const [id, fields] of range) {
+    if (fields[0] === 't' && fields[2] === 'd') {
+      const seq = Number(id.slice(id.indexOf('-') + 1)) - 1;
+      if (seq > afterSeq) out.push({ seq, type: fields[1] as string, json: fields[3] as string });
+      continue;
+    }
     for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'e') parseEventLines(fields[i + 1] as string, afterSeq, out);
   }
   return out;

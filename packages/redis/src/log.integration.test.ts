@@ -67,6 +67,18 @@ describe('the event log', () => {
     }
   });
 
+  it('still replays entries written one event each, as before batching (a log from an older Spool)', async () => {
+    const { id } = await created();
+    // The former layout: entry id 0-(seq+1), fields t and d; here seq 2 and 3 after the batch of 0–1.
+    await redis.hincrby(keys.record(id), 'seq', 2);
+    await redis.xadd(keys.events(id), '0-3', 't', 'response.output_text.delta', 'd', withSeq(delta('old'), 2));
+    await redis.xadd(keys.events(id), '0-4', 't', 'response.output_text.delta', 'd', withSeq(delta('er'), 3));
+    await store.append(id, [delta('new')]);
+    const { events } = await store.readEvents(id, 1);
+    expect(events.map((e) => [e.seq, JSON.parse(e.json).delta])).toEqual([[2, 'old'], [3, 'er'], [4, 'new']]);
+    expect((await store.readEvents(id, 2)).events.map((e) => e.seq)).toEqual([3, 4]);
+  });
+
   it('builds lifecycle events around the snapshot written with them, byte for byte as the JSON of the event', async () => {
     const { id, expected, final } = await finished();
     const { events } = await store.readEvents(id, 5);
