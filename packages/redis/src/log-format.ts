@@ -1,7 +1,7 @@
 /**
  * The text form of events in the log and on the live channel (written by the Lua scripts in
- * scripts.ts): lines of `seq\ttype\tjson`, and on the channel a last `end` line when the append
- * sealed the response. Types never contain a tab or a newline, and the JSON is one line.
+ * scripts.ts): lines of `seq\ttype\tjson`, and a last `end` line when the append sealed the
+ * response. Types never contain a tab or a newline, and the JSON is one line.
  */
 
 /** One entry of the event log, as stored and as sent on SSE. */

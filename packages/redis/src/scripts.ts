@@ -9,9 +9,10 @@
  * come from the `seq` counter in the record, incremented here, so any process may append and
  * numbers never repeat or skip.
  *
- * Every append PUBLISHes the same lines to the response's channel; a final `end` line says the
- * response is sealed (terminal or cancelled). Once sealed, appends are refused: nothing can turn a
- * cancelled response into a completed one.
+ * Every append PUBLISHes the same text to the response's channel; a final `end` line says the
+ * response is sealed (terminal or cancelled), and the sealing entry of the log holds it too (one
+ * string for both; readers of the log skip it). Once sealed, appends are refused: nothing can turn
+ * a cancelled response into a completed one.
  */
 
 /**
@@ -42,11 +43,11 @@ local function append_events(base, channel, seal, snapshot)
       end
       lines[i + 1] = seq .. '\\t' .. t .. '\\t' .. json
     end
+    if seal then lines[n + 1] = 'end' end
     batch = table.concat(lines, '\\n')
     redis.call('XADD', KEYS[2], '0-' .. last, 'e', batch)
-  end
-  if seal then
-    batch = batch and (batch .. '\\nend') or 'end'
+  elseif seal then
+    batch = 'end'
   end
   if batch then redis.call('PUBLISH', channel, batch) end
   return first
