@@ -55,7 +55,7 @@ function settleOnce<T>() {
  * whichever replica serves the reader.
  */
 export async function followEvents(opts: FollowOptions): Promise<FollowOutcome> {
-  const { store, hub, keys, responseId, onEvent, signal } = opts;
+  const { store, responseId, onEvent } = opts;
   let cursor = opts.after;
   const { promise: outcome, finish, fail, isDone } = settleOnce<FollowOutcome>();
 
@@ -101,23 +101,39 @@ export async function followEvents(opts: FollowOptions): Promise<FollowOutcome> 
       }
     });
 
-  const sub = opts.subscription ?? hub.open(keys.channel(responseId));
+  return listen(opts, { outcome, finish, aborted: 'aborted' }, onLive, () => enqueue(catchUp), () => enqueue(catchUp));
+}
+
+/**
+ * What both readers share: the response's channel (the subscription opened earlier, or a new one)
+ * feeding `onLive`; `onQuiet` once the channel has been quiet for `pollIntervalMs` (a safety
+ * re-read; one timer for all readers); `afterReady` once the subscription is confirmed; the
+ * abort signal settling with `aborted`. Everything is undone when `outcome` settles.
+ */
+async function listen<T>(
+  opts: Pick<FollowOptions, 'hub' | 'keys' | 'responseId' | 'signal' | 'pollIntervalMs' | 'subscription'>,
+  end: { outcome: Promise<T>; finish: (v: T) => void; aborted: T },
+  onLive: (msg: LiveMessage) => void,
+  onQuiet: () => void,
+  afterReady: () => void,
+): Promise<T> {
+  const { signal } = opts;
+  const sub = opts.subscription ?? opts.hub.open(opts.keys.channel(opts.responseId));
   if (signal?.aborted) {
     sub.close();
-    return 'aborted';
+    return end.aborted;
   }
-  const onAbort = () => finish('aborted');
+  const onAbort = () => end.finish(end.aborted);
   signal?.addEventListener('abort', onAbort, { once: true });
-  // A safety re-read when the response has been quiet for a while (one timer for all readers).
-  const poll = QuietTimers.every(opts.pollIntervalMs ?? 15_000).watch(() => enqueue(catchUp));
+  const poll = QuietTimers.every(opts.pollIntervalMs ?? 15_000).watch(onQuiet);
   try {
     sub.attach((msg) => {
       poll.touch();
       onLive(msg);
     });
     await sub.ready;
-    enqueue(catchUp);
-    return await outcome;
+    afterReady();
+    return await end.outcome;
   } finally {
     poll.stop();
     sub.close();
@@ -142,7 +158,7 @@ export type FinalState =
  * a quiet `pollIntervalMs`, the record says whether it is sealed.
  */
 export async function waitForTerminal(opts: Omit<FollowOptions, 'after' | 'onEvent'>): Promise<FinalState> {
-  const { store, hub, keys, responseId, signal } = opts;
+  const { store, responseId } = opts;
   const { promise: result, finish, fail, isDone } = settleOnce<FinalState>();
   const check = () => {
     store.final(responseId).then(
@@ -160,28 +176,11 @@ export async function waitForTerminal(opts: Omit<FollowOptions, 'after' | 'onEve
     if (msg.end) check();
   };
 
+  // Opened before the job was enqueued, the subscription saw everything: nothing to read first.
   const preOpened = opts.subscription !== undefined;
-  const sub = opts.subscription ?? hub.open(keys.channel(responseId));
-  if (signal?.aborted) {
-    sub.close();
-    return { kind: 'aborted' };
-  }
-  const onAbort = () => finish({ kind: 'aborted' });
-  signal?.addEventListener('abort', onAbort, { once: true });
-  const poll = QuietTimers.every(opts.pollIntervalMs ?? 15_000).watch(check);
-  try {
-    sub.attach((msg) => {
-      poll.touch();
-      onLive(msg);
-    });
-    await sub.ready;
+  return listen(opts, { outcome: result, finish, aborted: { kind: 'aborted' } }, onLive, check, () => {
     if (!preOpened) check();
-    return await result;
-  } finally {
-    poll.stop();
-    sub.close();
-    signal?.removeEventListener('abort', onAbort);
-  }
+  });
 }
 
 /** The `response` member of a lifecycle event's JSON, as written by the log (see scripts.ts). */

@@ -12,7 +12,7 @@ export {
   type ResponseRecord,
   type SplitEvent,
 } from './store.ts';
-export { LiveHub, parseLiveMessage, type LiveHandler, type LiveMessage, type LiveSubscription } from './live.ts';
+export { LiveHub, type LiveHandler, type LiveMessage, type LiveSubscription } from './live.ts';
 export { followEvents, responseJsonOf, waitForTerminal, type FinalState, type FollowOptions, type FollowOutcome } from './follow.ts';
 export { ResponseClosedError, ResponseWriter, type WriterOptions } from './writer.ts';
 export { ChainError, loadChain } from './chain.ts';

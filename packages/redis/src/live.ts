@@ -7,12 +7,6 @@ export type LiveMessage =
   | { kind: 'resync' };
 export type LiveHandler = (message: LiveMessage) => void;
 
-/** Parses a published message: lines of `seq\ttype\tjson`, and a last `end` line when sealed. */
-export function parseLiveMessage(raw: string): LiveMessage {
-  const { entries, end } = parseEventLines(raw);
-  return { kind: 'events', entries, end };
-}
-
 /** A subscription to one channel, open before anyone handles it (see LiveHub.open). */
 export interface LiveSubscription {
   /**
@@ -44,7 +38,8 @@ export class LiveHub {
     subscriber.on('message', (channel: string, message: string) => {
       const set = this.handlers.get(channel);
       if (!set || set.size === 0) return;
-      const parsed = parseLiveMessage(message);
+      const { entries, end } = parseEventLines(message);
+      const parsed: LiveMessage = { kind: 'events', entries, end };
       for (const handler of set) handler(parsed);
     });
     // Commands wait for 'ready': one sent during the connection handshake puts the connection in
@@ -108,14 +103,6 @@ export class LiveHub {
       },
       close,
     };
-  }
-
-  /** Resolves once Redis has confirmed the subscription; returns the unsubscribe function. */
-  async subscribe(channel: string, handler: LiveHandler): Promise<() => void> {
-    const sub = this.open(channel);
-    sub.attach(handler);
-    await sub.ready;
-    return sub.close;
   }
 
   get channelCount(): number {

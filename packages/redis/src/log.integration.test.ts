@@ -91,11 +91,13 @@ describe('the event log', () => {
   it('publishes the lines it logs, with `end` on the sealing append', async () => {
     const { id, snapshot } = await created();
     const messages: LiveMessage[] = [];
-    const unsubscribe = await hub.subscribe(keys.channel(id), (m) => messages.push(m));
+    const sub = hub.open(keys.channel(id));
+    sub.attach((m) => messages.push(m));
+    await sub.ready;
     await store.append(id, [delta('a'), delta('b')]);
     await store.append(id, [snapshotEvent('response.completed')], { snapshot: { ...snapshot, status: 'completed' }, status: 'completed', seal: true, ttlSeconds: 60 });
     await vi.waitFor(() => expect(messages).toHaveLength(2));
-    unsubscribe();
+    sub.close();
     const live = messages.flatMap((m) => (m.kind === 'events' ? m.entries : []));
     expect(live).toEqual((await store.readEvents(id, 1)).events);
     expect(messages.map((m) => m.kind === 'events' && m.end)).toEqual([false, true]);

@@ -222,13 +222,6 @@ export class ResponsesService {
           ttlSeconds: retentionSeconds(limits, storeIt),
         }),
       ]);
-    } catch (err) {
-      subscription?.close();
-      for (const d of decisions) if (d.heldBy) await this.d.approvals.release(d.heldBy, d.decision.approvalRequestId).catch(() => undefined);
-      await this.d.store.delete(id).catch(() => undefined);
-      throw err;
-    }
-    try {
       await this.d.enqueueTurn({
         responseId: id,
         turn: 0,

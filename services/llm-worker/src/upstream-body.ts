@@ -60,13 +60,6 @@ export class SseParser {
     return out;
   }
 
-  /** The end of the body: a last event not followed by a blank line is dropped, as the spec says. */
-  end(): void {
-    this.pending = '';
-    this.data = [];
-    this.event = null;
-  }
-
   private line(line: string, out: SseMessage[]): void {
     if (line === '') {
       if (this.data.length > 0 || this.event !== null) out.push({ event: this.event, data: this.data.join('\n') });
@@ -160,7 +153,10 @@ function decode<T>(sse: SseMessage, headers: Headers): T {
  * chunks of each network read together, in order.
  */
 export async function readSseJson<T>(response: Response, onChunks: (chunks: T[]) => void): Promise<void> {
+  // An event the body ends without a blank line after is dropped, as the SSE rules say: the
+  // parser simply never dispatches it.
   const parser = new SseParser();
+  const headers = response.headers;
   await readBody(response, (bytes) => {
     const batch: T[] = [];
     let more = true;
@@ -171,10 +167,9 @@ export async function readSseJson<T>(response: Response, onChunks: (chunks: T[])
       }
       // Named thread.* events belong to the Assistants API, never to Chat Completions.
       if (sse.event?.startsWith('thread.')) continue;
-      batch.push(decode<T>(sse, response.headers));
+      batch.push(decode<T>(sse, headers));
     }
     if (batch.length > 0) onChunks(batch);
     return more;
   });
-  parser.end();
 }
