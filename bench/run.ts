@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { hasRedisServerBinary } from '@spool/runtime';
 import { BENCH_DIR, openBench, PROFILES_DIR, QUIET_PERCENT, redisVersion, RESULTS_DIR } from './harness.ts';
 import { formatProfile, summarizeProfile, type ProfileSummary } from './lib/profile.ts';
-import { gitState, machineInfo } from './lib/proc.ts';
+import { disturbance, gitState, machineInfo } from './lib/proc.ts';
 import { OptionsError, parseOptions, type Options, type ScenarioName } from './options.ts';
 import { formatMarkdown, formatTable, type Report } from './report.ts';
 import { background } from './scenarios/background.ts';
@@ -66,7 +66,8 @@ function maxOthers(cpu: unknown): number | null {
   if (!cpu || typeof cpu !== 'object') return null;
   const values: number[] = [];
   const visit = (o: Record<string, unknown>) => {
-    if (typeof o.others === 'number') values.push(o.others + (typeof o.steal === 'number' ? o.steal : 0));
+    const d = disturbance(o);
+    if (d !== null) values.push(d);
     for (const v of Object.values(o)) if (v && typeof v === 'object') visit(v as Record<string, unknown>);
   };
   visit(cpu as Record<string, unknown>);

@@ -76,6 +76,11 @@ export class CpuMeter {
   }
 }
 
+/** How much a sample was disturbed: other processes plus steal, in % of a core (null: unknown). */
+export function disturbance(sample: Record<string, unknown>): number | null {
+  return typeof sample.others === 'number' ? sample.others + (typeof sample.steal === 'number' ? sample.steal : 0) : null;
+}
+
 /**
  * Waits (at most `maxMs`) until processes other than `pids` use less than `limitPercent` of one
  * core over a 1 s sample. Returns what they used in the last sample.
@@ -85,8 +90,7 @@ export async function waitForQuiet(pids: number[], limitPercent: number, maxMs: 
   for (;;) {
     const meter = new CpuMeter(Object.fromEntries(pids.map((p) => [String(p), p])));
     await new Promise((r) => setTimeout(r, 1000));
-    const sample = meter.since();
-    const others = sample.others === null || sample.others === undefined ? null : sample.others + (sample.steal ?? 0);
+    const others = disturbance(meter.since());
     if (others === null || others < limitPercent || Date.now() >= deadline) return others;
   }
 }

@@ -4,7 +4,7 @@ import { BENCH_DIR, RESULTS_DIR, SPOOL_API_KEY } from '../harness.ts';
 import { forkTs } from '../lib/child.ts';
 import { endpoint, HttpClient } from '../lib/http.ts';
 import { closedLoop } from '../lib/load.ts';
-import { CpuMeter } from '../lib/proc.ts';
+import { CpuMeter, disturbance } from '../lib/proc.ts';
 import { round } from '../lib/stats.ts';
 import { expectOk, responsesBody } from './requests.ts';
 import { row, type Row, type Scenario } from './types.ts';
@@ -54,7 +54,7 @@ export const floor: Scenario = async (bench) => {
         cpu = meter.since();
       }
       const per = (percent: number | null | undefined) => (percent == null || ops === 0 ? NaN : round(((percent / 100) * (ms / 1000) * 1e6) / ops, 0));
-      return { us: per(cpu.part), redisUs: per(cpu.redis), ops, othersPercent: cpu.others == null ? null : cpu.others + (cpu.steal ?? 0) };
+      return { us: per(cpu.part), redisUs: per(cpu.redis), ops, othersPercent: disturbance(cpu) };
     } finally {
       await child.stop();
     }
