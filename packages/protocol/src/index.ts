@@ -1,5 +1,6 @@
 export { newId } from './ids.ts';
 export { ApiError, ErrorBodySchema, type ApiErrorType, type ErrorBody } from './errors.ts';
+export { assertDepthWithin, tooDeepPath } from './bounds.ts';
 export * from './items.ts';
 export * from './tools.ts';
 export {

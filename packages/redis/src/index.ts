@@ -19,3 +19,4 @@ export { ChainError, loadChain } from './chain.ts';
 export { CLOSED_POLL_MS, asCancelled, cancelResponse, replayEvents, watchClosed, type CancelOutcome } from './cancel.ts';
 export { ApprovalStore, type ClaimResult } from './approvals.ts';
 export { ToolListCache, type ToolListSource } from './tool-lists.ts';
+export { checkEvictionPolicy, type EvictionCheck } from './policy.ts';

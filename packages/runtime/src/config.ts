@@ -22,6 +22,8 @@ export const EnvSchema = z.object({
   SPOOL_API_KEYS: csv.optional(),
   SPOOL_ALLOW_UNAUTHENTICATED: boolFromEnv.default(false),
   SPOOL_MCP_ALLOW_HOSTS: csv.optional(),
+  SPOOL_CORS_ALLOW_ORIGINS: csv.optional(),
+  SPOOL_REDIS_ALLOW_EVICTION: boolFromEnv.optional(),
   SPOOL_DATA_DIR: z.string().default('.data'),
   SPOOL_DEMO_MODEL: boolFromEnv.optional(),
   /** base64 of 32 bytes: seals MCP credentials in job data. Unset: a key kept in Redis is used. */
@@ -68,7 +70,11 @@ export type McpServerConfig = z.infer<typeof McpServerConfigSchema>;
 export const WebhookConfigSchema = z
   .object({
     url: z.string().url(),
-    secret: z.string().regex(/^whsec_/, "must be in the 'whsec_…' form"),
+    /** Standard Webhooks: `whsec_` + base64 of the key; a short key makes signatures guessable. */
+    secret: z
+      .string()
+      .regex(/^whsec_/, "must be in the 'whsec_…' form")
+      .refine((s) => Buffer.from(s.slice(6), 'base64').length >= 24, 'the key after whsec_ must decode (base64) to at least 24 bytes (openssl rand -base64 32)'),
     events: z
       .array(z.enum(['response.completed', 'response.failed', 'response.cancelled', 'response.incomplete']))
       .default(['response.completed', 'response.failed', 'response.cancelled', 'response.incomplete']),
@@ -102,6 +108,12 @@ export const LimitsSchema = z
     /** Webhook tries and the first backoff (doubling): by default nine tries over about 8.5 minutes. */
     webhook_attempts: z.number().int().min(1).default(9),
     webhook_backoff_ms: z.number().int().min(10).default(1000),
+    /** JSON nesting of a request body (the body is level 1): deeper is a 400 before anything walks it. */
+    max_json_depth: z.number().int().min(8).max(1000).default(64),
+    /** Characters of `instructions` (and of Chat Completions system messages taken as instructions). */
+    max_instructions_chars: z.number().int().min(1).default(1024 * 1024),
+    /** Bytes of one MCP tool result (its text as the model sees it); larger is a failed `mcp_call`. */
+    max_mcp_result_bytes: z.number().int().min(1024).default(1024 * 1024),
   })
   .strict();
 
@@ -113,6 +125,13 @@ export const FileSchema = z
     mcp: z.object({ allow_hosts: z.array(z.string()).default([]) }).strict().default({ allow_hosts: [] }),
     webhooks: z.array(WebhookConfigSchema).default([]),
     limits: LimitsSchema.default(LimitsSchema.parse({})),
+    /** Origins whose pages may call Spool from a browser (CORS); `*` for any. Empty: none. */
+    cors: z.object({ allow_origins: z.array(z.string().min(1)).default([]) }).strict().default({ allow_origins: [] }),
+    /**
+     * Spool's records expire by TTL and must never be evicted early: it refuses to start on a Redis
+     * whose `maxmemory-policy` evicts keys, unless told that the operator accepts losing them.
+     */
+    redis: z.object({ allow_eviction: z.boolean().default(false) }).strict().default({ allow_eviction: false }),
   })
   .strict();
 
@@ -140,6 +159,8 @@ export interface Config {
   mcpAllowHosts: string[];
   webhooks: z.infer<typeof WebhookConfigSchema>[];
   limits: z.infer<typeof LimitsSchema>;
+  corsAllowOrigins: string[];
+  redisAllowEviction: boolean;
   dataDir: string;
   secretKey: string | null;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
@@ -205,6 +226,8 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
     mcpAllowHosts: e.SPOOL_MCP_ALLOW_HOSTS ?? file.mcp.allow_hosts,
     webhooks: file.webhooks,
     limits: file.limits,
+    corsAllowOrigins: e.SPOOL_CORS_ALLOW_ORIGINS ?? file.cors.allow_origins,
+    redisAllowEviction: e.SPOOL_REDIS_ALLOW_EVICTION ?? file.redis.allow_eviction,
     dataDir: e.SPOOL_DATA_DIR,
     secretKey: e.SPOOL_SECRET_KEY ?? null,
     logLevel: e.LOG_LEVEL,

@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
@@ -26,6 +26,36 @@ export const REDACT_PATHS = [
   'req.headers["api-key"]',
 ];
 
-export function createLogger(level: string, bindings: Record<string, unknown> = {}): Logger {
-  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { service: 'spool', ...bindings } });
+export interface LoggedError {
+  type: string;
+  message: string;
+  code?: string | number;
+  stack?: string;
+  cause?: LoggedError;
+}
+
+/**
+ * What a log keeps of an error: its name, message, code and stack, and the same of its cause.
+ * Nothing else: ioredis' ReplyError carries the failed command with its arguments (a record's
+ * snapshot, so the prompt), BullMQ's errors carry job data, the SDK's carry request bodies, and
+ * pino's default serializer would copy every one of those fields into the log.
+ */
+export function serializeError(err: unknown, depth = 0): LoggedError | unknown {
+  if (!(err instanceof Error)) return typeof err === 'string' ? err : err === undefined ? undefined : String(err);
+  const out: LoggedError = { type: err.name, message: err.message };
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' || typeof code === 'number') out.code = code;
+  if (err.stack) out.stack = err.stack;
+  if (err.cause !== undefined && depth < 3) out.cause = serializeError(err.cause, depth + 1) as LoggedError;
+  return out;
+}
+
+export function createLogger(level: string, bindings: Record<string, unknown> = {}, destination?: DestinationStream): Logger {
+  const options = {
+    level,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    serializers: { err: serializeError, error: serializeError },
+    base: { service: 'spool', ...bindings },
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

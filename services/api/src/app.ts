@@ -7,7 +7,8 @@ import type { ResponsesService } from './responses-service.ts';
 import { responsesRouter } from './routes/responses.ts';
 import type { SseWriter } from './sse.ts';
 import { chatCompletionsRouter } from './routes/chat-completions.ts';
-import { ApiError } from '@spool/protocol';
+import { ApiError, assertDepthWithin } from '@spool/protocol';
+import { browserGuard, isJsonMediaType, requireJsonBody } from './browser.ts';
 
 export interface AppDeps {
   responses: ResponsesService;
@@ -20,6 +21,10 @@ export interface AppDeps {
   maxBufferedBytes?: number;
   /** Open SSE streams (shared with the shutdown). */
   streams?: Set<SseWriter>;
+  /** Origins whose pages get CORS headers (`*`: any); none by default. */
+  corsAllowOrigins?: readonly string[];
+  /** JSON nesting limit of a request body. */
+  maxJsonDepth?: number;
   /** Readiness: Redis reachable and the roles of this process started. */
   ready: () => Promise<boolean>;
 }
@@ -32,13 +37,9 @@ export function createApp(deps: AppDeps): Express {
 
   app.use((req, res, next) => {
     res.setHeader('x-request-id', req.header('x-request-id') ?? `req_${randomUUID().replace(/-/g, '')}`);
-    // Browser clients (the Open Responses compliance page, web apps) call cross-origin.
-    res.setHeader('Access-Control-Allow-Origin', '*');
-    res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, OpenAI-Organization, OpenAI-Project, X-Stainless-*, x-litellm-api-key, api-key');
-    res.setHeader('Access-Control-Allow-Methods', 'GET, POST, DELETE, OPTIONS');
-    if (req.method === 'OPTIONS') return res.status(204).end();
     next();
   });
+  app.use(browserGuard({ allowOrigins: deps.corsAllowOrigins ?? [], keyless: deps.apiKeys.length === 0, allowUnauthenticated: deps.allowUnauthenticated }));
 
   app.get('/healthz', (_req, res) => res.json({ status: 'ok' }));
   app.get('/readyz', async (_req, res) => {
@@ -48,8 +49,14 @@ export function createApp(deps: AppDeps): Express {
 
   const v1 = express.Router();
   v1.use(authenticate(deps.apiKeys, deps.allowUnauthenticated));
-  // An empty body is fine (the SDK's cancel sends none); a body must otherwise be JSON.
-  v1.use(express.json({ limit: deps.maxBodyBytes, type: () => true }));
+  // An empty body is fine (the SDK's cancel sends none); a body must otherwise be JSON, say so,
+  // and nest no deeper than the limit (checked before any schema or clone walks it).
+  v1.use(requireJsonBody);
+  v1.use(express.json({ limit: deps.maxBodyBytes, type: (req) => isJsonMediaType(req.headers['content-type'] ?? '') }));
+  v1.use((req, _res, next) => {
+    if (req.body !== undefined) assertDepthWithin(req.body, deps.maxJsonDepth ?? 64);
+    next();
+  });
   v1.use(
     responsesRouter(deps.responses, {
       keepaliveMs: deps.keepaliveMs,

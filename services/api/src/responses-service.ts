@@ -44,6 +44,7 @@ export interface ResponsesServiceDeps {
     max_input_items: number;
     max_tools: number;
     keepalive_ms: number;
+    max_instructions_chars: number;
   };
   now: () => number;
   /**
@@ -167,6 +168,9 @@ export class ResponsesService {
     }
     const input = normalizeInput(request.input);
     if (input.length > limits.max_input_items) throw ApiError.badRequest(`Too many input items: at most ${limits.max_input_items}.`, 'input', 'too_many_items');
+    if (request.instructions && request.instructions.length > limits.max_instructions_chars) {
+      throw ApiError.badRequest(`'instructions' is too long: ${request.instructions.length} characters, at most ${limits.max_instructions_chars}.`, 'instructions', 'string_above_max_length');
+    }
     if ((request.tools?.length ?? 0) > limits.max_tools) throw ApiError.badRequest(`Too many tools: at most ${limits.max_tools}.`, 'tools', 'too_many_tools');
     if (request.background && request.store === false) {
       // Accepted: kept only as long as a poll needs (ephemeral retention), documented in the README.

@@ -17,6 +17,8 @@ export interface McpProcessorDeps {
   logger: Logger;
   /** Called on MCP progress notifications, so open streams of the response see life. */
   onProgress?: (responseId: string) => void;
+  /** A result larger than this (UTF-8 bytes of the text the model would see) fails the call. */
+  maxResultBytes?: number;
 }
 
 /**
@@ -71,9 +73,18 @@ export function createMcpProcessor(deps: McpProcessorDeps) {
         ...opts,
         onProgress: () => deps.onProgress?.(data.responseId),
       });
-      return outcome.ok
-        ? { kind: 'call', itemId: data.itemId, output: outcome.output, error: null }
-        : { kind: 'call', itemId: data.itemId, output: null, error: outcome.error };
+      if (!outcome.ok) return { kind: 'call', itemId: data.itemId, output: null, error: outcome.error };
+      const bytes = Buffer.byteLength(outcome.output, 'utf8');
+      if (deps.maxResultBytes !== undefined && bytes > deps.maxResultBytes) {
+        // Refused here, before it enters the job result, the event log and the model's context.
+        return {
+          kind: 'call',
+          itemId: data.itemId,
+          output: null,
+          error: { type: 'mcp_protocol_error', code: -32603, message: `The tool result is too large: ${bytes} bytes, over the limit of ${deps.maxResultBytes} (limits.max_mcp_result_bytes).` },
+        };
+      }
+      return { kind: 'call', itemId: data.itemId, output: outcome.output, error: null };
     } catch (err) {
       if (err instanceof McpServerError || err instanceof McpUrlNotAllowedError) {
         const code = err instanceof McpServerError && err.httpStatus ? err.httpStatus : 0;

@@ -37,5 +37,5 @@ export async function resolveTarget(
     };
   }
   await assertUrlAllowed(serverUrl, allow);
-  return { kind: 'http', label, url: serverUrl, transport: 'auto', headers: requestHeaders, timeoutMs: DEFAULT_MCP_TIMEOUT_MS };
+  return { kind: 'http', label, url: serverUrl, transport: 'auto', headers: requestHeaders, timeoutMs: DEFAULT_MCP_TIMEOUT_MS, guarded: true };
 }

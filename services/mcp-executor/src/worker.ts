@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { QUEUES, type Keys } from '@spool/contracts';
 import type { Config, Logger, SecretBox } from '@spool/runtime';
 import { ToolListCache, watchClosed, type ResponseStore } from '@spool/redis';
-import { McpClientPool, parseAllowList } from './mcp/index.ts';
+import { guardedLookup, McpClientPool, parseAllowList } from './mcp/index.ts';
 import { createMcpProcessor } from './processor.ts';
 
 export interface McpExecutorDeps {
@@ -19,14 +19,16 @@ export interface McpExecutorDeps {
 
 /** The MCP executor role: consumes MCP jobs on a pool of MCP client sessions. */
 export function startMcpExecutor(deps: McpExecutorDeps): { worker: Worker; close(): Promise<void> } {
-  const pool = new McpClientPool({ onStderr: (label, text) => deps.logger.debug({ label, text }, 'mcp stdio stderr') });
+  const allow = parseAllowList(deps.config.mcpAllowHosts);
+  const pool = new McpClientPool({ onStderr: (label, text) => deps.logger.debug({ label, text }, 'mcp stdio stderr'), guardedLookup: guardedLookup(allow) });
   const processor = createMcpProcessor({
     pool,
     servers: deps.config.mcpServers,
-    allow: parseAllowList(deps.config.mcpAllowHosts),
+    allow,
     box: deps.box,
     toolLists: new ToolListCache(deps.queueConnection, deps.keys, (text) => deps.box.digest(text), deps.config.limits.mcp_tool_list_cache_seconds),
     logger: deps.logger,
+    maxResultBytes: deps.config.limits.max_mcp_result_bytes,
     ...(deps.store ? { watchClosed: (id: string, onClosed: () => void) => watchClosed(deps.store as ResponseStore, id, onClosed) } : {}),
     ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
   });

@@ -1,1 +1,1 @@
-export { startSpool, type RunningSpool } from './server.ts';
+export { startSpool, UnsafeRedisError, type RunningSpool } from './server.ts';

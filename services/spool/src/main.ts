@@ -1,6 +1,6 @@
 import { startScriptedUpstream } from '@spool/testkit';
 import { ConfigError, createLogger, loadConfig, resolveRedis, RedisUnavailableError, Shutdown } from '@spool/runtime';
-import { startSpool } from './server.ts';
+import { startSpool, UnsafeRedisError } from './server.ts';
 
 /** `npm start`: every role in one process unless SPOOL_ROLES picks some. */
 async function main(): Promise<void> {
@@ -46,7 +46,17 @@ async function main(): Promise<void> {
     );
   }
 
-  const spool = await startSpool(config, redis.url, logger);
+  let spool;
+  try {
+    spool = await startSpool(config, redis.url, logger);
+  } catch (err) {
+    if (err instanceof UnsafeRedisError) {
+      console.error(err.message);
+      await shutdown.run();
+      process.exit(2);
+    }
+    throw err;
+  }
   shutdown.add('spool', spool.close);
   const roles = [...config.roles].join(',');
   if (spool.url) {

@@ -7,7 +7,7 @@ import { startLlmWorker } from '@spool/llm-worker';
 import { startMcpExecutor } from '@spool/mcp-executor';
 import { startWebhookWorker, WebhookNotifier } from '@spool/webhooks';
 import type { ResponseStatus } from '@spool/protocol';
-import { ApprovalStore, connect, LiveHub, ResponseStore, waitReady } from '@spool/redis';
+import { ApprovalStore, checkEvictionPolicy, connect, LiveHub, ResponseStore, waitReady } from '@spool/redis';
 import { routeFor, SecretBox, type Config, type Logger } from '@spool/runtime';
 import type { Redis } from 'ioredis';
 
@@ -20,6 +20,11 @@ async function jobKey(config: Config, redis: Redis, key: string): Promise<Secret
   await redis.set(key, SecretBox.generateKey(), 'NX');
   const stored = await redis.get(key);
   return new SecretBox(Buffer.from(stored as string, 'base64'));
+}
+
+/** Spool will not start on this Redis as it is configured; the message says how to fix it. */
+export class UnsafeRedisError extends Error {
+  override readonly name = 'UnsafeRedisError';
 }
 
 export interface RunningSpool {
@@ -40,6 +45,17 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
   // Connection errors are expected while Redis restarts; ioredis reconnects by itself.
   for (const c of [command, queueConn]) c.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
   await waitReady(command, 10_000);
+  const eviction = await checkEvictionPolicy(command);
+  if (eviction.kind === 'evicts' && !config.redisAllowEviction) {
+    command.disconnect();
+    queueConn.disconnect();
+    throw new UnsafeRedisError(
+      `Redis has maxmemory-policy '${eviction.policy}', which evicts keys under memory pressure: running responses and queued jobs would vanish. ` +
+        "Run `redis-cli CONFIG SET maxmemory-policy noeviction` (and set it in redis.conf), or accept the risk with SPOOL_REDIS_ALLOW_EVICTION=true (redis.allow_eviction in the config file).",
+    );
+  }
+  if (eviction.kind === 'evicts') logger.warn({ policy: eviction.policy }, 'redis evicts keys under memory pressure (allowed by configuration)');
+  if (eviction.kind === 'unknown') logger.warn({ reason: eviction.reason }, 'could not read maxmemory-policy; make sure it is noeviction');
   const store = new ResponseStore(command, keys);
   // Workers write through a connection that waits for Redis to come back, so a blip delays a
   // turn instead of failing it; the API's connection fails fast so clients get a 503.
@@ -106,6 +122,8 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
       maxBodyBytes: config.limits.max_body_bytes,
       keepaliveMs: config.limits.keepalive_ms,
       maxBufferedBytes: config.limits.sse_max_buffered_bytes,
+      corsAllowOrigins: config.corsAllowOrigins,
+      maxJsonDepth: config.limits.max_json_depth,
       ready: async () => rolesStarted && (await command.ping()) === 'PONG',
       streams,
     });

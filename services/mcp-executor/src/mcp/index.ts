@@ -12,10 +12,12 @@ export { McpServerError, McpUrlNotAllowedError, type McpServerErrorCode } from '
 export { mcpHeadersFor, canonicalHeaderName } from './headers.ts';
 export {
   assertUrlAllowed,
+  guardedLookup,
   classifyAddress,
   isPrivateAddress,
   parseAllowList,
   type AddressKind,
   type AllowList,
   type AssertUrlOptions,
+  type LookupFunction,
 } from './ssrf.ts';

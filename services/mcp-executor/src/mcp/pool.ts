@@ -8,6 +8,8 @@ import { ErrorCode, McpError, type Tool } from '@modelcontextprotocol/sdk/types.
 import { STATUS_CODES } from 'node:http';
 import { McpServerError, describeStatus } from './errors.ts';
 import { poolKey, type McpTarget } from './target.ts';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { ADDRESS_NOT_ALLOWED, type LookupFunction } from './ssrf.ts';
 
 /** One tool as OpenAI's `mcp_list_tools` item lists it. */
 export interface McpToolInfo {
@@ -48,6 +50,11 @@ export interface McpClientPoolOptions {
   idleTimeoutMs?: number;
   /** A stdio server's stderr. Discarded by default; this library never logs (the service decides). */
   onStderr?: (label: string, text: string) => void;
+  /**
+   * The socket lookup for `guarded` targets (request `server_url`s): `guardedLookup`, so that the
+   * address the SSRF rule checked is the one connected to. A guarded target without it is refused.
+   */
+  guardedLookup?: LookupFunction;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
@@ -102,6 +109,8 @@ export class McpClientPool {
   readonly #connectTimeoutMs: number;
   readonly #idleTimeoutMs: number;
   readonly #onStderr: ((label: string, text: string) => void) | undefined;
+  /** One connection pool for every guarded target, its DNS lookup checked (see the option). */
+  readonly #guardedAgent: Agent | null;
   readonly #sessions = new Map<string, Session>();
   readonly #connecting = new Map<string, Promise<Session>>();
   readonly #all = new Set<Session>();
@@ -112,6 +121,7 @@ export class McpClientPool {
     this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     this.#onStderr = options.onStderr;
+    this.#guardedAgent = options.guardedLookup ? new Agent({ connect: { lookup: options.guardedLookup } }) : null;
   }
 
   /**
@@ -194,6 +204,15 @@ export class McpClientPool {
     await Promise.allSettled([...this.#connecting.values()]);
     await Promise.all([...this.#all].map((s) => this.#dispose(s, true)));
     this.#sessions.clear();
+    await this.#guardedAgent?.close().catch(() => undefined);
+  }
+
+  /** The fetch for a target: through the checked lookup when the target is guarded. */
+  #fetchFor(t: Extract<McpTarget, { kind: 'http' }>): typeof fetch {
+    if (!t.guarded) return fetch;
+    const dispatcher = this.#guardedAgent;
+    if (!dispatcher) throw new PoolError('A request server_url needs the guarded lookup, and this pool has none.');
+    return ((input: string | URL | Request, init?: RequestInit) => undiciFetch(input as never, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
   }
 
   // --- sessions -------------------------------------------------------------------------------------
@@ -370,6 +389,7 @@ export class McpClientPool {
     }
     const url = parseTargetUrl(t.url);
     const headers = forwardableHeaders(t.headers);
+    const fetchFn = this.#fetchFor(t);
     if (kind === 'sse') {
       // requestInit covers the POSTs (and, in SDK 1.32, the GET too); the EventSource fetch adds the
       // same headers to the GET explicitly, so credentials never depend on that SDK detail.
@@ -377,12 +397,12 @@ export class McpClientPool {
         fetch: (input, init) => {
           const merged = new Headers(init.headers);
           for (const [name, value] of Object.entries(headers)) if (!merged.has(name)) merged.set(name, value);
-          return fetch(input, { ...init, headers: merged });
+          return fetchFn(input, { ...init, headers: merged });
         },
       };
-      return new SSEClientTransport(url, { requestInit: { headers }, eventSourceInit });
+      return new SSEClientTransport(url, { requestInit: { headers }, eventSourceInit, fetch: fetchFn });
     }
-    return new StreamableHTTPClientTransport(url, { requestInit: { headers } });
+    return new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: fetchFn });
   }
 
   async #listAllPages(session: Session, t: McpTarget, signal: AbortSignal | undefined): Promise<McpToolInfo[]> {
@@ -478,6 +498,7 @@ function httpStatusOf(error: unknown): number | undefined {
 
 const NETWORK_CODES = new Map<string, string>([
   ['ECONNREFUSED', 'connection refused'],
+  [ADDRESS_NOT_ALLOWED, 'address not allowed'],
   ['ECONNRESET', 'connection reset'],
   ['EPIPE', 'connection reset'],
   ['ENOTFOUND', 'host not found'],

@@ -1,5 +1,5 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import { McpServerError, McpUrlNotAllowedError } from './errors.ts';
 
 /**
@@ -7,9 +7,10 @@ import { McpServerError, McpUrlNotAllowedError } from './errors.ts';
  * caller could make Spool talk to its own Redis, a cloud metadata endpoint (169.254.169.254) or
  * anything else on the private network. Only the configuration can open holes (`parseAllowList`).
  *
- * Known limit: the check resolves the name, and the HTTP client resolves it again when it connects,
- * so a DNS server that answers differently the second time (DNS rebinding) can still slip through.
- * Closing that needs the check inside the connection's own lookup (a custom fetch dispatcher).
+ * The check runs twice: `assertUrlAllowed` before anything connects (for a clear error), and
+ * `guardedLookup` inside the connection itself, as the socket's DNS lookup, so that the address
+ * that was checked is the address that is connected to. A DNS server that answers a public address
+ * to the first question and 127.0.0.1 to the second (DNS rebinding) is refused at the second.
  */
 
 /** Host names, IPs and CIDRs that may be reached although they are private. Build with `parseAllowList`. */
@@ -124,6 +125,43 @@ export async function assertUrlAllowed(url: string, allow: AllowList, options?: 
       throw new McpUrlNotAllowedError(`MCP server URL not allowed: '${host}' resolves to a ${kind} address.`);
     }
   }
+}
+
+/** The error code of a connection that `guardedLookup` refused. */
+export const ADDRESS_NOT_ALLOWED = 'ESPOOL_ADDRESS_NOT_ALLOWED';
+
+/** `net`'s lookup signature (what an HTTP agent's `connect.lookup` is called with). */
+export type { LookupFunction } from 'node:net';
+
+/**
+ * A socket lookup that resolves the name and refuses the connection unless every address it got
+ * passes the same rule as `assertUrlAllowed`: the connection goes only to addresses checked in
+ * this very lookup. Names the allow list lists by name are resolved without a check.
+ */
+export function guardedLookup(allow: AllowList, resolve: (hostname: string) => Promise<string[]> = lookupAll): LookupFunction {
+  return (hostname, options, callback) => {
+    const host = normaliseHost(stripBrackets(hostname));
+    resolve(host).then(
+      (addresses) => {
+        if (addresses.length === 0) return callback(Object.assign(new Error(`Could not resolve MCP server host '${host}'.`), { code: 'ENOTFOUND' }), '', 4);
+        if (!hostAllowed(host, allow)) {
+          for (const address of addresses) {
+            const kind = classifyAddress(address);
+            if (kind !== 'public' && !ipAllowed(address, allow)) {
+              const refused: NodeJS.ErrnoException = new Error(`MCP server URL not allowed: '${host}' resolves to a ${kind} address.`);
+              refused.code = ADDRESS_NOT_ALLOWED;
+              return callback(refused, '', 4);
+            }
+          }
+        }
+        const entries = addresses.map((address) => ({ address, family: isIP(address) === 6 ? 6 : 4 }));
+        if (options.all) return callback(null, entries);
+        const first = entries[0] as { address: string; family: number };
+        callback(null, first.address, first.family);
+      },
+      (err: unknown) => callback(err as NodeJS.ErrnoException, '', 4),
+    );
+  };
 }
 
 /**

@@ -16,6 +16,8 @@ export type McpTarget =
       transport: 'auto' | 'streamable-http' | 'sse';
       headers: Record<string, string>;
       timeoutMs: number;
+      /** A request's `server_url`: connect only through the SSRF-checked lookup. */
+      guarded?: boolean;
     }
   | {
       kind: 'stdio';
