@@ -60,3 +60,26 @@ describe('routeFor and retentionSeconds', async () => {
     expect(retentionSeconds(limits, false)).toBe(10);
   });
 });
+
+describe('hardening settings', () => {
+  const withWebhook = (secret: string) => () =>
+    loadConfig({ SPOOL_CONFIG: 'f.yaml' }, () => `webhooks:\n  - url: https://hooks.example.com/x\n    secret: "${secret}"\n`);
+
+  it('refuses a webhook secret whose key decodes to fewer than 24 bytes (an empty whsec_ included)', () => {
+    for (const secret of ['whsec_', `whsec_${Buffer.alloc(16, 1).toString('base64')}`, 'whsec_!!!!']) {
+      expect(withWebhook(secret)).toThrow(/at least 24 bytes/);
+    }
+    expect(withWebhook(`whsec_${Buffer.alloc(32, 7).toString('base64')}`)().webhooks).toHaveLength(1);
+  });
+
+  it('has no CORS origins by default, and takes them from the file or SPOOL_CORS_ALLOW_ORIGINS', () => {
+    expect(loadConfig({}).corsAllowOrigins).toEqual([]);
+    expect(loadConfig({ SPOOL_CONFIG: 'f.yaml' }, () => 'cors:\n  allow_origins: [https://a.example]\n').corsAllowOrigins).toEqual(['https://a.example']);
+    expect(loadConfig({ SPOOL_CORS_ALLOW_ORIGINS: 'https://b.example, https://c.example' }).corsAllowOrigins).toEqual(['https://b.example', 'https://c.example']);
+  });
+
+  it('bounds JSON depth, instructions and MCP results by default', () => {
+    expect(loadConfig({}).limits).toMatchObject({ max_json_depth: 64, max_instructions_chars: 1024 * 1024, max_mcp_result_bytes: 1024 * 1024 });
+    expect(loadConfig({}).redisAllowEviction).toBe(false);
+  });
+});

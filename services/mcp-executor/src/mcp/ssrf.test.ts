@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestMcpServer, type TestMcpServer } from '../../../../test/mcp-servers/index.ts';
 import { McpServerError, McpUrlNotAllowedError } from './errors.ts';
 import { McpClientPool } from './pool.ts';
-import { assertUrlAllowed, classifyAddress, isPrivateAddress, parseAllowList, parseIp } from './ssrf.ts';
+import { assertUrlAllowed, classifyAddress, guardedLookup, isPrivateAddress, parseAllowList, parseIp } from './ssrf.ts';
 
 const NOTHING_ALLOWED = parseAllowList([]);
 
@@ -257,5 +257,64 @@ describe('assertUrlAllowed end to end, on loopback only', () => {
     } finally {
       await pool.close();
     }
+  });
+});
+
+describe('DNS rebinding: the address checked is the address connected to', () => {
+  let server: TestMcpServer;
+  beforeAll(async () => {
+    server = await startTestMcpServer({});
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  /** Answers a public address to the first question and the MCP server's loopback address after. */
+  function rebinding(): { resolve: (host: string) => Promise<string[]>; asked: () => number } {
+    let asked = 0;
+    return {
+      resolve: async () => (asked++ === 0 ? ['93.184.216.34'] : ['127.0.0.1']),
+      asked: () => asked,
+    };
+  }
+
+  it('passes the early check on the public answer, then refuses the connection on the loopback one', async () => {
+    const dns = rebinding();
+    const port = new URL(server.url).port;
+    const url = `http://mcp.rebind.test:${port}/mcp`;
+    await assertUrlAllowed(url, NOTHING_ALLOWED, { lookup: dns.resolve });
+    const pool = new McpClientPool({ guardedLookup: guardedLookup(NOTHING_ALLOWED, dns.resolve), connectTimeoutMs: 3_000 });
+    try {
+      const listing = pool.listTools({ kind: 'http', label: 'rebind', url, transport: 'streamable-http', headers: {}, timeoutMs: 3_000, guarded: true });
+      await expect(listing).rejects.toBeInstanceOf(McpServerError);
+      await expect(listing).rejects.toThrow(/address not allowed/);
+    } finally {
+      await pool.close();
+    }
+    expect(dns.asked()).toBeGreaterThanOrEqual(2);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('connects through the checked lookup to the address it approved (allow list open for loopback)', async () => {
+    const port = new URL(server.url).port;
+    const allow = parseAllowList(['127.0.0.0/8']);
+    const pool = new McpClientPool({ guardedLookup: guardedLookup(allow, fakeDns({ 'mcp.pinned.test': ['127.0.0.1'] })) });
+    try {
+      const tools = await pool.listTools({ kind: 'http', label: 'pinned', url: `http://mcp.pinned.test:${port}/mcp`, transport: 'streamable-http', headers: {}, timeoutMs: 5_000, guarded: true });
+      expect(tools.map((t) => t.name)).toContain('echo');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('refuses a guarded target on a pool that has no checked lookup (fails closed)', async () => {
+    const before = server.requests.length;
+    const pool = new McpClientPool({ connectTimeoutMs: 2_000 });
+    try {
+      await expect(pool.listTools({ kind: 'http', label: 'x', url: server.url, transport: 'streamable-http', headers: {}, timeoutMs: 2_000, guarded: true })).rejects.toThrow();
+    } finally {
+      await pool.close();
+    }
+    expect(server.requests).toHaveLength(before);
   });
 });
