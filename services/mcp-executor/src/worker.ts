@@ -25,9 +25,9 @@ export function startMcpExecutor(deps: McpExecutorDeps): { worker: Worker; close
     pool,
     servers: deps.config.mcpServers,
     requestTools: async (responseId) => {
-      const record = await deps.store.get(responseId);
-      if (!record) return null;
-      const request = StoredRequestSchema.parse(JSON.parse(record.request));
+      const stored = await deps.store.getRequest(responseId);
+      if (stored === null) return null;
+      const request = StoredRequestSchema.parse(JSON.parse(stored));
       return (request.tools ?? []).filter((t): t is McpTool => t.type === 'mcp');
     },
     allow: parseAllowList(deps.config.mcpAllowHosts),
