@@ -1,15 +1,10 @@
-import { approvalRequired, factsOf, matchesFilter as matchesPolicyFilter, toolAllowed } from '@spool/contracts';
+import { approvalRequired, factsOf, toolAllowed } from '@spool/contracts';
 import type { McpServerConfig } from '@spool/runtime';
-import type { McpTool, McpToolFilter, McpToolInfo } from '@spool/protocol';
+import type { McpTool, McpToolInfo } from '@spool/protocol';
 import type { ContextItem } from './messages.ts';
 import type { ModelFunction } from './params.ts';
 import { mcpFunctionName } from './tool-names.ts';
 import type { McpToolRef } from './translate.ts';
-
-/** A filter matches a tool named in `tool_names`, or any read-only tool when `read_only` is true. */
-export function matchesFilter(filter: McpToolFilter, tool: McpToolInfo): boolean {
-  return matchesPolicyFilter(filter, factsOf(tool));
-}
 
 /** Both filters apply: the request's `allowed_tools` and the configured server's allow/deny lists (the shared policy). */
 export function filterTools(tools: McpToolInfo[], requestAllowed: McpTool['allowed_tools'], server: McpServerConfig | undefined): McpToolInfo[] {
