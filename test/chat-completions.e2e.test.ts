@@ -225,12 +225,14 @@ describe('MCP tools on /v1/chat/completions', () => {
     expect(fields.mcp_call_results).toEqual([{ tool_call_id: expect.stringMatching(/^mcp_/), name: 'delete_thing', result: 'Deleted 7' }]);
 
     // A client that keeps only role, content and tool_calls is understood too; a denial runs nothing.
-    const bare = { role: 'assistant', content: null, tool_calls: pending.tool_calls } as ChatCompletionMessageParam;
+    // (An approval request is answered once: the denial is of a new one.)
+    const again = (await client.chat.completions.create({ model: 'm', messages, tools })).choices[0]!.message;
+    const bare = { role: 'assistant', content: null, tool_calls: again.tool_calls } as ChatCompletionMessageParam;
     const denied = await client.chat.completions.create({
       model: 'm',
       tools,
       messages: [...messages, bare],
-      mcp_approval_responses: [{ approval_request_id: approvalId, approve: false, reason: 'not today' }],
+      mcp_approval_responses: [{ approval_request_id: again.tool_calls![0]!.id, approve: false, reason: 'not today' }],
       stream: false,
     } as ChatCompletionCreateParamsBase & { stream: false });
     expect(callsOf('delete_thing')).toBe(before + 1);

@@ -14,6 +14,8 @@ export const ParkedApprovalSchema = z.object({
   name: z.string(),
   arguments: z.string(),
   retrySafe: z.boolean(),
+  /** The tool's readOnlyHint when it was listed (the policy's `read_only` filters read it). Older parked calls lack it. */
+  readOnly: z.boolean().default(false),
 });
 export type ParkedApproval = z.infer<typeof ParkedApprovalSchema>;
 

@@ -18,3 +18,24 @@ export {
 } from './jobs.ts';
 export { StoredInputSchema, StoredRequestSchema, type StoredRequest } from './record.ts';
 export { ApprovalDecisionSchema, ParkedApprovalSchema, type ApprovalDecision, type ParkedApproval } from './approvals.ts';
+export {
+  approvalRequired,
+  checkCall,
+  factsOf,
+  matchesFilter,
+  toolAllowed,
+  whyNotAllowed,
+  type CallVerdict,
+  type RequestToolPolicy,
+  type ServerToolPolicy,
+  type ToolFacts,
+} from './mcp-policy.ts';
+export {
+  isApprovalRequestIdShape,
+  mintApprovalRequestId,
+  verifyApprovalRequestId,
+  type ApprovalBinding,
+  type ApprovalFlags,
+  type ApprovalIdCheck,
+  type MacFn,
+} from './approval-ids.ts';

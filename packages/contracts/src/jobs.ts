@@ -86,6 +86,13 @@ export const McpJobSchema = z.discriminatedUnion('kind', [
     arguments: z.string(),
     /** Retried after a crash only when the tool says it is safe (readOnlyHint / idempotentHint). */
     retrySafe: z.boolean(),
+    /**
+     * The approval this call runs under (null: the policy let it run without one). The executor
+     * checks the policy again before the call, and a call that needs approval needs this.
+     */
+    approvalRequestId: z.string().nullable().default(null),
+    /** The tool's readOnlyHint as listed: the policy's `read_only` filters read it. */
+    readOnly: z.boolean().default(false),
     secrets: z.string().optional(),
   }),
 ]);

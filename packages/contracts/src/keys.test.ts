@@ -19,6 +19,10 @@ describe('keys', () => {
     expect(Object.values(QUEUES)).toEqual(['turns', 'mcp', 'webhooks']);
   });
 
+  it('names an approval use by its approval id, as a hash tag', () => {
+    expect(keys.approvalUse('mcpr_1')).toBe('spool:approval:{mcpr_1}:used');
+  });
+
   it('refuses a prefix that would break hash tags', () => {
     expect(() => createKeys('a{b}')).toThrow(/braces/);
   });

@@ -21,6 +21,11 @@ export interface Keys {
   readonly jobKey: string;
   /** String (JSON, with a TTL): an MCP server's `tools/list` answer, by a keyed digest of server and credentials. */
   mcpToolList(digest: string): string;
+  /**
+   * String (the claimant response id, with a TTL): an approval request id that was used, so that
+   * a stateless (`store: false`) approval cannot be replayed. Hash-tagged by the approval id.
+   */
+  approvalUse(approvalRequestId: string): string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -35,6 +40,7 @@ export function createKeys(prefix: string): Keys {
     channel: (id) => `${prefix}live:{${id}}`,
     approvals: (id) => `${prefix}resp:{${id}}:approvals`,
     mcpToolList: (digest) => `${prefix}mcp:tools:${digest}`,
+    approvalUse: (id) => `${prefix}approval:{${id}}:used`,
   };
 }
 

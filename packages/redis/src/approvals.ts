@@ -17,11 +17,25 @@ end
 return {1, v}
 `;
 
+/**
+ * unmark_approval_use: gives back a use mark, only if this claimant holds it.
+ * KEYS[1] the approval's use key
+ * ARGV[1] claimant
+ * Returns 1 when it was removed, 0 when someone else (or nobody) holds it.
+ */
+const UNMARK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     spoolClaimApproval(key: string, id: string, claimant: string): Result<[number, string?], Context>;
+    spoolUnmarkApprovalUse(key: string, claimant: string): Result<number, Context>;
   }
 }
+
+export type UseResult = { kind: 'marked' } | { kind: 'used'; by: string };
 
 export type ClaimResult = { kind: 'claimed'; parked: ParkedApproval } | { kind: 'used'; by: string } | { kind: 'missing' };
 
@@ -32,6 +46,7 @@ export class ApprovalStore {
     private readonly keys: Keys,
   ) {
     if (typeof redis.spoolClaimApproval !== 'function') redis.defineCommand('spoolClaimApproval', { numberOfKeys: 1, lua: CLAIM });
+    if (typeof redis.spoolUnmarkApprovalUse !== 'function') redis.defineCommand('spoolUnmarkApprovalUse', { numberOfKeys: 1, lua: UNMARK });
   }
 
   /** Parks calls under their response; they expire with the response's retention. */
@@ -57,6 +72,24 @@ export class ApprovalStore {
     await this.redis.hdel(this.keys.approvals(responseId), `${approvalRequestId}:used`);
   }
 
+  /**
+   * Records that an approval request id was answered, atomically (SET NX EX): the one claimant
+   * that wins may act on it; any other within `ttlSeconds` learns who used it. This is what makes a
+   * stateless (`store: false`) approval, which has nothing parked, usable once.
+   */
+  async markUsed(approvalRequestId: string, claimant: string, ttlSeconds: number): Promise<UseResult> {
+    const key = this.keys.approvalUse(approvalRequestId);
+    const set = await this.redis.set(key, claimant, 'EX', ttlSeconds, 'NX');
+    if (set === 'OK') return { kind: 'marked' };
+    return { kind: 'used', by: (await this.redis.get(key)) ?? '' };
+  }
+
+  /** Gives a use mark back (the follow-up was refused or could not be enqueued). */
+  async unmarkUsed(approvalRequestId: string, claimant: string): Promise<void> {
+    await this.redis.spoolUnmarkApprovalUse(this.keys.approvalUse(approvalRequestId), claimant);
+  }
+
+  /** Removes the approvals a response parked (`DELETE /v1/responses/{id}`). */
   async drop(responseId: string): Promise<void> {
     await this.redis.unlink(this.keys.approvals(responseId));
   }

@@ -17,6 +17,6 @@ export { followEvents, responseJsonOf, waitForTerminal, type FinalState, type Fo
 export { ResponseClosedError, ResponseWriter, type WriterOptions } from './writer.ts';
 export { ChainError, loadChain } from './chain.ts';
 export { CLOSED_POLL_MS, asCancelled, cancelResponse, replayEvents, watchClosed, type CancelOutcome } from './cancel.ts';
-export { ApprovalStore, type ClaimResult } from './approvals.ts';
+export { ApprovalStore, type ClaimResult, type UseResult } from './approvals.ts';
 export { ToolListCache, type ToolListSource } from './tool-lists.ts';
 export { checkEvictionPolicy, type EvictionCheck } from './policy.ts';

@@ -169,6 +169,14 @@ export class ResponseStore {
     return parseRecord(id, values);
   }
 
+  /**
+   * Only the stored request (JSON), or null when the response is gone: the executor reads a call's
+   * tool policy from it before every call, without the snapshot and input.
+   */
+  async getRequest(id: string): Promise<string | null> {
+    return this.redis.hget(this.keys.record(id), 'request');
+  }
+
   /** Several records in one round trip (the previous_response_id chain). */
   async getMany(ids: string[]): Promise<Array<ResponseRecord | null>> {
     if (ids.length === 0) return [];

@@ -1,4 +1,4 @@
-import type { ApprovalDecision, Keys, TurnJob } from '@spool/contracts';
+import { checkCall, verifyApprovalRequestId, type ApprovalDecision, type Keys, type MacFn, type ServerToolPolicy, type TurnJob } from '@spool/contracts';
 import {
   ApiError,
   buildResponse,
@@ -33,6 +33,10 @@ export interface ResponsesServiceDeps {
   enqueueTurn: (job: TurnJob) => Promise<void>;
   /** Labels of the MCP servers in the configuration. */
   configuredMcpServers: ReadonlySet<string>;
+  /** The configured servers' tool policies by label (allowed_tools, disallowed_tools, require_approval). */
+  mcpServerPolicies: Record<string, ServerToolPolicy>;
+  /** The keyed MAC approval request ids carry (SecretBox.digest, the key every process shares). */
+  approvalMac: MacFn;
   /** Seals MCP credentials for job data. */
   sealSecrets: (value: McpSecrets) => string;
   /** True when some upstream serves this model. */
@@ -201,7 +205,7 @@ export class ResponsesService {
 
     const mcp = splitMcpTools(request.tools, this.d.configuredMcpServers);
     const id = newId('resp');
-    const decisions = await this.resolveApprovals(id, request, input, chain);
+    const decisions = await this.resolveApprovals(id, owner, request, input, chain);
     const background = request.background ?? false;
     const response = buildResponse({ id, request, createdAt: this.d.now(), status: background ? 'queued' : 'in_progress' });
     const { input: _input, ...rest } = request;
@@ -234,7 +238,11 @@ export class ResponsesService {
       });
     } catch (err) {
       subscription?.close();
-      for (const d of decisions) if (d.heldBy) await this.d.approvals.release(d.heldBy, d.decision.approvalRequestId).catch(() => undefined);
+      await this.giveBack(
+        id,
+        decisions.flatMap((d) => (d.heldBy ? [{ holder: d.heldBy, id: d.decision.approvalRequestId }] : [])),
+        decisions.map((d) => d.decision.approvalRequestId),
+      );
       // Acknowledge nothing we cannot run: the record is removed and the client sees a 503.
       await this.d.store.delete(id).catch(() => undefined);
       throw err;
@@ -244,11 +252,15 @@ export class ResponsesService {
 
   /**
    * Matches each `mcp_approval_response` to its request in the previous_response_id chain (or, for
-   * stateless `store: false` clients, in this input) and claims the parked call exactly once. Any
-   * refusal releases what this request had already claimed.
+   * stateless `store: false` clients, in this input) and takes it exactly once. A parked call is
+   * claimed; a stateless one must carry an id Spool minted for this owner, server, tool and
+   * arguments (contracts/approval-ids). Either way the id is marked used for the retention, so no
+   * path can answer it twice, and an approved call must pass the tool policy of this request and
+   * of the configured server. Any refusal gives back what this request had already taken.
    */
   private async resolveApprovals(
     claimant: string,
+    owner: string,
     request: CreateResponseRequest,
     input: InputItem[],
     chain: ResponseRecord[],
@@ -259,7 +271,10 @@ export class ResponsesService {
     for (const r of chain) for (const o of r.snapshot.output) if (o.type === 'mcp_approval_request') stored.set(o.id, { holder: r.id, req: o });
     const inline = new Map(input.flatMap((o) => (o.type === 'mcp_approval_request' ? [[o.id, o] as const] : [])));
     const out: Array<{ decision: ApprovalDecision; heldBy: string | null }> = [];
+    const claimed: Array<{ holder: string; id: string }> = [];
+    const marked: string[] = [];
     const seen = new Set<string>();
+    const { retention_seconds: validity } = this.d.limits;
     try {
       for (const { item, i } of answers) {
         const param = `input[${i}].approval_request_id`;
@@ -284,29 +299,50 @@ export class ResponsesService {
           );
         }
         const serverUrl = tool.server_url && tool.server_url !== 'litellm_proxy' ? tool.server_url : null;
+        let call: ApprovalDecision['call'];
         if (found) {
           const claim = await this.d.approvals.claim(found.holder, id, claimant);
           if (claim.kind === 'used') throw ApiError.badRequest(`Approval request '${id}' was already used (by response '${claim.by}').`, param, 'approval_already_used');
           if (claim.kind === 'missing') throw ApiError.badRequest(`Approval request '${id}' has expired.`, param, 'approval_expired');
+          claimed.push({ holder: found.holder, id });
           if (claim.parked.serverLabel !== req.server_label) throw ApiError.badRequest(`Approval request '${id}' does not match its server label.`, param, 'approval_server_mismatch');
-          const { owner: _o, responseId: _r, ...call } = claim.parked;
-          out.push({ decision: { approvalRequestId: id, approve: item.approve, reason: item.reason ?? null, call }, heldBy: found.holder });
+          const { owner: _o, responseId: _r, ...parked } = claim.parked;
+          call = parked;
         } else {
-          // Stateless: nothing was parked; the call must at least be one the tool's policy allows.
-          if (Array.isArray(tool.allowed_tools) && !tool.allowed_tools.includes(req.name)) {
-            throw ApiError.badRequest(`Tool '${req.name}' is not in allowed_tools of MCP server '${req.server_label}'.`, param, 'approval_tool_not_allowed');
+          // Stateless: nothing was parked, so the item itself must prove Spool issued it.
+          const check = verifyApprovalRequestId(this.d.approvalMac, id, { owner, serverLabel: req.server_label, name: req.name, arguments: req.arguments });
+          if (!check.ok) {
+            throw ApiError.badRequest(
+              `Approval request '${id}' was not issued by this server for this API key, MCP server, tool and arguments; send back the mcp_approval_request item exactly as it was returned.`,
+              param,
+              'approval_request_invalid',
+            );
           }
-          out.push({
-            decision: { approvalRequestId: id, approve: item.approve, reason: item.reason ?? null, call: { approvalRequestId: id, serverLabel: req.server_label, serverUrl, name: req.name, arguments: req.arguments, retrySafe: false } },
-            heldBy: null,
-          });
+          if (this.d.now() - check.issuedAt > validity) throw ApiError.badRequest(`Approval request '${id}' has expired.`, param, 'approval_expired');
+          call = { approvalRequestId: id, serverLabel: req.server_label, serverUrl, name: req.name, arguments: req.arguments, retrySafe: check.retrySafe, readOnly: check.readOnly };
         }
+        if (item.approve) {
+          const verdict = checkCall({ serverLabel: call.serverLabel, tool: { name: call.name, readOnly: call.readOnly }, approved: true }, tool, this.d.mcpServerPolicies[call.serverLabel]);
+          if (!verdict.ok) throw ApiError.badRequest(`Approval request '${id}' cannot be approved: ${verdict.message}`, param, 'approval_tool_not_allowed');
+        }
+        // Whichever path it came by, an approval request id is answered once (checked last, so a
+        // refusal above does not use it up).
+        const use = await this.d.approvals.markUsed(id, claimant, validity);
+        if (use.kind === 'used') throw ApiError.badRequest(`Approval request '${id}' was already used (by response '${use.by}').`, param, 'approval_already_used');
+        marked.push(id);
+        out.push({ decision: { approvalRequestId: id, approve: item.approve, reason: item.reason ?? null, call }, heldBy: found ? found.holder : null });
       }
     } catch (err) {
-      for (const d of out) if (d.heldBy) await this.d.approvals.release(d.heldBy, d.decision.approvalRequestId).catch(() => undefined);
+      await this.giveBack(claimant, claimed, marked);
       throw err;
     }
     return out;
+  }
+
+  /** Undoes the claims and use marks of a request that was refused or could not be enqueued. */
+  private async giveBack(claimant: string, claimed: Array<{ holder: string; id: string }>, marked: string[]): Promise<void> {
+    for (const c of claimed) await this.d.approvals.release(c.holder, c.id).catch(() => undefined);
+    for (const id of marked) await this.d.approvals.unmarkUsed(id, claimant).catch(() => undefined);
   }
 
   /** The record if `owner` may see it, else a 404 (never a 403: ids of others do not exist). */
@@ -371,7 +407,8 @@ export class ResponsesService {
   async delete(id: string, owner: string): Promise<{ id: string; object: 'response.deleted'; deleted: true }> {
     const record = await this.getVisible(id, owner);
     if (!record.sealed) await this.stop(record);
-    await this.d.store.delete(id);
+    // The calls it parked go too: nobody can approve them any more.
+    await Promise.all([this.d.store.delete(id), this.d.approvals.drop(id)]);
     return { id, object: 'response.deleted', deleted: true };
   }
 

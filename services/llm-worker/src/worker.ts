@@ -51,6 +51,7 @@ export function startLlmWorker(deps: LlmWorkerDeps): RunningWorker {
     onSealed: deps.onSealed,
     enqueueNext: (next, children) => enqueueNext(flows, deps.keys, next, children),
     now: () => Math.floor(Date.now() / 1000),
+    approvalMac: (text) => deps.box.digest(text),
     logger: deps.logger,
   });
   const worker = new Worker(QUEUES.turns, processor, {

@@ -1,3 +1,3 @@
 export { startMcpExecutor, type McpExecutorDeps } from './worker.ts';
-export { createMcpProcessor } from './processor.ts';
+export { createMcpProcessor, policyRefusal, type McpProcessorDeps } from './processor.ts';
 export { resolveTarget } from './resolve.ts';

@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
-import { McpJobSchema, type McpJobResult } from '@spool/contracts';
+import { checkCall, McpJobSchema, type McpJob, type McpJobResult } from '@spool/contracts';
+import type { McpTool } from '@spool/protocol';
 import type { ToolListCache } from '@spool/redis';
 import type { Logger, McpServerConfig, SecretBox } from '@spool/runtime';
 import { McpServerError, McpUrlNotAllowedError, type AllowList, type McpClientPool } from './mcp/index.ts';
@@ -10,6 +11,8 @@ export interface McpProcessorDeps {
   /** Watches a response: a cancel (seal) or a delete aborts its call in flight. */
   watchClosed?: (responseId: string, onClosed: () => void) => () => void;
   servers: Record<string, McpServerConfig>;
+  /** The `mcp` tools of the response's stored request; null when the response is gone. */
+  requestTools: (responseId: string) => Promise<McpTool[] | null>;
   allow: AllowList;
   box: SecretBox;
   /** Successful listings are kept here for later responses (turn/run.ts reads them). */
@@ -19,6 +22,17 @@ export interface McpProcessorDeps {
   onProgress?: (responseId: string) => void;
   /** A result larger than this (UTF-8 bytes of the text the model would see) fails the call. */
   maxResultBytes?: number;
+}
+
+/** Why a call may not run now (the shared policy, contracts/mcp-policy), or null when it may. */
+export function policyRefusal(call: Extract<McpJob, { kind: 'call' }>, requestTools: McpTool[] | null, servers: Record<string, McpServerConfig>): string | null {
+  if (requestTools === null) return `Not run: response '${call.responseId}' no longer exists.`;
+  const verdict = checkCall(
+    { serverLabel: call.serverLabel, tool: { name: call.toolName, readOnly: call.readOnly }, approved: call.approvalRequestId !== null },
+    requestTools.find((t) => t.server_label === call.serverLabel),
+    servers[call.serverLabel],
+  );
+  return verdict.ok ? null : `Not run: ${verdict.message}`;
 }
 
 /**
@@ -48,6 +62,15 @@ export function createMcpProcessor(deps: McpProcessorDeps) {
         }
         throw err;
       }
+    }
+
+    // The policy is checked here, where the call happens, and not only where the tool was offered
+    // or the approval accepted: the configuration may have changed since, and a job may come from
+    // a path that never offered the tool (an approval).
+    const refusal = await policyRefusal(data, await deps.requestTools(data.responseId), deps.servers);
+    if (refusal) {
+      log.warn({ tool: data.toolName }, 'mcp call refused by policy');
+      return { kind: 'call', itemId: data.itemId, output: null, error: { type: 'mcp_protocol_error', code: -32600, message: refusal } };
     }
 
     // A call that was interrupted by a crash runs again only when the tool says that is safe.

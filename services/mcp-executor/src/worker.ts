@@ -1,6 +1,7 @@
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QUEUES, type Keys } from '@spool/contracts';
+import { QUEUES, StoredRequestSchema, type Keys } from '@spool/contracts';
+import type { McpTool } from '@spool/protocol';
 import type { Config, Logger, SecretBox } from '@spool/runtime';
 import { ToolListCache, watchClosed, type ResponseStore } from '@spool/redis';
 import { guardedLookup, McpClientPool, parseAllowList } from './mcp/index.ts';
@@ -13,8 +14,8 @@ export interface McpExecutorDeps {
   box: SecretBox;
   logger: Logger;
   onProgress?: (responseId: string) => void;
-  /** Lets a cancel or delete abort a call in flight. */
-  store?: ResponseStore;
+  /** Where the executor reads a response's tool policy before a call; lets a cancel or delete abort a call in flight. */
+  store: ResponseStore;
 }
 
 /** The MCP executor role: consumes MCP jobs on a pool of MCP client sessions. */
@@ -24,12 +25,18 @@ export function startMcpExecutor(deps: McpExecutorDeps): { worker: Worker; close
   const processor = createMcpProcessor({
     pool,
     servers: deps.config.mcpServers,
+    requestTools: async (responseId) => {
+      const stored = await deps.store.getRequest(responseId);
+      if (stored === null) return null;
+      const request = StoredRequestSchema.parse(JSON.parse(stored));
+      return (request.tools ?? []).filter((t): t is McpTool => t.type === 'mcp');
+    },
     allow,
     box: deps.box,
     toolLists: new ToolListCache(deps.queueConnection, deps.keys, (text) => deps.box.digest(text), deps.config.limits.mcp_tool_list_cache_seconds),
     logger: deps.logger,
     maxResultBytes: deps.config.limits.max_mcp_result_bytes,
-    ...(deps.store ? { watchClosed: (id: string, onClosed: () => void) => watchClosed(deps.store as ResponseStore, id, onClosed) } : {}),
+    watchClosed: (id: string, onClosed: () => void) => watchClosed(deps.store, id, onClosed),
     ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
   });
   const worker = new Worker(QUEUES.mcp, processor, {

@@ -108,6 +108,8 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
       enqueueTurn,
       hasModel,
       configuredMcpServers: new Set(Object.keys(config.mcpServers)),
+      mcpServerPolicies: config.mcpServers,
+      approvalMac: (text) => box.digest(text),
       sealSecrets: (v) => box.seal(v),
       onSealed,
       limits: config.limits,

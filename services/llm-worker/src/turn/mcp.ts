@@ -1,45 +1,19 @@
+import { approvalRequired, factsOf, toolAllowed } from '@spool/contracts';
 import type { McpServerConfig } from '@spool/runtime';
-import type { McpTool, McpToolFilter, McpToolInfo } from '@spool/protocol';
+import type { McpTool, McpToolInfo } from '@spool/protocol';
 import type { ContextItem } from './messages.ts';
 import type { ModelFunction } from './params.ts';
 import { mcpFunctionName } from './tool-names.ts';
 import type { McpToolRef } from './translate.ts';
 
-function isReadOnly(tool: McpToolInfo): boolean {
-  return tool.annotations?.readOnlyHint === true;
-}
-
-/** A filter matches a tool named in `tool_names`, or any read-only tool when `read_only` is true. */
-export function matchesFilter(filter: McpToolFilter, tool: McpToolInfo): boolean {
-  if (filter.tool_names?.includes(tool.name)) return true;
-  if (filter.read_only === true && isReadOnly(tool)) return true;
-  return false;
-}
-
-/** Both filters apply: the request's `allowed_tools` and the configured server's allow/deny lists. */
+/** Both filters apply: the request's `allowed_tools` and the configured server's allow/deny lists (the shared policy). */
 export function filterTools(tools: McpToolInfo[], requestAllowed: McpTool['allowed_tools'], server: McpServerConfig | undefined): McpToolInfo[] {
-  return tools.filter((t) => {
-    if (server?.allowed_tools && !server.allowed_tools.includes(t.name)) return false;
-    if (server?.disallowed_tools.includes(t.name)) return false;
-    if (requestAllowed == null) return true;
-    if (Array.isArray(requestAllowed)) return requestAllowed.includes(t.name);
-    return matchesFilter(requestAllowed, t);
-  });
+  return tools.filter((t) => toolAllowed(factsOf(t), { allowed_tools: requestAllowed }, server));
 }
 
-/**
- * Whether a call needs approval. Omitted or "always": yes, as in the OpenAI API. The object form:
- * `always` matches → yes, `never` matches → no, neither → yes. A configured server policy of
- * "always" makes every call need approval; it can never loosen the request's policy.
- */
+/** Whether a call needs approval, by the shared policy (contracts/mcp-policy `approvalRequired`). */
 export function needsApproval(tool: McpTool, info: McpToolInfo, server: McpServerConfig | undefined): boolean {
-  if (server?.require_approval === 'always') return true;
-  const policy = tool.require_approval;
-  if (policy == null || policy === 'always') return true;
-  if (policy === 'never') return false;
-  if (policy.always && matchesFilter(policy.always, info)) return true;
-  if (policy.never && matchesFilter(policy.never, info)) return false;
-  return true;
+  return approvalRequired(factsOf(info), tool, server);
 }
 
 /** A listing as the model-facing code reads it: absent description and annotations are null. */

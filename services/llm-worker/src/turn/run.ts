@@ -1,5 +1,5 @@
 import { APIError, APIUserAbortError } from 'openai';
-import { StoredInputSchema, StoredRequestSchema, type McpJob, type McpJobResult, type McpSecrets, type StoredRequest, type TurnJob } from '@spool/contracts';
+import { mintApprovalRequestId, StoredInputSchema, StoredRequestSchema, type MacFn, type McpJob, type McpJobResult, type McpSecrets, type StoredRequest, type TurnJob } from '@spool/contracts';
 import {
   lifecycleEvent,
   newId,
@@ -36,6 +36,8 @@ export interface TurnDeps {
   /** Told once a response is sealed by this turn (webhooks for background responses). */
   onSealed: (responseId: string, status: ResponseStatus, background: boolean) => Promise<void>;
   now: () => number;
+  /** The keyed MAC that approval request ids carry (SecretBox.digest), so a stateless client cannot forge one. */
+  approvalMac: MacFn;
 }
 
 export type TurnOutcome =
@@ -197,6 +199,8 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
           toolName: a.call.name,
           arguments: a.call.arguments,
           retrySafe: a.call.retrySafe,
+          approvalRequestId: a.approvalRequestId,
+          readOnly: a.call.readOnly,
           ...carry,
         });
       }
@@ -285,7 +289,13 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
     // the client with the answer), so its model turns are not streamed either: the same output in
     // one chunk, for less work per turn (bench/findings.md). Everything else streams upstream.
     const watched = request.stream === true || record.background;
-    const translator = new TurnTranslator((e) => writer.emit(e), () => writer.snapshot.output.length, classify);
+    const approvalFlags = (serverLabel: string, toolName: string) => {
+      const ann = mcp.refs.get(mcpFunctionName(serverLabel, toolName))?.info.annotations ?? {};
+      return { readOnly: ann.readOnlyHint === true, retrySafe: ann.readOnlyHint === true || ann.idempotentHint === true };
+    };
+    const approvalId = (ref: { serverLabel: string; toolName: string }, args: string) =>
+      mintApprovalRequestId(deps.approvalMac, { owner: record.owner, serverLabel: ref.serverLabel, name: ref.toolName, arguments: args }, approvalFlags(ref.serverLabel, ref.toolName), deps.now());
+    const translator = new TurnTranslator((e) => writer.emit(e), () => writer.snapshot.output.length, classify, approvalId);
     let result: TurnResult;
     try {
       if (watched) {
@@ -312,7 +322,6 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
         responseId,
         result.approvalRequests.map((req) => {
           const ref = mcp.refs.get(mcpFunctionName(req.server_label, req.name));
-          const ann = ref?.info.annotations ?? {};
           return {
             approvalRequestId: req.id,
             responseId,
@@ -321,7 +330,7 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
             serverUrl: ref ? serverUrlOf(ref.tool) : null,
             name: req.name,
             arguments: req.arguments,
-            retrySafe: ann.readOnlyHint === true || ann.idempotentHint === true,
+            ...approvalFlags(req.server_label, req.name),
           };
         }),
         ttl,
@@ -359,6 +368,8 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
           toolName: call.name,
           arguments: call.arguments,
           retrySafe: annotations.readOnlyHint === true || annotations.idempotentHint === true,
+          approvalRequestId: null,
+          readOnly: annotations.readOnlyHint === true,
           ...carry,
         });
       }

@@ -89,6 +89,8 @@ export class TurnTranslator {
     private readonly emit: (e: EventDraft) => void,
     private readonly outputLength: () => number,
     private readonly classify: (functionName: string) => McpToolRef | null,
+    /** Names a new approval request (run.ts mints ids that carry a MAC, see contracts/approval-ids). */
+    private readonly approvalId: (ref: McpToolRef, args: string) => string = () => newId('mcpr'),
   ) {}
 
   onChunk(chunk: ChatCompletionChunk): void {
@@ -215,7 +217,7 @@ export class TurnTranslator {
   /** An approval request is complete when added: `output_item.added` then `.done`, nothing else. */
   private emitApprovalRequests(): void {
     for (const [, h] of [...this.held.entries()].sort(([a], [b]) => a - b)) {
-      const item: McpApprovalRequestItem = { type: 'mcp_approval_request', id: newId('mcpr'), server_label: h.ref.serverLabel, name: h.ref.toolName, arguments: h.arguments };
+      const item: McpApprovalRequestItem = { type: 'mcp_approval_request', id: this.approvalId(h.ref, h.arguments), server_label: h.ref.serverLabel, name: h.ref.toolName, arguments: h.arguments };
       const outputIndex = this.outputLength();
       this.emit({ type: 'response.output_item.added', output_index: outputIndex, item });
       this.emit({ type: 'response.output_item.done', output_index: outputIndex, item });
