@@ -7,15 +7,14 @@ import addFormatsModule from 'ajv-formats';
 
 /*
  * Validators built from the Open Responses OpenAPI document, the schema the Open Responses
- * compliance suite checks every Response and every stream event against. The document lives
- * outside this repository (shared/spec, next to the checkout); when it is absent, tests that need
- * it skip instead of failing, and say why.
+ * compliance suite checks every Response and every stream event against. The document is kept in
+ * the repository (test/spec, unchanged from the public spec), so the tests run on a plain clone.
  */
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** Where the spec is expected: `<repoRoot>/../shared/spec/openresponses-openapi.json`. */
-export const SPEC_PATH = resolve(repoRoot, '..', 'shared', 'spec', 'openresponses-openapi.json');
+/** Where the spec is: `test/spec/openresponses-openapi.json`. */
+export const SPEC_PATH = resolve(repoRoot, 'test', 'spec', 'openresponses-openapi.json');
 
 /** True when the spec file exists; suites call `describe.skipIf(!SPEC_AVAILABLE)`. */
 export const SPEC_AVAILABLE = existsSync(SPEC_PATH);
