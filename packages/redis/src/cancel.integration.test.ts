@@ -3,7 +3,7 @@ import { buildResponse, lifecycleEvent, newId, type EventDraft, type Response, t
 import { cancelResponse, watchClosed } from './cancel.ts';
 import { followEvents } from './follow.ts';
 import { APPEND_SEALED, ResponseStore } from './store.ts';
-import { redisTestContext } from './testing.ts';
+import { redisTestContext } from '../test/context.ts';
 
 /** cancelResponse and watchClosed against a real Redis, under a prefix of their own. */
 const ctx = redisTestContext('redis-cancel');

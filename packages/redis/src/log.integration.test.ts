@@ -6,7 +6,7 @@ import { followEvents, responseJsonOf, waitForTerminal } from './follow.ts';
 import { LiveHub, type LiveMessage } from './live.ts';
 import type { LogEntry } from './log-format.ts';
 import { snapshotEvent } from './store.ts';
-import { redisTestContext } from './testing.ts';
+import { redisTestContext } from '../test/context.ts';
 
 /** The event log, the live channel and the readers of both, against a real Redis. */
 const ctx = redisTestContext('redis-log', 'log-test-subscriber');

@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import OpenAI, { APIConnectionError, APIUserAbortError, RateLimitError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { upstreamFixture } from './testing/upstream-fixture.ts';
+import { upstreamFixture } from '../test/upstream-fixture.ts';
 
 // The fetch is only worth having if the SDK behaves exactly as with its own: streaming, retries,
 // errors, aborts. Every case goes through the real `openai` client against a real HTTP server.

@@ -2,7 +2,7 @@ import { gzipSync } from 'node:zlib';
 import OpenAI, { APIError, RateLimitError } from 'openai';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { upstreamFixture } from './testing/upstream-fixture.ts';
+import { upstreamFixture } from '../test/upstream-fixture.ts';
 import { completeChat, streamChat } from './upstream.ts';
 import { SseParser } from './upstream-body.ts';
 

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { startScriptedUpstream, type ScriptedUpstream } from '@spool/testkit';
-import { createNodeFetch } from '../node-fetch.ts';
+import { createNodeFetch } from '../src/node-fetch.ts';
 
 /**
  * What the tests of the worker's upstream client share: the scripted upstream, the worker's fetch,

@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
 import { createKeys, type Keys } from '@spool/contracts';
 import { deleteByPrefix, uniquePrefix } from '@spool/testkit';
-import { LiveHub } from './live.ts';
-import { ResponseStore } from './store.ts';
+import { LiveHub } from '../src/live.ts';
+import { ResponseStore } from '../src/store.ts';
 
 /**
  * What this package's integration suites share: the test Redis (SPOOL_TEST_REDIS_URL, set by the
