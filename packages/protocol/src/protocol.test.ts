@@ -15,6 +15,7 @@ describe('parseCreateRequest', () => {
       } catch (e) {
         return e as ApiError;
       }
+      return null;
     })();
     expect(err).toBeInstanceOf(ApiError);
     expect(err?.param).toBe('input[0].content');
