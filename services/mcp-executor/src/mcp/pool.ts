@@ -1,36 +1,23 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
-import { SSEClientTransport, SseError, type SSEClientTransportOptions } from '@modelcontextprotocol/sdk/client/sse.js';
-import { StdioClientTransport, type StdioServerParameters } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ErrorCode, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
-import { STATUS_CODES } from 'node:http';
-import { McpServerError, describeStatus } from './errors.ts';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { LookupFunction } from 'node:net';
+import type { McpCallError, McpToolInfo } from '@spool/protocol';
+import { abortable, withLinkedSignal, withTimeout } from './async.ts';
+import { ConnectTimeoutError, type McpCallOutcome, PoolError, classify, failedOutcome, httpStatusOf, isRecord, isSessionFailure, isStaleSocket, listError, looksLikeOtherTransport, networkFailureOf } from './failures.ts';
+import { SseError } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { poolKey, type McpTarget } from './target.ts';
-import { Agent, fetch as undiciFetch } from 'undici';
-import { ADDRESS_NOT_ALLOWED, type LookupFunction } from './ssrf.ts';
+import { TransportFactory, type TransportKind } from './transport.ts';
 
-/** One tool as OpenAI's `mcp_list_tools` item lists it. */
-export interface McpToolInfo {
-  name: string;
-  description: string | null;
-  input_schema: Record<string, unknown>;
-  annotations: Record<string, unknown> | null;
-}
-
-/** Why a call failed, in the shape of OpenAI's `mcp_call.error`. */
-export type McpCallError =
-  | { type: 'mcp_protocol_error'; code: number; message: string }
-  | { type: 'mcp_tool_execution_error'; content: unknown[] }
-  | { type: 'http_error'; code: number; message: string };
-
-/**
- * What one tool call came to. A failed call is a value, not an exception: the response goes on and
- * the model is told (OpenAI's `mcp_call` with `status: "failed"`). `message` is a one-line summary
- * for the model and the logs; it never contains header values or a server's HTTP response body.
+/*
+ * The MCP session pool. How a failure is classified and reported lives in failures.ts, how a
+ * transport is built (headers, the SSRF-checked fetch) in transport.ts, promise helpers in async.ts.
  */
-export type McpCallOutcome = { ok: true; output: string } | { ok: false; error: McpCallError; message: string };
+
+/** One tool as OpenAI's `mcp_list_tools` item lists it, and why a call failed: the wire shapes, from protocol. */
+export type { McpCallError, McpCallOutcome, McpToolInfo };
+
 
 export interface McpProgress {
   progress: number;
@@ -66,21 +53,6 @@ const CONNECT_ATTEMPTS = 3;
 /** Closing politely (HTTP DELETE of the session) must not hold up shutdown. */
 const TERMINATE_TIMEOUT_MS = 2_000;
 
-/** Headers the transport itself owns: a caller-supplied copy would break the session or the framing. */
-const RESERVED_HEADERS = new Set([
-  'mcp-session-id',
-  'mcp-protocol-version',
-  'last-event-id',
-  'content-type',
-  'content-length',
-  'accept',
-  'host',
-  'connection',
-  'transfer-encoding',
-]);
-
-type TransportKind = 'streamable-http' | 'sse' | 'stdio';
-
 interface Session {
   readonly key: string;
   readonly client: Client;
@@ -108,9 +80,7 @@ export class McpClientPool {
   readonly #clientInfo: { name: string; version: string };
   readonly #connectTimeoutMs: number;
   readonly #idleTimeoutMs: number;
-  readonly #onStderr: ((label: string, text: string) => void) | undefined;
-  /** One connection pool for every guarded target, its DNS lookup checked (see the option). */
-  readonly #guardedAgent: Agent | null;
+  readonly #transports: TransportFactory;
   readonly #sessions = new Map<string, Session>();
   readonly #connecting = new Map<string, Promise<Session>>();
   readonly #all = new Set<Session>();
@@ -120,8 +90,7 @@ export class McpClientPool {
     this.#clientInfo = options.clientInfo ?? { name: 'spool-mcp-executor', version: '0.1.0' };
     this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
-    this.#onStderr = options.onStderr;
-    this.#guardedAgent = options.guardedLookup ? new Agent({ connect: { lookup: options.guardedLookup } }) : null;
+    this.#transports = new TransportFactory({ guardedLookup: options.guardedLookup, onStderr: options.onStderr });
   }
 
   /**
@@ -204,15 +173,7 @@ export class McpClientPool {
     await Promise.allSettled([...this.#connecting.values()]);
     await Promise.all([...this.#all].map((s) => this.#dispose(s, true)));
     this.#sessions.clear();
-    await this.#guardedAgent?.close().catch(() => undefined);
-  }
-
-  /** The fetch for a target: through the checked lookup when the target is guarded. */
-  #fetchFor(t: Extract<McpTarget, { kind: 'http' }>): typeof fetch {
-    if (!t.guarded) return fetch;
-    const dispatcher = this.#guardedAgent;
-    if (!dispatcher) throw new PoolError('A request server_url needs the guarded lookup, and this pool has none.');
-    return ((input: string | URL | Request, init?: RequestInit) => undiciFetch(input as never, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
+    await this.#transports.close();
   }
 
   // --- sessions -------------------------------------------------------------------------------------
@@ -328,7 +289,7 @@ export class McpClientPool {
   }
 
   async #open(t: McpTarget, key: string, kind: TransportKind): Promise<Session> {
-    const transport = this.#makeTransport(t, kind);
+    const transport = this.#transports.make(t, kind);
     const client = new Client(this.#clientInfo, { capabilities: {} });
     const session: Session = {
       key,
@@ -377,34 +338,6 @@ export class McpClientPool {
     return session;
   }
 
-  #makeTransport(t: McpTarget, kind: TransportKind): Transport {
-    if (t.kind === 'stdio') {
-      const params: StdioServerParameters = { command: t.command, args: t.args, env: t.env, stderr: 'pipe' };
-      if (t.cwd !== undefined) params.cwd = t.cwd;
-      const transport = new StdioClientTransport(params);
-      // Always drain stderr: an unread pipe fills up and then blocks the server on its next write.
-      const onStderr = this.#onStderr;
-      transport.stderr?.on('data', (chunk: Buffer) => onStderr?.(t.label, chunk.toString('utf8')));
-      return transport;
-    }
-    const url = parseTargetUrl(t.url);
-    const headers = forwardableHeaders(t.headers);
-    const fetchFn = this.#fetchFor(t);
-    if (kind === 'sse') {
-      // requestInit covers the POSTs (and, in SDK 1.32, the GET too); the EventSource fetch adds the
-      // same headers to the GET explicitly, so credentials never depend on that SDK detail.
-      const eventSourceInit: NonNullable<SSEClientTransportOptions['eventSourceInit']> = {
-        fetch: (input, init) => {
-          const merged = new Headers(init.headers);
-          for (const [name, value] of Object.entries(headers)) if (!merged.has(name)) merged.set(name, value);
-          return fetchFn(input, { ...init, headers: merged });
-        },
-      };
-      return new SSEClientTransport(url, { requestInit: { headers }, eventSourceInit, fetch: fetchFn });
-    }
-    return new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: fetchFn });
-  }
-
   async #listAllPages(session: Session, t: McpTarget, signal: AbortSignal | undefined): Promise<McpToolInfo[]> {
     const tools: McpToolInfo[] = [];
     const seen = new Set<string>();
@@ -424,212 +357,6 @@ export class McpClientPool {
 }
 
 // --- failures --------------------------------------------------------------------------------------
-
-/** An error of ours whose message is safe to show (no header values, no server response body). */
-class PoolError extends Error {
-  override readonly name = 'PoolError';
-}
-
-class ConnectTimeoutError extends Error {
-  override readonly name = 'ConnectTimeoutError';
-  constructor(readonly timeoutMs: number) {
-    super(`Timed out connecting after ${timeoutMs} ms.`);
-  }
-}
-
-type Failure =
-  | { kind: 'http'; status: number }
-  | { kind: 'unreachable'; detail: string }
-  | { kind: 'timeout'; timeoutMs: number | undefined; connecting: boolean }
-  | { kind: 'cancelled' }
-  | { kind: 'closed' }
-  | { kind: 'protocol'; code: number; message: string }
-  | { kind: 'other'; message: string };
-
-/** The session is unusable (as opposed to one request having failed on a healthy session). */
-function isSessionFailure(f: Failure): boolean {
-  return f.kind === 'http' || f.kind === 'unreachable' || f.kind === 'closed';
-}
-
-/** `session` is undefined while connecting. */
-function classify(error: unknown, callerSignal: AbortSignal | undefined, session: Session | undefined): Failure {
-  // Whatever the SDK made of it (it wraps an abort as a RequestTimeout McpError), the caller gave up.
-  if (callerSignal?.aborted) return { kind: 'cancelled' };
-  if (error instanceof ConnectTimeoutError) {
-    return { kind: 'timeout', timeoutMs: error.timeoutMs, connecting: true };
-  }
-  if (error instanceof McpError) {
-    if (error.code === ErrorCode.RequestTimeout) {
-      const data: unknown = error.data;
-      const ms = isRecord(data) && typeof data.timeout === 'number' ? data.timeout : undefined;
-      return { kind: 'timeout', timeoutMs: ms, connecting: session === undefined };
-    }
-    // A server that hangs up during the handshake (a stdio server exiting at start-up) was never reached.
-    if (error.code === ErrorCode.ConnectionClosed) {
-      if (session === undefined) return { kind: 'unreachable', detail: 'the server closed the connection while connecting' };
-      if (session.closed) return { kind: 'closed' };
-    }
-    return { kind: 'protocol', code: error.code, message: stripMcpPrefix(error.message) };
-  }
-  const status = httpStatusOf(error);
-  if (status !== undefined) return { kind: 'http', status };
-  const network = networkFailureOf(error);
-  if (network) return { kind: 'unreachable', detail: network };
-  if (session?.closed) return { kind: 'closed' };
-  if (error instanceof PoolError) return { kind: 'other', message: error.message };
-  // Anything else may quote a header value (undici's invalid-header errors do): not shown.
-  const name = error instanceof Error ? error.name : typeof error;
-  return { kind: 'other', message: `Unexpected error talking to the MCP server (${name}).` };
-}
-
-/** The HTTP status behind a transport error, from each transport's own error shape. */
-function httpStatusOf(error: unknown): number | undefined {
-  const valid = (code: unknown): number | undefined =>
-    typeof code === 'number' && code >= 100 && code <= 599 ? code : undefined;
-  if (error instanceof StreamableHTTPError || error instanceof SseError) return valid(error.code);
-  if (error instanceof UnauthorizedError) return 401;
-  // SSEClientTransport.send() throws a plain Error for a failed POST; the status is only in the text.
-  if (error instanceof Error) {
-    const match = /^Error POSTing to endpoint \(HTTP (\d{3})\)/.exec(error.message);
-    if (match?.[1]) return valid(Number(match[1]));
-  }
-  return undefined;
-}
-
-const NETWORK_CODES = new Map<string, string>([
-  ['ECONNREFUSED', 'connection refused'],
-  [ADDRESS_NOT_ALLOWED, 'address not allowed'],
-  ['ECONNRESET', 'connection reset'],
-  ['EPIPE', 'connection reset'],
-  ['ENOTFOUND', 'host not found'],
-  ['EAI_AGAIN', 'host not found'],
-  ['EHOSTUNREACH', 'host unreachable'],
-  ['ENETUNREACH', 'network unreachable'],
-  ['ETIMEDOUT', 'connection timed out'],
-  ['UND_ERR_CONNECT_TIMEOUT', 'connection timed out'],
-  ['UND_ERR_SOCKET', 'connection reset'],
-  ['UND_ERR_HEADERS_TIMEOUT', 'no response headers in time'],
-  ['CERT_HAS_EXPIRED', 'TLS certificate error'],
-  ['DEPTH_ZERO_SELF_SIGNED_CERT', 'TLS certificate error'],
-  ['SELF_SIGNED_CERT_IN_CHAIN', 'TLS certificate error'],
-  ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'TLS certificate error'],
-  ['ERR_TLS_CERT_ALTNAME_INVALID', 'TLS certificate error'],
-  // A stdio server that cannot be started is as unreachable as a dead host.
-  ['ENOENT', 'command not found'],
-  ['EACCES', 'permission denied'],
-]);
-
-/** A description when `error` is a failure to reach the server at all. */
-function networkFailureOf(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
-    const code = (current as { code?: unknown }).code;
-    const known = typeof code === 'string' ? NETWORK_CODES.get(code) : undefined;
-    if (known !== undefined) return `${known} (${String(code)})`;
-    // EventSource flattens the fetch error into the message of its error event.
-    if (current instanceof SseError) {
-      for (const [networkCode, text] of NETWORK_CODES) {
-        if (current.message.includes(networkCode)) return `${text} (${networkCode})`;
-      }
-    }
-    current = current.cause;
-  }
-  if (error instanceof TypeError && error.message === 'fetch failed') return 'network error';
-  if (error instanceof SseError && error.code === undefined && /fetch failed/.test(error.message)) return 'network error';
-  return undefined;
-}
-
-/** A request that died on a reused keep-alive socket: the server never answered it. */
-function isStaleSocket(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE') return true;
-    current = current.cause;
-  }
-  return false;
-}
-
-/** Some transports fail in ways that suggest the server speaks the other HTTP transport. */
-function looksLikeOtherTransport(error: unknown): boolean {
-  if (!(error instanceof StreamableHTTPError)) return false;
-  // -1: a 2xx with a content type Streamable HTTP does not use.
-  if (error.code === -1) return true;
-  const status = httpStatusOf(error);
-  // Authentication failures say nothing about the transport; an SSE attempt would only obscure them.
-  return status !== undefined && status >= 400 && status < 500 && ![401, 403, 407, 408, 429].includes(status);
-}
-
-function listError(t: McpTarget, failure: Failure, cause: unknown): McpServerError {
-  const prefix = `Error retrieving tool list from MCP server: '${t.label}'.`;
-  switch (failure.kind) {
-    case 'http': {
-      const code = failure.status === 401 || failure.status === 403 ? 'mcp_unauthorized' : 'mcp_list_failed';
-      return new McpServerError(code, `${prefix} Http status code: ${describeStatus(failure.status)}`, {
-        httpStatus: failure.status,
-        cause,
-      });
-    }
-    case 'unreachable':
-      return new McpServerError('mcp_unreachable', `${prefix} Could not connect: ${failure.detail}.`, { cause });
-    case 'timeout':
-      return new McpServerError('mcp_timeout', `${prefix} ${timeoutText(failure, t)}`, { cause });
-    case 'cancelled':
-      return new McpServerError('mcp_timeout', `${prefix} The request was cancelled.`, { cause });
-    case 'closed':
-      return new McpServerError('mcp_list_failed', `${prefix} The connection closed.`, { cause });
-    case 'protocol':
-      return new McpServerError('mcp_list_failed', `${prefix} MCP error ${failure.code}: ${failure.message}`, { cause });
-    case 'other':
-      return new McpServerError('mcp_list_failed', `${prefix} ${failure.message}`, { cause });
-    default:
-      return assertNever(failure);
-  }
-}
-
-/**
- * Transport-level failures have no JSON-RPC code of their own; they borrow the SDK's: -32001
- * (RequestTimeout) for a timeout or a cancel, -32000 (ConnectionClosed) for a connection that could
- * not be made or was lost. HTTP statuses are `http_error`, with the status in the message.
- */
-function failedOutcome(t: McpTarget, failure: Failure): McpCallOutcome {
-  const server = `MCP server '${t.label}'`;
-  switch (failure.kind) {
-    case 'http': {
-      const text = `HTTP ${failure.status} ${STATUS_CODES[failure.status] ?? ''}`.trim();
-      return { ok: false, error: { type: 'http_error', code: failure.status, message: text }, message: `${server} answered ${text}.` };
-    }
-    case 'unreachable': {
-      const text = `Could not reach the MCP server: ${failure.detail}.`;
-      return protocolFailure(ErrorCode.ConnectionClosed, text, `${server}: ${text}`);
-    }
-    case 'timeout': {
-      const text = timeoutText(failure, t);
-      return protocolFailure(ErrorCode.RequestTimeout, text, `${server}: ${text}`);
-    }
-    case 'cancelled':
-      return protocolFailure(ErrorCode.RequestTimeout, 'The tool call was cancelled.', `${server}: the tool call was cancelled.`);
-    case 'closed':
-      return protocolFailure(ErrorCode.ConnectionClosed, 'The connection to the MCP server closed.', `${server}: the connection closed.`);
-    case 'protocol':
-      return protocolFailure(failure.code, failure.message, `${server} answered MCP error ${failure.code}: ${failure.message}`);
-    case 'other':
-      return protocolFailure(ErrorCode.InternalError, failure.message, `${server}: ${failure.message}`);
-    default:
-      return assertNever(failure);
-  }
-}
-
-function protocolFailure(code: number, text: string, message: string): McpCallOutcome {
-  return { ok: false, error: { type: 'mcp_protocol_error', code, message: text }, message };
-}
-
-function timeoutText(failure: Extract<Failure, { kind: 'timeout' }>, t: McpTarget): string {
-  const ms = failure.timeoutMs ?? t.timeoutMs;
-  return failure.connecting
-    ? `Timed out connecting to the MCP server after ${ms} ms.`
-    : `The request timed out after ${ms} ms without a response or progress.`;
-}
 
 // --- helpers ---------------------------------------------------------------------------------------
 
@@ -668,88 +395,3 @@ function reportProgress(
   }
 }
 
-function forwardableHeaders(headers: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (RESERVED_HEADERS.has(name.toLowerCase())) continue;
-    // Checked here so that the error names the header but never quotes its value (fetch's would).
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new PoolError(`Invalid HTTP header name '${name}'.`);
-    if (/[\r\n\0]/.test(value)) throw new PoolError(`Invalid value for HTTP header '${name}'.`);
-    out[name] = value;
-  }
-  return out;
-}
-
-function parseTargetUrl(url: string): URL {
-  try {
-    const parsed = new URL(url);
-    if (parsed.protocol === 'http:' || parsed.protocol === 'https:') return parsed;
-  } catch {
-    // fall through
-  }
-  throw new PoolError('The MCP server URL is not a valid http(s) URL.');
-}
-
-/** Runs `fn` with a signal of its own that follows `outer` until `fn` settles. */
-async function withLinkedSignal<T>(outer: AbortSignal | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  // The SDK adds an abort listener to the request's signal and never removes it. Given the caller's
-  // long-lived signal directly, a later abort would send notifications/cancelled for requests that
-  // finished long ago, and the listeners would pile up. A per-request signal dies with the request.
-  const inner = new AbortController();
-  const forward = (): void => inner.abort(outer?.reason);
-  if (outer?.aborted) inner.abort(outer.reason);
-  else outer?.addEventListener('abort', forward, { once: true });
-  try {
-    return await fn(inner.signal);
-  } finally {
-    outer?.removeEventListener('abort', forward);
-  }
-}
-
-/** `promise`, or a rejection as soon as `signal` aborts (the work behind `promise` goes on). */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, makeError?: () => Error): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(makeError?.() ?? new Error(`Timed out after ${ms} ms.`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
-}
-
-function stripMcpPrefix(message: string): string {
-  return message.replace(/^MCP error -?\d+: /, '');
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
-}
-
-function assertNever(value: never): never {
-  throw new Error(`Unexpected value: ${JSON.stringify(value)}`);
-}
