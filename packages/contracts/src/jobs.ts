@@ -1,4 +1,4 @@
-import { McpCallErrorSchema, McpToolInfoSchema } from '@spool/protocol';
+import { McpCallErrorSchema, McpToolInfoSchema, WebhookEventTypeSchema } from '@spool/protocol';
 import { z } from 'zod';
 import { ApprovalDecisionSchema } from './approvals.ts';
 import { QUEUES, type QueueName } from './keys.ts';
@@ -125,7 +125,7 @@ export type McpJobResult = z.infer<typeof McpJobResultSchema>;
 /** One webhook delivery to one endpoint. The endpoint is looked up by index in the configuration. */
 export const WebhookJobSchema = z.object({
   responseId: z.string(),
-  type: z.enum(['response.completed', 'response.failed', 'response.cancelled', 'response.incomplete']),
+  type: WebhookEventTypeSchema,
   endpoint: z.number().int().min(0),
   eventId: z.string(),
   createdAt: z.number().int(),

@@ -58,3 +58,4 @@ export {
   type ChatToolChoice,
   type ChatUsage,
 } from './chat.ts';
+export { WEBHOOK_EVENT_TYPES, WebhookEventTypeSchema, type WebhookEventType } from './webhooks.ts';

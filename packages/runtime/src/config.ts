@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { WEBHOOK_EVENT_TYPES, WebhookEventTypeSchema } from '@spool/protocol';
 
 export const ROLES = ['api', 'llm', 'mcp'] as const;
 export type Role = (typeof ROLES)[number];
@@ -76,8 +77,8 @@ export const WebhookConfigSchema = z
       .regex(/^whsec_/, "must be in the 'whsec_…' form")
       .refine((s) => Buffer.from(s.slice(6), 'base64').length >= 24, 'the key after whsec_ must decode (base64) to at least 24 bytes (openssl rand -base64 32)'),
     events: z
-      .array(z.enum(['response.completed', 'response.failed', 'response.cancelled', 'response.incomplete']))
-      .default(['response.completed', 'response.failed', 'response.cancelled', 'response.incomplete']),
+      .array(WebhookEventTypeSchema)
+      .default([...WEBHOOK_EVENT_TYPES]),
   })
   .strict();
 

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
-import { newId } from '@spool/protocol';
+import { newId, type WebhookEventType } from '@spool/protocol';
 
-export type WebhookEventType = 'response.completed' | 'response.failed' | 'response.cancelled' | 'response.incomplete';
+export type { WebhookEventType };
 
 /** The event body OpenAI sends: only the id; receivers GET the response. */
 export interface WebhookPayload {
