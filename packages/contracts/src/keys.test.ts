@@ -19,6 +19,11 @@ describe('keys', () => {
     expect(Object.values(QUEUES)).toEqual(['turns', 'mcp', 'webhooks']);
   });
 
+  it('names the global watchdog keys under the prefix, outside any response hash tag', () => {
+    expect(keys.inflight).toBe('spool:inflight');
+    expect(keys.watchdogLock).toBe('spool:watchdog:lock');
+  });
+
   it('refuses a prefix that would break hash tags', () => {
     expect(() => createKeys('a{b}')).toThrow(/braces/);
   });

@@ -44,6 +44,8 @@ export interface ResponsesServiceDeps {
     max_input_items: number;
     max_tools: number;
     keepalive_ms: number;
+    /** How long a synchronous request waits for its response (then 504, and the response is cancelled). */
+    sync_timeout_ms?: number;
   };
   now: () => number;
   /**
@@ -122,6 +124,25 @@ export interface FinalResponse {
   json: string;
   /** The terminal event's type; null when it was sealed without one (cancelled). */
   type: string | null;
+}
+
+/**
+ * A synchronous request that outlived `limits.sync_timeout_ms`: a 504 whose message names the
+ * response (now cancelled) and says what to do instead. Routes send it with `x-should-retry:
+ * false`: the SDK's automatic retry would only run the same long work again.
+ */
+export class SyncTimeoutError extends ApiError {
+  constructor(
+    readonly responseId: string,
+    timeoutMs: number,
+  ) {
+    super(
+      504,
+      `The response '${responseId}' did not finish within ${timeoutMs} ms, the limit for a synchronous request (limits.sync_timeout_ms); it was cancelled. Use background: true (and poll) or stream: true for long work.`,
+      'server_error',
+      'timeout',
+    );
+  }
 }
 
 /** Gives every input item an id (input_items lists them, and the SDK pages by id). */
@@ -315,17 +336,30 @@ export class ResponsesService {
   /**
    * Waits until the response is sealed and returns its final state, or null when `signal` fired
    * first (the client went away). Pass the subscription `create` opened, if any.
+   *
+   * A synchronous request never waits for ever: past `limits.sync_timeout_ms` the response is
+   * cancelled (so no work runs on for nobody; its id stays readable) and a 504 SyncTimeoutError
+   * says so. A completion that wins that race is returned as usual.
    */
   async waitForFinal(id: string, signal?: AbortSignal, subscription?: Watch | null): Promise<FinalResponse | null> {
+    const timeoutMs = this.d.limits.sync_timeout_ms ?? 600_000;
+    const deadline = AbortSignal.timeout(timeoutMs);
     const state = await waitForTerminal({
       store: this.d.store,
       hub: this.d.hub,
       keys: this.d.keys,
       responseId: id,
       pollIntervalMs: this.d.limits.keepalive_ms,
-      ...(signal ? { signal } : {}),
+      signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
       ...(subscription ? { subscription } : {}),
     });
+    if (state.kind === 'aborted' && deadline.aborted && !signal?.aborted) {
+      const record = await this.d.store.get(id);
+      if (!record) throw ApiError.responseNotFound(id);
+      const final = record.sealed ? record.snapshot : await this.stop(record);
+      if (final.status !== 'cancelled') return { json: JSON.stringify(final), type: `response.${final.status}` };
+      throw new SyncTimeoutError(id, timeoutMs);
+    }
     if (state.kind === 'aborted') return null;
     if (state.kind === 'missing') throw ApiError.responseNotFound(id);
     if (state.kind === 'snapshot') return { json: state.json, type: null };

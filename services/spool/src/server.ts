@@ -40,12 +40,13 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
   // Connection errors are expected while Redis restarts; ioredis reconnects by itself.
   for (const c of [command, queueConn]) c.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
   await waitReady(command, 10_000);
-  const store = new ResponseStore(command, keys);
+  const storeOptions = { maxPublishBytes: config.limits.max_publish_bytes, staleAfterMs: config.limits.watchdog_stale_after_ms };
+  const store = new ResponseStore(command, keys, storeOptions);
   // Workers write through a connection that waits for Redis to come back, so a blip delays a
   // turn instead of failing it; the API's connection fails fast so clients get a 503.
   const workerConn = connect(redisUrl, 'queue', { connectionName: 'spool-worker' });
   workerConn.on('error', (err) => logger.debug({ err: err.message }, 'redis worker connection error'));
-  const workerStore = new ResponseStore(workerConn, keys);
+  const workerStore = new ResponseStore(workerConn, keys, storeOptions);
   const box = await jobKey(config, command, keys.jobKey);
   let rolesStarted = false;
 
