@@ -199,8 +199,11 @@ describe('appends over the publish bound', () => {
   const small = new ResponseStore(redis, keys, { maxPublishBytes: 1024 });
   const big = (n: number) => delta('x'.repeat(n));
 
-  it('are announced by a short notice, never published whole, and a follower reads them from the log', async () => {
+  it('are announced by a short notice, never published whole, and a follower and a synchronous waiter read them from the log', async () => {
     const { id, snapshot } = await created();
+    const subscription = hub.open(keys.channel(id));
+    await subscription.ready;
+    const waiting = waitForTerminal({ store, hub, keys, responseId: id, subscription, pollIntervalMs: 120_000 });
     const raw: string[] = [];
     const listener = new Redis(url);
     try {
@@ -220,21 +223,12 @@ describe('appends over the publish bound', () => {
       expect(raw[0]).toBe('log\t2\t3');
       expect(raw[1]).toMatch(/^4\tresponse\.output_text\.delta\t/);
       expect(raw[2]).toBe('log\t5\t5\nend');
+      const state = await waiting;
+      expect(state).toMatchObject({ kind: 'event', type: 'response.completed' });
+      expect(state.kind === 'event' && responseJsonOf(state.json)).toBe(JSON.stringify(final));
     } finally {
       listener.disconnect();
     }
-  });
-
-  it('still give a synchronous waiter its terminal event, read from the log', async () => {
-    const { id, snapshot } = await created();
-    const subscription = hub.open(keys.channel(id));
-    await subscription.ready;
-    const waiting = waitForTerminal({ store, hub, keys, responseId: id, subscription, pollIntervalMs: 120_000 });
-    const final = { ...snapshot, status: 'completed' as const, instructions: 'y'.repeat(5000) };
-    await small.append(id, [delta('a'), snapshotEvent('response.completed')], { snapshot: final, status: 'completed', seal: true, ttlSeconds: 60 });
-    const state = await waiting;
-    expect(state).toMatchObject({ kind: 'event', type: 'response.completed' });
-    expect(state.kind === 'event' && responseJsonOf(state.json)).toBe(JSON.stringify(final));
   });
 });
 
