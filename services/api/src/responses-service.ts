@@ -343,17 +343,33 @@ export class ResponsesService {
    */
   async waitForFinal(id: string, signal?: AbortSignal, subscription?: Watch | null): Promise<FinalResponse | null> {
     const timeoutMs = this.d.limits.sync_timeout_ms ?? 600_000;
-    const deadline = AbortSignal.timeout(timeoutMs);
-    const state = await waitForTerminal({
-      store: this.d.store,
-      hub: this.d.hub,
-      keys: this.d.keys,
-      responseId: id,
-      pollIntervalMs: this.d.limits.keepalive_ms,
-      signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
-      ...(subscription ? { subscription } : {}),
-    });
-    if (state.kind === 'aborted' && deadline.aborted && !signal?.aborted) {
+    // One timer, cleared when the wait ends (AbortSignal.timeout would keep each for the full
+    // deadline, however soon its request finished), and the client's signal forwarded to it.
+    const stop = new AbortController();
+    const onClientGone = () => stop.abort();
+    signal?.addEventListener('abort', onClientGone, { once: true });
+    if (signal?.aborted) stop.abort();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stop.abort();
+    }, timeoutMs);
+    let state;
+    try {
+      state = await waitForTerminal({
+        store: this.d.store,
+        hub: this.d.hub,
+        keys: this.d.keys,
+        responseId: id,
+        pollIntervalMs: this.d.limits.keepalive_ms,
+        signal: stop.signal,
+        ...(subscription ? { subscription } : {}),
+      });
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onClientGone);
+    }
+    if (state.kind === 'aborted' && timedOut && !signal?.aborted) {
       const record = await this.d.store.get(id);
       if (!record) throw ApiError.responseNotFound(id);
       const final = record.sealed ? record.snapshot : await this.stop(record);
