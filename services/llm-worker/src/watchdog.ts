@@ -36,24 +36,32 @@ export function lostWorkMessage(why: string): string {
  * work is alive are looked at again `staleAfterMs` later, and those whose work is gone are failed.
  * Returns the ids it failed.
  */
-export async function sweep(deps: WatchdogDeps): Promise<string[]> {
+export async function sweep(deps: WatchdogDeps): Promise<{ failed: string[]; errors: Array<{ id: string; err: unknown }> }> {
   const now = deps.now();
   const failed: string[] = [];
+  const errors: Array<{ id: string; err: unknown }> = [];
   for (const id of await deps.index.due(now, SWEEP_LIMIT)) {
-    const { exists, sealed } = await deps.store.sealState(id);
-    if (!exists || sealed) {
+    try {
+      const { exists, sealed } = await deps.store.sealState(id);
+      if (!exists || sealed) {
+        await deps.index.remove(id);
+        continue;
+      }
+      const why = lostWork(await deps.turnStates(id));
+      if (why === null) {
+        await deps.index.postpone(id, now + deps.staleAfterMs);
+        continue;
+      }
+      if (await deps.fail(id, lostWorkMessage(why))) failed.push(id);
       await deps.index.remove(id);
-      continue;
+    } catch (err) {
+      // One response that cannot be handled must not hold up the others (it is the most overdue,
+      // so it would come first in every sweep): it is tried again a stale period later.
+      errors.push({ id, err });
+      await deps.index.postpone(id, now + deps.staleAfterMs).catch(() => undefined);
     }
-    const why = lostWork(await deps.turnStates(id));
-    if (why === null) {
-      await deps.index.postpone(id, now + deps.staleAfterMs);
-      continue;
-    }
-    if (await deps.fail(id, lostWorkMessage(why))) failed.push(id);
-    await deps.index.remove(id);
   }
-  return failed;
+  return { failed, errors };
 }
 
 export interface RunningWatchdog {
@@ -72,8 +80,10 @@ export function startWatchdog(deps: WatchdogDeps & { intervalMs: number; logger:
     if (running) return;
     running = (async () => {
       if (!(await deps.index.takeTurn(token, deps.intervalMs))) return;
-      const failed = await sweep(deps);
+      const { failed, errors } = await sweep(deps);
       for (const id of failed) deps.logger.warn({ responseId: id }, 'watchdog failed a response whose work was lost');
+      // The error's name only: a parse error's message can quote the state, and so a prompt.
+      for (const { id, err } of errors) deps.logger.error({ responseId: id, error: (err as Error)?.name }, 'watchdog could not check a response');
     })()
       .catch((err: unknown) => deps.logger.debug({ err: (err as Error)?.message }, 'watchdog sweep failed'))
       .finally(() => {
