@@ -23,6 +23,11 @@ describe('keys', () => {
     expect(keys.approvalUse('mcpr_1')).toBe('spool:approval:{mcpr_1}:used');
   });
 
+  it('names the global watchdog keys under the prefix, outside any response hash tag', () => {
+    expect(keys.inflight).toBe('spool:inflight');
+    expect(keys.watchdogLock).toBe('spool:watchdog:lock');
+  });
+
   it('refuses a prefix that would break hash tags', () => {
     expect(() => createKeys('a{b}')).toThrow(/braces/);
   });

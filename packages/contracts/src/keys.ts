@@ -26,6 +26,15 @@ export interface Keys {
    * a stateless (`store: false`) approval cannot be replayed. Hash-tagged by the approval id.
    */
   approvalUse(approvalRequestId: string): string;
+  /**
+   * Sorted set: ids of responses not known to be sealed, scored by when the watchdog should next
+   * check that their work is alive (ms since the epoch). A global key: it is written by its own
+   * commands, never inside a per-response script, so those stay on one cluster slot. Bounded: an
+   * entry leaves once its response is sealed or gone, at the latest one check after.
+   */
+  readonly inflight: string;
+  /** String with a TTL: held by the one process running the watchdog's scan this interval. */
+  readonly watchdogLock: string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -41,6 +50,8 @@ export function createKeys(prefix: string): Keys {
     approvals: (id) => `${prefix}resp:{${id}}:approvals`,
     mcpToolList: (digest) => `${prefix}mcp:tools:${digest}`,
     approvalUse: (id) => `${prefix}approval:{${id}}:used`,
+    inflight: `${prefix}inflight`,
+    watchdogLock: `${prefix}watchdog:lock`,
   };
 }
 

@@ -18,10 +18,9 @@ export function replayEvents(snapshot: Response, entries: readonly LogEntry[]): 
  * `calling` did not finish). Returns a copy.
  */
 export function asCancelled(snapshot: Response): Response {
-  const out = structuredClone(snapshot);
-  out.status = 'cancelled';
-  out.output = out.output.map(closeItem);
-  return out;
+  // A shallow copy, not structuredClone: closeItem copies what it changes, and a clone throws on
+  // a deep request (a nested json_schema), which would leave the response impossible to cancel.
+  return { ...snapshot, status: 'cancelled', output: snapshot.output.map(closeItem) };
 }
 
 function closeItem(item: OutputItem): OutputItem {

@@ -86,6 +86,12 @@ export async function followEvents(opts: FollowOptions): Promise<FollowOutcome> 
   const onLive = (msg: LiveMessage) =>
     enqueue(async () => {
       if (msg.kind === 'resync') return catchUp();
+      if (msg.kind === 'grew') {
+        // Too large to publish: the events are in the log (the read also sees the seal).
+        if (msg.last > cursor) await catchUp();
+        if (msg.end) finish('ended');
+        return;
+      }
       const first = msg.entries[0];
       if (first && first.seq > cursor + 1) {
         await catchUp(); // a wake-up was missed: the log is the truth
@@ -169,9 +175,18 @@ export async function waitForTerminal(opts: Omit<FollowOptions, 'after' | 'onEve
       fail,
     );
   };
+  // A terminal event too large to publish is read from the log, from the notice's first number.
+  const readTerminal = (afterSeq: number) => {
+    store.readEvents(responseId, afterSeq).then(({ events, sealed, exists }) => {
+      const terminal = events.find((e) => TERMINAL_EVENT_TYPES.has(e.type));
+      if (terminal) finish({ kind: 'event', type: terminal.type, json: terminal.json });
+      else if (sealed || !exists) check();
+    }, fail);
+  };
   const onLive = (msg: LiveMessage) => {
     if (isDone()) return;
     if (msg.kind === 'resync') return check();
+    if (msg.kind === 'grew') return msg.end ? readTerminal(msg.first - 1) : undefined;
     for (const e of msg.entries) if (TERMINAL_EVENT_TYPES.has(e.type)) return finish({ kind: 'event', type: e.type, json: e.json });
     if (msg.end) check();
   };

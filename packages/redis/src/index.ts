@@ -2,6 +2,7 @@ export { connect, waitReady, type ConnectionPurpose } from './connection.ts';
 export {
   APPEND_GONE,
   APPEND_SEALED,
+  DEFAULT_MAX_PUBLISH_BYTES,
   ResponseStore,
   defineScripts,
   snapshotEvent,
@@ -18,5 +19,6 @@ export { ResponseClosedError, ResponseWriter, type WriterOptions } from './write
 export { ChainError, loadChain } from './chain.ts';
 export { CLOSED_POLL_MS, asCancelled, cancelResponse, replayEvents, watchClosed, type CancelOutcome } from './cancel.ts';
 export { ApprovalStore, type ClaimResult, type UseResult } from './approvals.ts';
+export { InflightIndex } from './inflight.ts';
 export { ToolListCache, type ToolListSource } from './tool-lists.ts';
 export { checkEvictionPolicy, type EvictionCheck } from './policy.ts';

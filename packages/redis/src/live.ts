@@ -3,6 +3,11 @@ import { parseEventLines, type LogEntry } from './log-format.ts';
 
 export type LiveMessage =
   | { kind: 'events'; entries: LogEntry[]; end: boolean }
+  /**
+   * Events `first`..`last` were appended but were too large to publish (see scripts.ts): read them
+   * from the log. `end`: that append sealed the response.
+   */
+  | { kind: 'grew'; first: number; last: number; end: boolean }
   /** The subscriber reconnected: messages may have been lost meanwhile, so read the log again. */
   | { kind: 'resync' };
 export type LiveHandler = (message: LiveMessage) => void;
@@ -38,8 +43,7 @@ export class LiveHub {
     subscriber.on('message', (channel: string, message: string) => {
       const set = this.handlers.get(channel);
       if (!set || set.size === 0) return;
-      const { entries, end } = parseEventLines(message);
-      const parsed: LiveMessage = { kind: 'events', entries, end };
+      const parsed = parseLiveMessage(message);
       for (const handler of set) handler(parsed);
     });
     // Commands wait for 'ready': one sent during the connection handshake puts the connection in
@@ -150,4 +154,14 @@ export class LiveHub {
     }
     for (const set of this.handlers.values()) for (const handler of [...set]) handler({ kind: 'resync' });
   }
+}
+
+/** A published message: lines of events (log-format.ts), or a notice `log\tFIRST\tLAST[\nend]`. */
+export function parseLiveMessage(message: string): LiveMessage {
+  if (message.startsWith('log\t')) {
+    const [, first, last] = /^log\t(\d+)\t(\d+)/.exec(message) ?? [];
+    return { kind: 'grew', first: Number(first ?? 0), last: Number(last ?? 0), end: message.endsWith('\nend') };
+  }
+  const { entries, end } = parseEventLines(message);
+  return { kind: 'events', entries, end };
 }

@@ -5,7 +5,7 @@ import { cancelResponse } from './cancel.ts';
 import { followEvents, responseJsonOf, waitForTerminal } from './follow.ts';
 import { LiveHub, type LiveMessage } from './live.ts';
 import type { LogEntry } from './log-format.ts';
-import { snapshotEvent } from './store.ts';
+import { ResponseStore, snapshotEvent } from './store.ts';
 import { redisTestContext } from '../test/context.ts';
 
 /** The event log, the live channel and the readers of both, against a real Redis. */
@@ -191,5 +191,60 @@ describe('waitForTerminal', () => {
     const b = await finished();
     expect(await waitForTerminal({ store, hub, keys, responseId: b.id })).toEqual({ kind: 'snapshot', json: JSON.stringify(b.final) });
     expect(await waitForTerminal({ store, hub, keys, responseId: 'resp_missing' })).toEqual({ kind: 'missing' });
+  });
+});
+
+describe('appends over the publish bound', () => {
+  // A store whose bound is small, on the same Redis and prefix: what it writes, the readers read.
+  const small = new ResponseStore(redis, keys, { maxPublishBytes: 1024 });
+  const big = (n: number) => delta('x'.repeat(n));
+
+  it('are announced by a short notice, never published whole, and a follower and a synchronous waiter read them from the log', async () => {
+    const { id, snapshot } = await created();
+    const subscription = hub.open(keys.channel(id));
+    await subscription.ready;
+    const waiting = waitForTerminal({ store, hub, keys, responseId: id, subscription, pollIntervalMs: 120_000 });
+    const raw: string[] = [];
+    const listener = new Redis(url);
+    try {
+      await listener.subscribe(keys.channel(id));
+      listener.on('message', (_c: string, m: string) => raw.push(m));
+      const seen: LogEntry[] = [];
+      const following = followEvents({ store, hub, keys, responseId: id, after: -1, onEvent: (e) => seen.push(e), pollIntervalMs: 120_000 });
+      await vi.waitFor(() => expect(seen).toHaveLength(2));
+      await small.append(id, [big(10), big(4000)]);
+      await small.append(id, [delta('small')]);
+      const final = { ...snapshot, status: 'completed' as const, instructions: 'y'.repeat(5000) };
+      await small.append(id, [snapshotEvent('response.completed')], { snapshot: final, status: 'completed', seal: true, ttlSeconds: 60 });
+      expect(await following).toBe('ended');
+      expect(seen.map((e) => e.seq)).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(seen.map((e) => e.json)).toEqual((await store.readEvents(id, -1)).events.map((e) => e.json));
+      await vi.waitFor(() => expect(raw).toHaveLength(3));
+      expect(raw[0]).toBe('log\t2\t3');
+      expect(raw[1]).toMatch(/^4\tresponse\.output_text\.delta\t/);
+      expect(raw[2]).toBe('log\t5\t5\nend');
+      const state = await waiting;
+      expect(state).toMatchObject({ kind: 'event', type: 'response.completed' });
+      expect(state.kind === 'event' && responseJsonOf(state.json)).toBe(JSON.stringify(final));
+    } finally {
+      listener.disconnect();
+    }
+  });
+});
+
+describe('retention', () => {
+  it('is refreshed by every append, for the record, the log and the parked approvals', async () => {
+    const { id } = await created();
+    await redis.hset(keys.approvals(id), 'apr_1', '{}');
+    await redis.expire(keys.approvals(id), 60);
+    // Created with 60 s; an append 90 s later (here: one that says so) must not leave 60 - 90.
+    await store.append(id, [delta('a')], { ttlSeconds: 3600 });
+    for (const key of [keys.record(id), keys.events(id), keys.approvals(id)]) {
+      expect(await redis.ttl(key)).toBeGreaterThan(3000);
+    }
+    // Without a ttl, an append leaves the expiry as it was.
+    await redis.expire(keys.record(id), 100);
+    await store.append(id, [delta('b')]);
+    expect(await redis.ttl(keys.record(id))).toBeLessThanOrEqual(100);
   });
 });

@@ -13,6 +13,15 @@
  * response is sealed (terminal or cancelled), and the sealing entry of the log holds it too (one
  * string for both; readers of the log skip it). Once sealed, appends are refused: nothing can turn
  * a cancelled response into a completed one.
+ *
+ * A batch larger than the publish bound is not published whole: Redis disconnects a subscriber
+ * whose output buffer passes `client-output-buffer-limit pubsub` (32 MB hard, 8 MB for 60 s by
+ * default), and that would be the one subscriber a process shares among all its readers. It
+ * publishes a notice `log\tFIRST\tLAST` (and the `end` line when sealing) instead; readers then
+ * read those events from the log (see live.ts).
+ *
+ * Every append also refreshes the expiry of the record, the log and the parked approvals, so a
+ * run longer than the retention keeps its record: retention counts from the last write.
  */
 
 /**
@@ -23,7 +32,7 @@
  * `{"type":…,"sequence_number":N,"response":<snapshot>}`, so the Response crosses the network once.
  */
 const APPEND_BODY = `
-local function append_events(base, channel, seal, snapshot)
+local function append_events(base, channel, seal, snapshot, max_publish)
   local n = tonumber(ARGV[base])
   local first = -1
   local batch = nil
@@ -49,6 +58,9 @@ local function append_events(base, channel, seal, snapshot)
   elseif seal then
     batch = 'end'
   end
+  if batch and #batch > max_publish and n > 0 then
+    batch = 'log\\t' .. first .. '\\t' .. (first + n - 1) .. (seal and '\\nend' or '')
+  end
   if batch then redis.call('PUBLISH', channel, batch) end
   return first
 end
@@ -68,15 +80,15 @@ end
  * create: writes a new record and its first events.
  * KEYS[1] record hash, KEYS[2] event stream
  * ARGV[1] channel, ARGV[2] ttl seconds, ARGV[3] snapshot JSON (stored, and the response of the
- * lifecycle events), ARGV[4] field count F, ARGV[5..4+2F] other field/value pairs, then the events
- * (count, then type/head/tail triples).
+ * lifecycle events), ARGV[4] field count F, ARGV[5..4+2F] other field/value pairs, ARGV[5+2F]
+ * the publish bound in bytes, then the events (count, then type/head/tail triples).
  * Returns 1, or 0 when the record already exists (a retried create is a no-op).
  */
 export const CREATE = `${APPEND_BODY}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local f = tonumber(ARGV[4])
 redis.call('HSET', KEYS[1], 'snapshot', ARGV[3], 'seq', 0, unpack(ARGV, 5, 4 + f * 2))
-append_events(5 + f * 2, ARGV[1], false, ARGV[3])
+append_events(6 + f * 2, ARGV[1], false, ARGV[3], tonumber(ARGV[5 + f * 2]))
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 return 1
@@ -84,22 +96,24 @@ return 1
 
 /**
  * append: adds events, optionally replacing the snapshot and status, optionally sealing.
- * KEYS[1] record hash, KEYS[2] event stream
+ * KEYS[1] record hash, KEYS[2] event stream, KEYS[3] parked approvals hash (may not exist)
  * ARGV[1] channel, ARGV[2] snapshot JSON or '', ARGV[3] status or '', ARGV[4] '1' to seal,
- * ARGV[5] ttl seconds applied to both keys when sealing, ARGV[6..] the events.
+ * ARGV[5] ttl seconds applied to the three keys (0: leave the expiry as it is), ARGV[6] the
+ * publish bound in bytes, ARGV[7..] the events.
  * Returns the first sequence number assigned (or -1 when no event was given),
  * -2 when the response is already sealed, -3 when the record is gone (deleted or expired).
  */
 export const APPEND = `${APPEND_BODY}${OPEN_GUARD}local seal = ARGV[4] == '1'
-local first = append_events(6, ARGV[1], seal, ARGV[2])
+local first = append_events(7, ARGV[1], seal, ARGV[2], tonumber(ARGV[6]))
 local fields = {}
 if ARGV[2] ~= '' then fields[#fields + 1] = 'snapshot'; fields[#fields + 1] = ARGV[2] end
 if ARGV[3] ~= '' then fields[#fields + 1] = 'status'; fields[#fields + 1] = ARGV[3] end
 if seal then fields[#fields + 1] = 'sealed'; fields[#fields + 1] = '1' end
 if #fields > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
-if seal then
+if ARGV[5] ~= '0' then
   redis.call('EXPIRE', KEYS[1], ARGV[5])
   redis.call('EXPIRE', KEYS[2], ARGV[5])
+  redis.call('EXPIRE', KEYS[3], ARGV[5])
 end
 return first
 `;

@@ -42,9 +42,16 @@ export interface AppendOptions {
   status?: ResponseStatus;
   /** Terminal: no append after this one is accepted. */
   seal?: boolean;
-  /** Expiry for the record and log, applied when sealing. */
+  /**
+   * Expiry for the record, the log and the parked approvals, applied by this append (sealing or
+   * not): retention counts from the last write, so a long run never loses its record.
+   */
   ttlSeconds?: number;
 }
+
+/** Well under Redis's default pub/sub output buffer limits (32 MB hard, 8 MB soft for 60 s). */
+export const DEFAULT_MAX_PUBLISH_BYTES = 1024 * 1024;
+
 
 export const APPEND_SEALED = -2;
 export const APPEND_GONE = -3;
@@ -96,7 +103,7 @@ declare module 'ioredis' {
 export function defineScripts(redis: Redis): void {
   if (typeof redis.spoolAppend === 'function') return;
   redis.defineCommand('spoolCreate', { numberOfKeys: 2, lua: CREATE });
-  redis.defineCommand('spoolAppend', { numberOfKeys: 2, lua: APPEND });
+  redis.defineCommand('spoolAppend', { numberOfKeys: 3, lua: APPEND });
   redis.defineCommand('spoolSealIf', { numberOfKeys: 2, lua: SEAL_IF });
 }
 
@@ -105,11 +112,19 @@ export function defineScripts(redis: Redis): void {
  * the Lua scripts, so a sealed (terminal) response never changes again.
  */
 export class ResponseStore {
+  /** Appends larger than this are announced on pub/sub by a notice, never published whole (see scripts.ts). */
+  readonly maxPublishBytes: number;
+  /** How long after its create the watchdog first looks at a response (see `inflight` in contracts). */
+  readonly staleAfterMs: number;
+
   constructor(
     readonly redis: Redis,
     readonly keys: Keys,
+    opts: { maxPublishBytes?: number; staleAfterMs?: number } = {},
   ) {
     defineScripts(redis);
+    this.maxPublishBytes = opts.maxPublishBytes ?? DEFAULT_MAX_PUBLISH_BYTES;
+    this.staleAfterMs = opts.staleAfterMs ?? 60_000;
   }
 
   async create(r: CreateRecord): Promise<boolean> {
@@ -123,16 +138,27 @@ export class ResponseStore {
       'store', r.store ? '1' : '0',
       'background', r.background ? '1' : '0',
     ];
-    const created = await this.redis.spoolCreate(
-      this.keys.record(r.id),
-      this.keys.events(r.id),
-      this.keys.channel(r.id),
-      r.ttlSeconds,
-      snapshot,
-      pairs.length / 2,
-      ...pairs,
-      ...eventArgs(r.events, snapshot),
-    );
+    // The in-flight index is a global key, so it is written by its own command rather than inside
+    // the script (one slot per script on a cluster); pipelined, it costs no extra round trip. It
+    // goes first: a record never exists unindexed, and an index entry whose record never came is
+    // dropped by the watchdog.
+    const [[e1], [e2, created]] = (await this.redis
+      .pipeline()
+      .zadd(this.keys.inflight, Date.now() + this.staleAfterMs, r.id)
+      .spoolCreate(
+        this.keys.record(r.id),
+        this.keys.events(r.id),
+        this.keys.channel(r.id),
+        r.ttlSeconds,
+        snapshot,
+        pairs.length / 2,
+        ...pairs,
+        this.maxPublishBytes,
+        ...eventArgs(r.events, snapshot),
+      )
+      .exec()) as [[Error | null, unknown], [Error | null, number]];
+    if (e1) throw e1;
+    if (e2) throw e2;
     return created === 1;
   }
 
@@ -142,11 +168,13 @@ export class ResponseStore {
     return this.redis.spoolAppend(
       this.keys.record(id),
       this.keys.events(id),
+      this.keys.approvals(id),
       this.keys.channel(id),
       snapshot,
       opts.status ?? '',
       opts.seal ? '1' : '0',
       opts.ttlSeconds ?? 0,
+      this.maxPublishBytes,
       ...eventArgs(events, snapshot),
     );
   }
@@ -202,6 +230,32 @@ export class ResponseStore {
     if (e1) throw e1;
     if (e2) throw e2;
     return { events: parseLogRange(range, afterSeq), sealed: state[0] === '1', exists: state[1] !== null };
+  }
+
+  /** Whether the record exists and is sealed, read without its (possibly large) snapshot. */
+  async sealState(id: string): Promise<{ exists: boolean; sealed: boolean }> {
+    const [sealed, status] = await this.redis.hmget(this.keys.record(id), 'sealed', 'status');
+    return { exists: status !== null, sealed: sealed === '1' };
+  }
+
+  /**
+   * A few fields of the record, read without parsing the snapshot (which may be what broke):
+   * enough to seal a response that cannot be rebuilt. Null when the record is gone.
+   */
+  async brief(id: string): Promise<{ sealed: boolean; store: boolean; background: boolean; model: string | null; createdAt: number | null } | null> {
+    const [sealed, store, background, snapshot] = await this.redis.hmget(this.keys.record(id), 'sealed', 'store', 'background', 'snapshot');
+    if (snapshot === null || snapshot === undefined) return null;
+    // The snapshot starts with its id, object, created_at; its model follows the parameters: a
+    // bounded look at the head and a search for the member, no JSON parse of a possibly huge value.
+    const createdAt = /"created_at":(\d+)/.exec(snapshot.slice(0, 512))?.[1];
+    const model = /,"model":("(?:[^"\\]|\\.)*")/.exec(snapshot)?.[1];
+    let modelName: string | null = null;
+    try {
+      modelName = model ? (JSON.parse(model) as string) : null;
+    } catch {
+      modelName = null;
+    }
+    return { sealed: sealed === '1', store: store !== '0', background: background === '1', model: modelName, createdAt: createdAt ? Number(createdAt) : null };
   }
 
   /** Whether the response is sealed, and its stored snapshot as JSON (null when it is gone). */

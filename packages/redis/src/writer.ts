@@ -5,7 +5,7 @@ export interface WriterOptions {
   store: ResponseStore;
   responseId: string;
   snapshot: Response;
-  /** Retention applied when the response is sealed. */
+  /** Retention, applied again by every write: it counts from the last one (a long run keeps its record). */
   ttlSeconds: number;
   /** The stored snapshot (what a poll sees) is refreshed at most this often during deltas. */
   snapshotIntervalMs?: number;
@@ -85,7 +85,8 @@ export class ResponseWriter {
     const snapshot = withSnapshot ? JSON.stringify(this.snapshot) : undefined;
     this.flushing = this.flushing.then(async () => {
       if (this.closed) return;
-      const r = await this.opts.store.append(this.opts.responseId, events, snapshot ? { snapshot } : {});
+      const ttlSeconds = this.opts.ttlSeconds;
+      const r = await this.opts.store.append(this.opts.responseId, events, snapshot ? { snapshot, ttlSeconds } : { ttlSeconds });
       this.checkResult(r);
     });
     return this.flushing.then(() => this.throwIfClosed());
@@ -133,7 +134,7 @@ export class ResponseWriter {
     const snapshot = JSON.stringify(this.snapshot);
     this.flushing = this.flushing.then(async () => {
       if (this.closed) return;
-      this.checkResult(await this.opts.store.append(this.opts.responseId, events, { snapshot, status }));
+      this.checkResult(await this.opts.store.append(this.opts.responseId, events, { snapshot, status, ttlSeconds: this.opts.ttlSeconds }));
     });
     await this.flushing;
     this.throwIfClosed();

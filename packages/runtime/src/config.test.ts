@@ -8,6 +8,18 @@ describe('loadConfig', () => {
     expect([...c.roles]).toEqual(['api', 'llm', 'mcp']);
   });
 
+  it('bounds everything that could otherwise wait for ever, with the documented defaults', () => {
+    expect(loadConfig({}).limits).toMatchObject({
+      upstream_idle_timeout_ms: 120_000,
+      sync_timeout_ms: 600_000,
+      max_publish_bytes: 1024 * 1024,
+      watchdog_interval_ms: 15_000,
+      watchdog_stale_after_ms: 60_000,
+    });
+    // A publish bound past Redis's soft pub/sub limit (8 MB) would defeat its purpose.
+    expect(() => loadConfig({ SPOOL_CONFIG: 'f.yaml' }, () => 'limits:\n  max_publish_bytes: 16777216\n')).toThrow(ConfigError);
+  });
+
   it('falls back from UPSTREAM_API_KEY to OPENAI_API_KEY and the OpenAI API', () => {
     expect(loadConfig({ OPENAI_API_KEY: 'sk' }).defaultUpstream).toMatchObject({ baseUrl: 'https://api.openai.com/v1', apiKey: 'sk' });
     expect(loadConfig({ UPSTREAM_BASE_URL: 'http://h:1/v1', UPSTREAM_API_KEY: 'u', OPENAI_API_KEY: 'o' }).defaultUpstream).toMatchObject({ baseUrl: 'http://h:1/v1', apiKey: 'u' });

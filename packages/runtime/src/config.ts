@@ -90,8 +90,11 @@ export const LimitsSchema = z
     max_tools: z.number().int().min(1).default(128),
     max_chain_depth: z.number().int().min(1).default(256),
     retention_seconds: z.number().int().min(1).default(30 * 24 * 3600),
-    /** `store: false` responses live only as long as a background poll needs them. */
-    ephemeral_retention_seconds: z.number().int().min(10).default(600),
+    /**
+     * `store: false` responses live only as long as a background poll needs them. Counted from the
+     * last write (every append refreshes it), so even a short value never cuts a run short.
+     */
+    ephemeral_retention_seconds: z.number().int().min(1).default(600),
     upstream_max_retries: z.number().int().min(0).default(3),
     upstream_timeout_ms: z.number().int().min(1000).default(600_000),
     llm_concurrency: z.number().int().min(1).default(64),
@@ -115,6 +118,20 @@ export const LimitsSchema = z
     max_instructions_chars: z.number().int().min(1).default(1024 * 1024),
     /** Bytes of one MCP tool result (its text as the model sees it); larger is a failed `mcp_call`. */
     max_mcp_result_bytes: z.number().int().min(1024).default(1024 * 1024),
+    /** A streamed upstream body that sends nothing for this long fails the turn (the SDK's timeout covers the headers only). */
+    upstream_idle_timeout_ms: z.number().int().min(50).default(120_000),
+    /** A synchronous (non-stream, non-background) request waits at most this long, then gets a 504 and its response is cancelled. */
+    sync_timeout_ms: z.number().int().min(50).default(600_000),
+    /** An append larger than this is announced on pub/sub by a short notice and read from the log (Redis cuts subscribers at 32 MB). */
+    max_publish_bytes: z.number().int().min(1024).max(8 * 1024 * 1024).default(1024 * 1024),
+    /** How often the watchdog looks for responses whose work is gone (one process per interval does it). */
+    watchdog_interval_ms: z.number().int().min(50).default(15_000),
+    /**
+     * A response is first checked this long after it was created, then again each time this long
+     * has passed; one found with no live turn job is failed. With the worker's stall detection
+     * (about 15 s), a stuck response ends within about stale_after + interval + 15 s.
+     */
+    watchdog_stale_after_ms: z.number().int().min(100).default(60_000),
   })
   .strict();
 

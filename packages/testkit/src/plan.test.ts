@@ -85,6 +85,11 @@ describe('planReply', () => {
     expect(planReply(user('!cutafter 3\n!words 10')).cutAfter).toBe(3);
   });
 
+  it('!stallafter N is recorded for the server', () => {
+    expect(planReply(user('!stallafter 1\n!words 10')).stallAfter).toBe(1);
+    expect(planReply(user('!words 10')).stallAfter).toBeNull();
+  });
+
   it('!json wraps the reply in {"answer": …}', () => {
     const said = planReply(user('!json\n!say forty two'));
     expect(said.json).toBe(true);

@@ -48,6 +48,11 @@ export interface ReplyPlan {
   fail: PlannedFailure | null;
   /** Streaming: destroy the socket after this many content (or argument) chunks. */
   cutAfter: number | null;
+  /**
+   * Streaming: after this many content (or argument) chunks, send nothing more and keep the
+   * connection open until the client leaves (an upstream that stalls mid-body).
+   */
+  stallAfter: number | null;
   json: boolean;
   usage: PlannedUsage;
 }
@@ -99,16 +104,17 @@ interface Directives {
   delayMs: number;
   fail: { status: number; times: number | null; key: string | null } | null;
   cutAfter: number | null;
+  stallAfter: number | null;
   json: boolean;
   /** The non-directive lines, i.e. what the user "said". */
   plain: string[];
 }
 
-const DIRECTIVE_LINE = /^\s*!(say|words|call|delay|fail|cutafter|json)(?:[ \t](.*))?$/;
+const DIRECTIVE_LINE = /^\s*!(say|words|call|delay|fail|cutafter|stallafter|json)(?:[ \t](.*))?$/;
 const NON_NEGATIVE_INT = /^\d+$/;
 
 function parseDirectives(text: string): Directives {
-  const d: Directives = { texts: [], calls: [], delayMs: 0, fail: null, cutAfter: null, json: false, plain: [] };
+  const d: Directives = { texts: [], calls: [], delayMs: 0, fail: null, cutAfter: null, stallAfter: null, json: false, plain: [] };
   for (const rawLine of text.split('\n')) {
     const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
     if (!applyDirective(d, line)) d.plain.push(line);
@@ -154,6 +160,12 @@ function applyDirective(d: Directives, line: string): boolean {
       const n = args[0];
       if (args.length !== 1 || n === undefined || !NON_NEGATIVE_INT.test(n)) return false;
       d.cutAfter = Number(n);
+      return true;
+    }
+    case 'stallafter': {
+      const n = args[0];
+      if (args.length !== 1 || n === undefined || !NON_NEGATIVE_INT.test(n)) return false;
+      d.stallAfter = Number(n);
       return true;
     }
     case 'fail': {
@@ -365,6 +377,7 @@ export function planReply(body: unknown): ReplyPlan {
     delayMs: directives?.delayMs ?? 0,
     fail: fail ? { ...fail, ...describeFailure(fail.status) } : null,
     cutAfter: directives?.cutAfter ?? null,
+    stallAfter: directives?.stallAfter ?? null,
     json,
     usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
   };

@@ -214,6 +214,29 @@ describe('scripted upstream over HTTP with the openai client', () => {
     expect(seen).toEqual(['w1 ', 'w2 ', 'w3 ']);
   });
 
+  it('!stallafter N sends N content chunks and then holds the connection open, sending nothing', async () => {
+    const abort = new AbortController();
+    const stream = await client.chat.completions.create(
+      { model: 'm', stream: true, messages: [{ role: 'user', content: '!stallafter 1\n!words 10' }] },
+      { signal: abort.signal },
+    );
+    const seen: string[] = [];
+    let finished = false;
+    await (async () => {
+      for await (const chunk of stream) {
+        const c = chunk.choices[0]?.delta.content;
+        if (c) seen.push(c);
+        if (chunk.choices[0]?.finish_reason) finished = true;
+        // The one chunk arrived: the rest never comes, so the reader gives up on it.
+        if (seen.length === 1) setTimeout(() => abort.abort(), 300);
+      }
+    })().catch(() => undefined);
+    // Neither a finish nor a cut: only the reader's own abort ended it.
+    expect(abort.signal.aborted).toBe(true);
+    expect(finished).toBe(false);
+    expect(seen).toEqual(['w1 ']);
+  });
+
   it('!delay waits before each chunk', async () => {
     const started = Date.now();
     const chunks = await collect(

@@ -166,19 +166,28 @@ export async function startScriptedUpstream(opts: ScriptedUpstreamOptions = {}):
       res.socket?.destroy();
       return false;
     };
+    // A stall sends nothing more and holds the connection until the client gives up on it.
+    const stall = async (): Promise<false> => {
+      if (!gone.aborted) await new Promise((resolve) => gone.addEventListener('abort', resolve, { once: true }));
+      return false;
+    };
     const cutAt = plan.cutAfter;
+    const stallAt = plan.stallAfter;
     let bodyChunks = 0;
-    /** Sends a content/argument chunk; false once the stream is over (client gone or cut). */
+    /** Sends a content/argument chunk; false once the stream is over (client gone, cut or stalled). */
     const sendBody = async (data: string): Promise<boolean> => {
       const due = cutAt === ++bodyChunks;
-      if (!(await send(data, due))) return false;
+      const stalls = stallAt === bodyChunks;
+      if (!(await send(data, due || stalls))) return false;
+      if (stalls) return stall();
       return due ? cut() : true;
     };
 
     const opening =
       plan.kind === 'tool_calls' ? { role: 'assistant', content: null, refusal: null } : { role: 'assistant', content: '', refusal: null };
-    if (!(await send(chunk(opening), cutAt === 0))) return;
+    if (!(await send(chunk(opening), cutAt === 0 || stallAt === 0))) return;
     if (cutAt === 0) return void cut();
+    if (stallAt === 0) return void (await stall());
     if (plan.kind === 'tool_calls') {
       for (const [index, call] of plan.toolCalls.entries()) {
         const first = { tool_calls: [{ index, id: callId(), type: 'function', function: { name: call.name, arguments: '' } }] };
@@ -194,6 +203,7 @@ export async function startScriptedUpstream(opts: ScriptedUpstreamOptions = {}):
     }
     // `!cutafter N` with fewer than N chunks still never finishes: the directive promises a dead stream.
     if (cutAt !== null) return void cut();
+    if (stallAt !== null) return void (await stall());
     if (!(await send(chunk({}, plan.finishReason)))) return;
     if (plan.includeUsage) {
       const usage = { id, object: 'chat.completion.chunk', created, model: plan.model, system_fingerprint: 'fp_scripted', choices: [], usage: plan.usage };

@@ -49,6 +49,8 @@ export interface ResponsesServiceDeps {
     max_tools: number;
     keepalive_ms: number;
     max_instructions_chars: number;
+    /** How long a synchronous request waits for its response (then 504, and the response is cancelled). */
+    sync_timeout_ms?: number;
   };
   now: () => number;
   /**
@@ -127,6 +129,25 @@ export interface FinalResponse {
   json: string;
   /** The terminal event's type; null when it was sealed without one (cancelled). */
   type: string | null;
+}
+
+/**
+ * A synchronous request that outlived `limits.sync_timeout_ms`: a 504 whose message names the
+ * response (now cancelled) and says what to do instead. Routes send it with `x-should-retry:
+ * false`: the SDK's automatic retry would only run the same long work again.
+ */
+export class SyncTimeoutError extends ApiError {
+  constructor(
+    readonly responseId: string,
+    timeoutMs: number,
+  ) {
+    super(
+      504,
+      `The response '${responseId}' did not finish within ${timeoutMs} ms, the limit for a synchronous request (limits.sync_timeout_ms); it was cancelled. Use background: true (and poll) or stream: true for long work.`,
+      'server_error',
+      'timeout',
+    );
+  }
 }
 
 /** Gives every input item an id (input_items lists them, and the SDK pages by id). */
@@ -355,17 +376,46 @@ export class ResponsesService {
   /**
    * Waits until the response is sealed and returns its final state, or null when `signal` fired
    * first (the client went away). Pass the subscription `create` opened, if any.
+   *
+   * A synchronous request never waits for ever: past `limits.sync_timeout_ms` the response is
+   * cancelled (so no work runs on for nobody; its id stays readable) and a 504 SyncTimeoutError
+   * says so. A completion that wins that race is returned as usual.
    */
   async waitForFinal(id: string, signal?: AbortSignal, subscription?: Watch | null): Promise<FinalResponse | null> {
-    const state = await waitForTerminal({
-      store: this.d.store,
-      hub: this.d.hub,
-      keys: this.d.keys,
-      responseId: id,
-      pollIntervalMs: this.d.limits.keepalive_ms,
-      ...(signal ? { signal } : {}),
-      ...(subscription ? { subscription } : {}),
-    });
+    const timeoutMs = this.d.limits.sync_timeout_ms ?? 600_000;
+    // One timer, cleared when the wait ends (AbortSignal.timeout would keep each for the full
+    // deadline, however soon its request finished), and the client's signal forwarded to it.
+    const stop = new AbortController();
+    const onClientGone = () => stop.abort();
+    signal?.addEventListener('abort', onClientGone, { once: true });
+    if (signal?.aborted) stop.abort();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stop.abort();
+    }, timeoutMs);
+    let state;
+    try {
+      state = await waitForTerminal({
+        store: this.d.store,
+        hub: this.d.hub,
+        keys: this.d.keys,
+        responseId: id,
+        pollIntervalMs: this.d.limits.keepalive_ms,
+        signal: stop.signal,
+        ...(subscription ? { subscription } : {}),
+      });
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onClientGone);
+    }
+    if (state.kind === 'aborted' && timedOut && !signal?.aborted) {
+      const record = await this.d.store.get(id);
+      if (!record) throw ApiError.responseNotFound(id);
+      const final = record.sealed ? record.snapshot : await this.stop(record);
+      if (final.status !== 'cancelled') return { json: JSON.stringify(final), type: `response.${final.status}` };
+      throw new SyncTimeoutError(id, timeoutMs);
+    }
     if (state.kind === 'aborted') return null;
     if (state.kind === 'missing') throw ApiError.responseNotFound(id);
     if (state.kind === 'snapshot') return { json: state.json, type: null };

@@ -87,6 +87,22 @@ describe('SseWriter', () => {
     return overflowed;
   }
 
+  it('sends frames each larger than the limit whole, two in one tick (created and in_progress of a huge request), to a reader that reads', async () => {
+    await withReader(true, async (res) => {
+      let overflowed = false;
+      const sse = new SseWriter(res, { keepaliveMs: 60_000, maxBufferedBytes: 256 * 1024, onOverflow: () => (overflowed = true) });
+      sse.open();
+      const huge = JSON.stringify({ type: 'response.created', response: { instructions: 'x'.repeat(2 * 1024 * 1024) } });
+      sse.event('response.created', huge);
+      sse.event('response.in_progress', huge);
+      sse.event('response.output_text.delta', '{"type":"response.output_text.delta","delta":"a"}');
+      expect(overflowed).toBe(false);
+      sse.done();
+      await new Promise<void>((resolve) => res.once('finish', () => resolve()));
+      expect(res.destroyed && !res.writableFinished).toBe(false);
+    });
+  }, 30_000);
+
   it('keeps a reader that reads, however much is sent', async () => {
     await withReader(true, async (res) => {
       expect(await pump(res)).toBe(false);

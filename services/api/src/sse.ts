@@ -9,6 +9,8 @@ import { QuietTimers, type QuietHandle } from '@spool/runtime';
  */
 export class SseWriter {
   private closed = false;
+  /** The largest frame written so far: the buffer bound makes room for it (see write). */
+  private largestFrame = 0;
   /** Keepalive comments once the stream has been quiet for keepaliveMs (one timer for all streams). */
   private keepalive: QuietHandle | null = null;
 
@@ -79,9 +81,12 @@ export class SseWriter {
     if (this.isClosed) return;
     this.res.write(frame);
     this.keepalive?.touch();
+    if (frame.length > this.largestFrame) this.largestFrame = frame.length;
     // A reader that does not read would make us buffer without bound: drop it instead. It can
-    // resume from its last sequence_number on a new connection.
-    if (this.res.writableLength > this.opts.maxBufferedBytes) {
+    // resume from its last sequence_number on a new connection. The bound makes room for two of
+    // the stream's largest frames on top of the limit: `response.created` and `.in_progress` both
+    // carry the whole request, and a 17 MB `instructions` is one frame no reader can take faster.
+    if (this.res.writableLength > this.opts.maxBufferedBytes + 2 * this.largestFrame) {
       this.closed = true;
       this.keepalive?.stop();
       this.res.destroy();

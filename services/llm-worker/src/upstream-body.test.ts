@@ -4,7 +4,7 @@ import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upstreamFixture } from '../test/upstream-fixture.ts';
 import { completeChat, streamChat } from './upstream.ts';
-import { SseParser } from './upstream-body.ts';
+import { SseParser, UpstreamIdleError } from './upstream-body.ts';
 
 describe('SseParser', () => {
   const wire = 'event: a\r\ndata: {"x":1}\r\n\r\n: comment\n\ndata: line1\ndata: line2\n\nid: 7\rdata:nospace\r\rdata: é😀\n\n';
@@ -45,9 +45,9 @@ describe('streamChat and completeChat, through the openai SDK', () => {
   beforeAll(() => fx.open());
   afterAll(() => fx.close());
 
-  async function collect(c: OpenAI, p: ReturnType<typeof params>, signal = new AbortController().signal): Promise<ChatCompletionChunk[]> {
+  async function collect(c: OpenAI, p: ReturnType<typeof params>, signal = new AbortController().signal, idleMs?: number): Promise<ChatCompletionChunk[]> {
     const out: ChatCompletionChunk[] = [];
-    await streamChat(c, p, signal, (chunks) => out.push(...chunks));
+    await streamChat(c, p, signal, (chunks) => out.push(...chunks), idleMs);
     return out;
   }
 
@@ -119,6 +119,20 @@ describe('streamChat and completeChat, through the openai SDK', () => {
     expect(controller.signal.aborted).toBe(true);
     expect(seen).toBeLessThan(3);
     expect(Date.now() - started).toBeLessThan(400);
+  });
+
+  it('fails with UpstreamIdleError once a body that sent headers and a chunk stays quiet for the idle timeout, on either body path', async () => {
+    for (const c of [client(fx.upstream.url), new OpenAI({ baseURL: fx.upstream.url, apiKey: 'k', maxRetries: 0 })]) {
+      let seen = 0;
+      const err = await streamChat(c, params('!stallafter 1\n!words 10'), new AbortController().signal, (chunks) => (seen += chunks.length), 200).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UpstreamIdleError);
+      expect((err as UpstreamIdleError).message).toMatch(/went quiet: no data for 200 ms/);
+      // The role chunk and the first word came before the stall.
+      expect(seen).toBe(2);
+    }
+    // A slow body that keeps sending is not idle, however long it takes in all.
+    const slow = await collect(client(fx.upstream.url), params('!delay 60\n!words 8'), undefined, 200);
+    expect(slow.length).toBeGreaterThan(8);
   });
 
   it('answers non-streamed calls with the completion', async () => {

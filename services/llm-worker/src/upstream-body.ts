@@ -15,6 +15,9 @@ import { takeNodeBody } from './node-fetch.ts';
  * answers are left to the SDK entirely: see upstream.ts.)
  */
 
+/** limits.upstream_idle_timeout_ms's default. */
+const DEFAULT_IDLE_MS = 120_000;
+
 /** One server-sent event: its `event` field (null when absent) and its joined `data` lines. */
 export interface SseMessage {
   event: string | null;
@@ -78,18 +81,34 @@ export class SseParser {
 }
 
 /**
- * Feeds the body to `onChunk`, chunk by chunk: from the node stream when there is one, else from
- * the web stream. Resolves at the end of the body; rejects when it breaks off or `onChunk` throws
- * (the body is then let go). `onChunk` returning false stops reading early, successfully.
+ * An upstream body that sent nothing for `idleMs`: the SDK's timeout covers the wait for headers
+ * only, and a stalled body would otherwise hold a worker slot for ever.
  */
-function readBody(response: Response, onChunk: (chunk: Buffer) => boolean | void): Promise<void> {
+export class UpstreamIdleError extends Error {
+  override readonly name = 'UpstreamIdleError';
+  readonly code = 'upstream_idle';
+  constructor(readonly idleMs: number) {
+    super(`the upstream went quiet: no data for ${idleMs} ms (limits.upstream_idle_timeout_ms)`);
+  }
+}
+
+/**
+ * Feeds the body to `onChunk`, chunk by chunk: from the node stream when there is one, else from
+ * the web stream. Resolves at the end of the body; rejects when it breaks off, when nothing
+ * arrives for `idleMs`, or when `onChunk` throws (the body is then let go). `onChunk` returning
+ * false stops reading early, successfully.
+ */
+function readBody(response: Response, onChunk: (chunk: Buffer) => boolean | void, idleMs: number): Promise<void> {
   const node = takeNodeBody(response);
-  if (!node) return readWebBody(response, onChunk);
+  if (!node) return readWebBody(response, onChunk, idleMs);
   return new Promise<void>((resolve, reject) => {
     let settled = false;
+    // One timer per body, pushed back with refresh() on each read (no new timer per chunk).
+    const idle = setTimeout(() => settle(new UpstreamIdleError(idleMs)), idleMs);
     const settle = (err?: unknown) => {
       if (settled) return;
       settled = true;
+      clearTimeout(idle);
       node.off('data', onData);
       if (err !== undefined) {
         node.destroy();
@@ -99,6 +118,7 @@ function readBody(response: Response, onChunk: (chunk: Buffer) => boolean | void
     // Events rather than the async iterator: the iterator destroys an IncomingMessage it deems
     // unfinished, which closes a keep-alive socket the next call could have reused.
     const onData = (chunk: Buffer) => {
+      idle.refresh();
       try {
         if (onChunk(chunk) === false) {
           // Nothing more is wanted: drain the rest so the connection can be reused.
@@ -117,18 +137,25 @@ function readBody(response: Response, onChunk: (chunk: Buffer) => boolean | void
   });
 }
 
-async function readWebBody(response: Response, onChunk: (chunk: Buffer) => boolean | void): Promise<void> {
+async function readWebBody(response: Response, onChunk: (chunk: Buffer) => boolean | void, idleMs: number): Promise<void> {
   if (!response.body) return;
   const reader = response.body.getReader();
   let finished = false;
+  let quiet: NodeJS.Timeout | undefined;
+  const idle = new Promise<never>((_, reject) => {
+    quiet = setTimeout(() => reject(new UpstreamIdleError(idleMs)), idleMs);
+  });
+  idle.catch(() => undefined);
   try {
     for (;;) {
-      const { value, done } = await reader.read();
+      const { value, done } = await Promise.race([reader.read(), idle]);
+      quiet?.refresh();
       if (done) break;
       if (onChunk(Buffer.from(value.buffer, value.byteOffset, value.byteLength)) === false) break;
     }
     finished = true;
   } finally {
+    clearTimeout(quiet);
     if (!finished) reader.cancel().catch(() => undefined);
     reader.releaseLock();
   }
@@ -152,7 +179,7 @@ function decode<T>(sse: SseMessage, headers: Headers): T {
  * Reads a streamed (SSE) answer until `[DONE]` or the end of the body, handing `onChunks` the JSON
  * chunks of each network read together, in order.
  */
-export async function readSseJson<T>(response: Response, onChunks: (chunks: T[]) => void): Promise<void> {
+export async function readSseJson<T>(response: Response, onChunks: (chunks: T[]) => void, idleMs: number = DEFAULT_IDLE_MS): Promise<void> {
   // An event the body ends without a blank line after is dropped, as the SSE rules say: the
   // parser simply never dispatches it.
   const parser = new SseParser();
@@ -171,5 +198,5 @@ export async function readSseJson<T>(response: Response, onChunks: (chunks: T[])
     }
     if (batch.length > 0) onChunks(batch);
     return more;
-  });
+  }, idleMs);
 }

@@ -14,9 +14,10 @@ export async function streamChat(
   params: ChatCompletionCreateParamsStreaming,
   signal: AbortSignal,
   onChunks: (chunks: ChatCompletionChunk[]) => void,
+  idleTimeoutMs?: number,
 ): Promise<void> {
   const response = await client.chat.completions.create(params, { signal }).asResponse();
-  await readSseJson<ChatCompletionChunk>(response, onChunks);
+  await readSseJson<ChatCompletionChunk>(response, onChunks, idleTimeoutMs);
 }
 
 /**
@@ -31,6 +32,8 @@ export interface ResolvedUpstream {
   client: OpenAI;
   model: string;
   maxTokensParam: UpstreamRoute['maxTokensParam'];
+  /** How long a streamed body may send nothing before the turn fails (limits.upstream_idle_timeout_ms). */
+  idleTimeoutMs: number;
 }
 
 /**
@@ -47,7 +50,7 @@ export class Upstreams {
   constructor(
     private readonly routes: UpstreamRoute[],
     private readonly fallback: Config['defaultUpstream'],
-    private readonly opts: { maxRetries: number; timeoutMs: number },
+    private readonly opts: { maxRetries: number; timeoutMs: number; idleTimeoutMs?: number },
   ) {}
 
   resolve(model: string): ResolvedUpstream | null {
@@ -57,6 +60,7 @@ export class Upstreams {
       client: this.client(target.baseUrl, target.apiKey),
       model: target.upstreamModel ?? model,
       maxTokensParam: target.maxTokensParam,
+      idleTimeoutMs: this.opts.idleTimeoutMs ?? 120_000,
     };
   }
 

@@ -1,10 +1,13 @@
-import { FlowProducer, Worker } from 'bullmq';
+import { FlowProducer, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { mcpJob, QUEUES, turnJob, type Keys, type McpJob, type McpSecrets, type TurnJob } from '@spool/contracts';
-import { ApprovalStore, ToolListCache, type ResponseStore } from '@spool/redis';
+import { ApprovalStore, InflightIndex, ToolListCache, type ResponseStore } from '@spool/redis';
 import type { Config, Logger, SecretBox } from '@spool/runtime';
 import type { ResponseStatus } from '@spool/protocol';
 import { createTurnProcessor } from './processor.ts';
+import { failFromLog } from './turn/recover.ts';
+import type { TurnDeps } from './turn/run.ts';
+import { startWatchdog } from './watchdog.ts';
 import { Upstreams } from './upstream.ts';
 
 export interface LlmWorkerDeps {
@@ -37,10 +40,11 @@ export function startLlmWorker(deps: LlmWorkerDeps): RunningWorker {
   const upstreams = new Upstreams(config.models, config.defaultUpstream, {
     maxRetries: config.limits.upstream_max_retries,
     timeoutMs: config.limits.upstream_timeout_ms,
+    idleTimeoutMs: config.limits.upstream_idle_timeout_ms,
   });
   const flows = new FlowProducer({ connection: deps.queueConnection, prefix: deps.keys.bullPrefix });
   flows.on('error', (err) => deps.logger.debug({ err: err.message }, 'flow producer error'));
-  const processor = createTurnProcessor({
+  const turnDeps: TurnDeps = {
     store: deps.store,
     approvals: new ApprovalStore(deps.store.redis, deps.keys),
     upstreams,
@@ -52,8 +56,8 @@ export function startLlmWorker(deps: LlmWorkerDeps): RunningWorker {
     enqueueNext: (next, children) => enqueueNext(flows, deps.keys, next, children),
     now: () => Math.floor(Date.now() / 1000),
     approvalMac: (text) => deps.box.digest(text),
-    logger: deps.logger,
-  });
+  };
+  const processor = createTurnProcessor({ ...turnDeps, logger: deps.logger });
   const worker = new Worker(QUEUES.turns, processor, {
     connection: deps.queueConnection,
     prefix: deps.keys.bullPrefix,
@@ -61,9 +65,26 @@ export function startLlmWorker(deps: LlmWorkerDeps): RunningWorker {
     ...TURN_WORKER_OPTIONS,
   });
   worker.on('error', (err) => deps.logger.error({ err }, 'llm worker error'));
+
+  // Every response needs an owner that ends it: the watchdog fails those whose turn jobs are gone.
+  const turns = new Queue(QUEUES.turns, { connection: deps.queueConnection, prefix: deps.keys.bullPrefix });
+  turns.on('error', (err) => deps.logger.debug({ err: err.message }, 'watchdog queue error'));
+  const turnNumbers = Array.from({ length: config.limits.max_turns + 2 }, (_, turn) => turn);
+  const watchdog = startWatchdog({
+    index: new InflightIndex(deps.store.redis, deps.keys),
+    store: deps.store,
+    turnStates: (responseId) => Promise.all(turnNumbers.map((turn) => turns.getJobState(turnJob.jobId({ responseId, turn })))),
+    fail: (responseId, message) => failFromLog(turnDeps, responseId, message),
+    staleAfterMs: config.limits.watchdog_stale_after_ms,
+    intervalMs: config.limits.watchdog_interval_ms,
+    now: () => Date.now(),
+    logger: deps.logger,
+  });
   return {
     worker,
     close: async () => {
+      await watchdog.stop();
+      await turns.close();
       await worker.close();
       await flows.close();
       upstreams.close();

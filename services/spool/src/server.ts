@@ -56,12 +56,13 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
   }
   if (eviction.kind === 'evicts') logger.warn({ policy: eviction.policy }, 'redis evicts keys under memory pressure (allowed by configuration)');
   if (eviction.kind === 'unknown') logger.warn({ reason: eviction.reason }, 'could not read maxmemory-policy; make sure it is noeviction');
-  const store = new ResponseStore(command, keys);
+  const storeOptions = { maxPublishBytes: config.limits.max_publish_bytes, staleAfterMs: config.limits.watchdog_stale_after_ms };
+  const store = new ResponseStore(command, keys, storeOptions);
   // Workers write through a connection that waits for Redis to come back, so a blip delays a
   // turn instead of failing it; the API's connection fails fast so clients get a 503.
   const workerConn = connect(redisUrl, 'queue', { connectionName: 'spool-worker' });
   workerConn.on('error', (err) => logger.debug({ err: err.message }, 'redis worker connection error'));
-  const workerStore = new ResponseStore(workerConn, keys);
+  const workerStore = new ResponseStore(workerConn, keys, storeOptions);
   const box = await jobKey(config, command, keys.jobKey);
   let rolesStarted = false;
 

@@ -5,7 +5,7 @@ import { chatIdOf, failureOf, ranMcpCalls, toChatCompletion, type ChatMeta } fro
 import { rebaseParam, toResponsesRequest } from '../chat/request.ts';
 import type { ResponsesService, Watch } from '../responses-service.ts';
 import { SseWriter } from '../sse.ts';
-import { stopOnClose } from './close.ts';
+import { noRetryOnTimeout, stopOnClose } from './close.ts';
 
 export interface ChatCompletionsRouteOptions {
   keepaliveMs: number;
@@ -65,7 +65,7 @@ export function chatCompletionsRouter(service: ResponsesService, opts: ChatCompl
 
     const abort = new AbortController();
     stopOnClose(res, abort);
-    const ended = await service.waitForFinal(created.id, abort.signal, created.subscription);
+    const ended = await service.waitForFinal(created.id, abort.signal, created.subscription).catch(noRetryOnTimeout(res));
     if (!ended || res.writableEnded || res.destroyed) return;
     const final = JSON.parse(ended.json) as Response;
     if (final.status === 'completed' || final.status === 'incomplete') return res.json(toChatCompletion(final, meta, reportMcp));

@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import { SyncTimeoutError } from '../responses-service.ts';
 
 /**
  * Aborts `abort` when the client goes away before its answer is complete. (Not after: 'close'
@@ -21,4 +22,15 @@ export function stopOnClose(res: Response, abort: AbortController): void {
 export function handOff(req: Request, stream: Promise<unknown>, onError: (err: unknown) => void): void {
   (req as { next?: unknown }).next = undefined;
   stream.catch(onError);
+}
+
+/**
+ * For a synchronous wait's `.catch`: a SyncTimeoutError goes out with `x-should-retry: false`, so
+ * the SDKs do not retry the 504 (that would run the same long work again, to the same end).
+ */
+export function noRetryOnTimeout(res: Response): (err: unknown) => never {
+  return (err) => {
+    if (err instanceof SyncTimeoutError && !res.headersSent) res.setHeader('x-should-retry', 'false');
+    throw err;
+  };
 }

@@ -2,7 +2,7 @@ import { Router, type Request } from 'express';
 import { ApiError, parseCreateRequest, type Response } from '@spool/protocol';
 import { parseInputItemsQuery } from '../input-items.ts';
 import type { ResponsesService, Watch } from '../responses-service.ts';
-import { handOff, stopOnClose } from './close.ts';
+import { handOff, noRetryOnTimeout, stopOnClose } from './close.ts';
 import { SseWriter } from '../sse.ts';
 
 export interface ResponsesRouteOptions {
@@ -60,7 +60,7 @@ export function responsesRouter(service: ResponsesService, opts: ResponsesRouteO
     if (request.background) return res.json(created.response);
     const abort = new AbortController();
     stopOnClose(res, abort);
-    const final = await service.waitForFinal(created.id, abort.signal, created.subscription);
+    const final = await service.waitForFinal(created.id, abort.signal, created.subscription).catch(noRetryOnTimeout(res));
     if (!final || res.writableEnded || res.destroyed) return;
     if (final.type !== 'response.completed' && final.type !== 'response.incomplete') {
       // As the OpenAI API does, a tool list that could not be fetched fails a synchronous request with 424.

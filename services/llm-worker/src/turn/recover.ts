@@ -1,5 +1,5 @@
-import { lifecycleEvent, type EventDraft, type OutputItem, type Response } from '@spool/protocol';
-import { replayEvents, ResponseWriter } from '@spool/redis';
+import { buildResponse, lifecycleEvent, type EventDraft, type OutputItem, type Response } from '@spool/protocol';
+import { replayEvents, ResponseWriter, type ResponseRecord } from '@spool/redis';
 import { retentionFor, type TurnDeps } from './run.ts';
 
 /** Events that close an item left open by a worker that died, as `incomplete`. */
@@ -33,19 +33,63 @@ export const INTERRUPTED = 'The response was interrupted: the worker running it 
  * and `message`. It never stays in progress.
  */
 export async function failFromLog(deps: TurnDeps, responseId: string, message: string): Promise<boolean> {
-  const record = await deps.store.get(responseId);
-  if (!record || record.sealed) return false;
-  const { events } = await deps.store.readEvents(responseId, -1);
-  const snapshot: Response = replayEvents(structuredClone(record.snapshot), events);
-  const writer = new ResponseWriter({ store: deps.store, responseId, snapshot, ttlSeconds: retentionFor(record, deps.limits) });
-  snapshot.output.forEach((item, i) => closingEvents(item, i).forEach((e) => writer.emit(e)));
-  const failed: Response = {
-    ...structuredClone(writer.snapshot),
-    status: 'failed',
-    error: { code: 'server_error', message },
-  };
-  const ok = await writer.finish(lifecycleEvent('response.failed', failed), 'failed');
+  let rebuilt: { record: ResponseRecord; writer: ResponseWriter; failed: Response };
+  try {
+    const record = await deps.store.get(responseId);
+    if (!record || record.sealed) return false;
+    const { events } = await deps.store.readEvents(responseId, -1);
+    const snapshot: Response = replayEvents(structuredClone(record.snapshot), events);
+    const writer = new ResponseWriter({ store: deps.store, responseId, snapshot, ttlSeconds: retentionFor(record, deps.limits) });
+    snapshot.output.forEach((item, i) => closingEvents(item, i).forEach((e) => writer.emit(e)));
+    const failed: Response = {
+      ...structuredClone(writer.snapshot),
+      status: 'failed',
+      error: { code: 'server_error', message },
+    };
+    rebuilt = { record, writer, failed };
+  } catch (err) {
+    // The state cannot be rebuilt (too deep to clone, unparsable, a log this code cannot apply):
+    // end it anyway, with a minimal snapshot. Redis errors are not this: they reach the caller,
+    // and the job is tried again.
+    if (isRedisError(err)) throw err;
+    return failMinimal(deps, responseId, message);
+  }
+  const { record, writer, failed } = rebuilt;
+  let ok: boolean;
+  try {
+    ok = await writer.finish(lifecycleEvent('response.failed', failed), 'failed');
+  } catch (err) {
+    if (isRedisError(err)) throw err;
+    return failMinimal(deps, responseId, message);
+  }
   if (ok) await deps.onSealed(responseId, 'failed', record.background);
   return ok;
+}
+
+/**
+ * Seals a response `failed` with a snapshot built from its id and a few raw fields of the record,
+ * parsing nothing the failed request gave: the fallback of failFromLog, so that no state, however
+ * large or deep, leaves a response open. Its events stay in the log; only the final snapshot is
+ * minimal (no output, the request's parameters at their defaults).
+ */
+export async function failMinimal(deps: TurnDeps, responseId: string, message: string): Promise<boolean> {
+  const brief = await deps.store.brief(responseId);
+  if (!brief || brief.sealed) return false;
+  const failed = buildResponse({
+    id: responseId,
+    request: { model: brief.model ?? 'unknown', background: brief.background, store: brief.store },
+    createdAt: brief.createdAt ?? deps.now(),
+    status: 'failed',
+  });
+  failed.error = { code: 'server_error', message };
+  const writer = new ResponseWriter({ store: deps.store, responseId, snapshot: { ...failed }, ttlSeconds: retentionFor(brief, deps.limits) });
+  const ok = await writer.finish(lifecycleEvent('response.failed', failed), 'failed');
+  if (ok) await deps.onSealed(responseId, 'failed', brief.background);
+  return ok;
+}
+
+/** ioredis reports connection and command failures with these (Redis away: retry, do not seal). */
+function isRedisError(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'ReplyError' || err.name === 'MaxRetriesPerRequestError' || /Connection is closed|ECONNREFUSED|ECONNRESET/.test(err.message));
 }
 

@@ -299,9 +299,15 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
     let result: TurnResult;
     try {
       if (watched) {
-        await streamChat(upstream.client, params, signal, (chunks) => {
-          for (const chunk of chunks) translator.onChunk(chunk);
-        });
+        await streamChat(
+          upstream.client,
+          params,
+          signal,
+          (chunks) => {
+            for (const chunk of chunks) translator.onChunk(chunk);
+          },
+          upstream.idleTimeoutMs,
+        );
       } else {
         const { stream: _stream, stream_options: _options, ...whole } = params;
         translator.onChunk(completionAsChunk(await completeChat(upstream.client, { ...whole, stream: false }, signal)));
