@@ -44,6 +44,8 @@ export interface ResponsesServiceDeps {
     max_input_items: number;
     max_tools: number;
     keepalive_ms: number;
+    /** Longest model name accepted (route globs are matched against it). */
+    max_model_length?: number;
   };
   now: () => number;
   /**
@@ -162,6 +164,10 @@ export class ResponsesService {
 
   async create(request: CreateResponseRequest, owner: string, opts: { watch?: boolean } = {}): Promise<Created> {
     const { limits } = this.d;
+    const maxModel = limits.max_model_length ?? 256;
+    if (request.model.length > maxModel) {
+      throw ApiError.badRequest(`Invalid value for 'model': at most ${maxModel} characters.`, 'model', 'string_above_max_length');
+    }
     if (!this.d.hasModel(request.model)) {
       throw new ApiError(400, `The model '${request.model}' is not served here: no configured upstream matches it.`, 'invalid_request_error', 'model_not_found', 'model');
     }

@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsNonStreaming, ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/completions';
-import { routeFor, type Config, type UpstreamRoute } from '@spool/runtime';
+import { routeFor, upstreamModelFor, type Config, type UpstreamRoute } from '@spool/runtime';
 import { createNodeFetch } from './node-fetch.ts';
 import { readSseJson } from './upstream-body.ts';
 
@@ -31,6 +31,8 @@ export interface ResolvedUpstream {
   client: OpenAI;
   model: string;
   maxTokensParam: UpstreamRoute['maxTokensParam'];
+  /** The route as configured: drop_params, context_window, reasoning feedback. */
+  route: UpstreamRoute;
 }
 
 /**
@@ -55,8 +57,9 @@ export class Upstreams {
     if (!target) return null;
     return {
       client: this.client(target.baseUrl, target.apiKey),
-      model: target.upstreamModel ?? model,
+      model: upstreamModelFor(target, model),
       maxTokensParam: target.maxTokensParam,
+      route: target,
     };
   }
 
