@@ -98,7 +98,7 @@ describe('provider prefixes', () => {
   it('refuses a model name longer than limits.max_model_length with a 400 naming model', async () => {
     const err = await client.responses.create({ model: `openai/${'x'.repeat(300)}`, input: 'hi' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((err as OpenAI.BadRequestError).param).toBe('model');
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('model');
   });
 });
 

@@ -16,5 +16,5 @@ export {
   type McpJobResult,
   type TurnJob,
 } from './jobs.ts';
-export { StoredInputSchema, StoredRequestSchema, type StoredRequest } from './record.ts';
+export { StoredInputSchema, StoredRequestSchema, UpstreamFailureSchema, type StoredRequest, type UpstreamFailure } from './record.ts';
 export { ApprovalDecisionSchema, ParkedApprovalSchema, type ApprovalDecision, type ParkedApproval } from './approvals.ts';

@@ -1,8 +1,9 @@
-import type { ApprovalDecision, Keys, TurnJob } from '@spool/contracts';
+import { UpstreamFailureSchema, type ApprovalDecision, type Keys, type TurnJob, type UpstreamFailure } from '@spool/contracts';
 import {
   ApiError,
   buildResponse,
   newId,
+  refuseUnservedParams,
   type CreateResponseRequest,
   type InputItem,
   type Response,
@@ -37,6 +38,8 @@ export interface ResponsesServiceDeps {
   sealSecrets: (value: McpSecrets) => string;
   /** True when some upstream serves this model. */
   hasModel: (model: string) => boolean;
+  /** The serving route's `drop_params` and `context_window` (absent: none dropped, no window). */
+  routeOptions?: (model: string) => { dropParams: readonly string[]; contextWindow: number | null };
   limits: {
     retention_seconds: number;
     ephemeral_retention_seconds: number;
@@ -171,6 +174,8 @@ export class ResponsesService {
     if (!this.d.hasModel(request.model)) {
       throw new ApiError(400, `The model '${request.model}' is not served here: no configured upstream matches it.`, 'invalid_request_error', 'model_not_found', 'model');
     }
+    const route = this.d.routeOptions?.(request.model) ?? { dropParams: [], contextWindow: null };
+    refuseUnservedParams(request, new Set(route.dropParams), route.contextWindow);
     const input = normalizeInput(request.input);
     if (input.length > limits.max_input_items) throw ApiError.badRequest(`Too many input items: at most ${limits.max_input_items}.`, 'input', 'too_many_items');
     if ((request.tools?.length ?? 0) > limits.max_tools) throw ApiError.badRequest(`Too many tools: at most ${limits.max_tools}.`, 'tools', 'too_many_tools');
@@ -336,6 +341,17 @@ export class ResponsesService {
     if (state.kind === 'missing') throw ApiError.responseNotFound(id);
     if (state.kind === 'snapshot') return { json: state.json, type: null };
     return { json: responseJsonOf(state.json), type: state.type };
+  }
+
+  /**
+   * How the upstream failure that failed this response reads over HTTP (kept by the worker), or
+   * null when it failed for another reason. Synchronous requests answer with it.
+   */
+  async upstreamFailureOf(id: string): Promise<UpstreamFailure | null> {
+    const raw = await this.d.store.upstreamFailure(id);
+    if (raw === null) return null;
+    const parsed = UpstreamFailureSchema.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : null;
   }
 
   /** Replays the log after `after` and follows it until the response is sealed. */

@@ -85,6 +85,10 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
       await Promise.all(turnNumbers.map((turn) => turns.remove(turnJob.jobId({ responseId, turn }))));
     };
     const hasModel = (model: string) => routeFor(config, model) !== null;
+    const routeOptions = (model: string) => {
+      const route = routeFor(config, model);
+      return { dropParams: route?.dropParams ?? [], contextWindow: route?.contextWindow ?? null };
+    };
     const responses = new ResponsesService({
       store,
       approvals: new ApprovalStore(command, keys),
@@ -92,6 +96,7 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
       keys,
       enqueueTurn,
       hasModel,
+      routeOptions,
       configuredMcpServers: new Set(Object.keys(config.mcpServers)),
       sealSecrets: (v) => box.seal(v),
       onSealed,
