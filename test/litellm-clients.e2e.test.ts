@@ -283,6 +283,19 @@ describe('reasoning items', () => {
   });
 });
 
+describe('reasoning through Chat Completions', () => {
+  it('comes back as reasoning_content, on the message and on stream deltas, as LiteLLM returns it', async () => {
+    const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [{ role: 'user', content: '!think Chat reasoning\n!say Chat answer' }];
+    const whole = await client.chat.completions.create({ model: 'house-model', messages });
+    expect(whole.choices[0]?.message).toMatchObject({ content: 'Chat answer', reasoning_content: 'Chat reasoning' });
+    let streamed = '';
+    for await (const c of await client.chat.completions.create({ model: 'house-model', messages, stream: true })) {
+      streamed += (c.choices[0]?.delta as { reasoning_content?: string } | undefined)?.reasoning_content ?? '';
+    }
+    expect(streamed).toBe('Chat reasoning');
+  });
+});
+
 describe('upstream errors keep their meaning', () => {
   it('a synchronous request gets the upstream 400/404/413/422 as that status, with its message', async () => {
     const cases = [
