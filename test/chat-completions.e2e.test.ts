@@ -330,9 +330,12 @@ describe('errors are OpenAI-shaped and name the parameter', () => {
   });
 
   it('reports an upstream failure as an error, streaming or not', async () => {
+    // The upstream's 400 is the client's: the same status and the upstream's message.
     const err = await client.chat.completions.create({ model: 'm', messages: user('!fail 400') }).catch((e: unknown) => e);
-    expect(err).toMatchObject({ status: 500, type: 'server_error' });
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(err).toMatchObject({ status: 400, type: 'invalid_request_error' });
     expect((err as Error).message).toContain('HTTP 400');
+    expect((err as Error).message).toContain('Scripted failure');
     const s = await client.chat.completions.create({ model: 'm', messages: user('!fail 400'), stream: true });
     const streamed = await (async () => {
       for await (const _ of s) void _;

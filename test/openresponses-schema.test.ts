@@ -139,7 +139,13 @@ describe.skipIf(!SPEC_AVAILABLE)(`Open Responses schema (${RESPONSE_RESOURCE_COM
     });
 
     it('upstream failure: failed with an error object', async () => {
-      const r = await createJson({ input: '!fail 500' });
+      // A synchronous request answers an upstream failure with an HTTP error; the failed Response is polled.
+      const created = await createJson({ input: '!fail 500', background: true });
+      const r = await until(async () => {
+        const res = await fetch(`${spool.baseURL}/responses/${created.id as string}`, { headers: { Authorization: 'Bearer test-key' } });
+        const polled = (await res.json()) as Json;
+        return polled.status === 'queued' || polled.status === 'in_progress' ? null : polled;
+      });
       expect(r.status).toBe('failed');
       expect(r.error).toMatchObject({ code: expect.any(String), message: expect.any(String) });
       expect(responseVerdict('failed', r)).toEqual({ label: 'failed', errors: [] });
@@ -195,6 +201,16 @@ describe.skipIf(!SPEC_AVAILABLE)(`Open Responses schema (${RESPONSE_RESOURCE_COM
       const events = await createStream({ input: '!fail 500' });
       expect(events.at(-1)?.type).toBe('response.failed');
       expect(invalidEvents(events)).toEqual([]);
+    });
+
+    it('reasoning stream: the reasoning item and its events (SDK names, validated as the schema names them)', async () => {
+      const events = await createStream({ input: '!think Weighing it up\n!say Done' });
+      const t = types(events);
+      expect(t.slice(2, 5)).toEqual(['response.output_item.added', 'response.content_part.added', 'response.reasoning_text.delta']);
+      expect(t).toContain('response.reasoning_text.done');
+      expect(events.find((e) => e.type === 'response.output_item.done')).toMatchObject({ item: { type: 'reasoning', content: [{ type: 'reasoning_text', text: 'Weighing it up' }] } });
+      expect(invalidEvents(events)).toEqual([]);
+      expect(validateResponseResource(lastResponse(events))).toEqual([]);
     });
 
     it('upstream cut mid-stream: incomplete item, then response.failed', async () => {

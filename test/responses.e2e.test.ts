@@ -334,12 +334,15 @@ describe('errors', () => {
   });
 
   it('fails the response with the upstream error when the upstream keeps failing', async () => {
-    const r = await client.responses.create({ model: 'm', input: '!fail 500' });
+    const queued = await client.responses.create({ model: 'm', input: '!fail 500', background: true });
+    const r = await untilTerminal(client, queued.id);
     expect(r.status).toBe('failed');
     expect(r.error?.code).toBe('server_error');
     expect(r.error?.message).toContain('500');
-    const limited = await client.responses.create({ model: 'm', input: '!fail 429' });
-    expect(limited.error?.code).toBe('rate_limit_exceeded');
+    const limited = await client.responses.create({ model: 'm', input: '!fail 429', background: true });
+    expect((await untilTerminal(client, limited.id)).error?.code).toBe('rate_limit_exceeded');
+    // Synchronous: an HTTP error the SDK raises (a 5xx after retries is a 502).
+    await expect(client.responses.create({ model: 'm', input: '!fail 500' })).rejects.toMatchObject({ status: 502 });
   });
 
   it('retries upstream 5xx before the first token with backoff', async () => {

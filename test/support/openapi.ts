@@ -130,9 +130,20 @@ export function validateResponseResource(obj: unknown): string[] {
   return run(c.response, c.explainResponse, obj);
 }
 
+/**
+ * Events Spool sends under the openai SDK's names (its clients are Spool's users) where the
+ * Open Responses schema has another name for the same event; they are validated as the schema's.
+ */
+export const SDK_EVENT_NAMES: ReadonlyMap<string, string> = new Map([
+  ['response.reasoning_text.delta', 'response.reasoning.delta'],
+  ['response.reasoning_text.done', 'response.reasoning.done'],
+]);
+
 /** Errors of `obj` against the `text/event-stream` event union of `POST /responses`; empty when valid. */
 export function validateStreamingEvent(obj: unknown): string[] {
   const c = loadSpec();
+  const sdkName = isObject(obj) && typeof obj.type === 'string' ? SDK_EVENT_NAMES.get(obj.type) : undefined;
+  if (sdkName && isObject(obj)) obj = { ...obj, type: sdkName };
   const errors = run(c.events, c.explainEvents, obj);
   if (errors.length === 0) return errors;
   const type = isObject(obj) ? obj.type : undefined;

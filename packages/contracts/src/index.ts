@@ -16,7 +16,7 @@ export {
   type McpJobResult,
   type TurnJob,
 } from './jobs.ts';
-export { StoredInputSchema, StoredRequestSchema, type StoredRequest } from './record.ts';
+export { StoredInputSchema, StoredRequestSchema, UpstreamFailureSchema, type StoredRequest, type UpstreamFailure } from './record.ts';
 export { ApprovalDecisionSchema, ParkedApprovalSchema, type ApprovalDecision, type ParkedApproval } from './approvals.ts';
 export {
   approvalRequired,

@@ -1,5 +1,5 @@
 import type { EventDraft } from './events.ts';
-import type { OutputItem, OutputMessage } from './items.ts';
+import type { OutputItem, OutputMessage, OutputReasoning } from './items.ts';
 import type { Response } from './response.ts';
 
 /**
@@ -24,8 +24,23 @@ export function applyEvent(snapshot: Response, event: EventDraft): Response {
       return snapshot;
     case 'response.content_part.added':
     case 'response.content_part.done': {
+      if (event.part.type === 'reasoning_text') {
+        const reasoning = reasoningAt(snapshot, event.output_index);
+        if (reasoning) reasoning.content[event.content_index] = structuredClone(event.part);
+        return snapshot;
+      }
       const msg = messageAt(snapshot, event.output_index);
       if (msg) msg.content[event.content_index] = structuredClone(event.part);
+      return snapshot;
+    }
+    case 'response.reasoning_text.delta': {
+      const part = reasoningAt(snapshot, event.output_index)?.content[event.content_index];
+      if (part) part.text += event.delta;
+      return snapshot;
+    }
+    case 'response.reasoning_text.done': {
+      const part = reasoningAt(snapshot, event.output_index)?.content[event.content_index];
+      if (part) part.text = event.text;
       return snapshot;
     }
     case 'response.output_text.delta': {
@@ -78,6 +93,11 @@ export function applyEvent(snapshot: Response, event: EventDraft): Response {
 }
 
 type OutputItemStatus = Extract<OutputItem, { type: 'mcp_call' }>['status'];
+
+function reasoningAt(snapshot: Response, index: number): OutputReasoning | undefined {
+  const item = snapshot.output[index];
+  return item?.type === 'reasoning' ? item : undefined;
+}
 
 function messageAt(snapshot: Response, index: number): OutputMessage | undefined {
   const item = snapshot.output[index];

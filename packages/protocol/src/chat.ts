@@ -245,6 +245,8 @@ export const ChatCompletionSchema = z.object({
         content: z.string().nullable(),
         refusal: z.string().nullable(),
         tool_calls: z.array(ChatToolCallSchema).exactOptional(),
+        /** The model's reasoning, in the field LiteLLM, DeepSeek and vLLM use. */
+        reasoning_content: z.string().exactOptional(),
         provider_specific_fields: ChatMcpFieldsSchema.exactOptional(),
       }),
       logprobs: z.null(),
@@ -275,6 +277,7 @@ export const ChatCompletionChunkSchema = z.object({
         content: z.string().nullable().exactOptional(),
         refusal: z.string().nullable().exactOptional(),
         tool_calls: z.array(ChatChunkToolCallSchema).exactOptional(),
+        reasoning_content: z.string().exactOptional(),
         provider_specific_fields: ChatMcpFieldsSchema.exactOptional(),
       }),
       logprobs: z.null(),

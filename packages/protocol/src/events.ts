@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { OutputItem, OutputTextPart, RefusalPart } from './items.ts';
+import type { OutputItem, OutputTextPart, ReasoningTextPart, RefusalPart } from './items.ts';
 import type { Response } from './response.ts';
 
 /*
@@ -26,6 +26,9 @@ export const EventDraftSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('response.content_part.done'), ...partScoped, part: anyObject }),
   z.object({ type: z.literal('response.output_text.delta'), ...partScoped, delta: z.string(), logprobs: z.array(z.unknown()) }),
   z.object({ type: z.literal('response.output_text.done'), ...partScoped, text: z.string(), logprobs: z.array(z.unknown()) }),
+  // The openai SDK's names; Open Responses calls these `response.reasoning.delta` / `.done`.
+  z.object({ type: z.literal('response.reasoning_text.delta'), ...partScoped, delta: z.string() }),
+  z.object({ type: z.literal('response.reasoning_text.done'), ...partScoped, text: z.string() }),
   z.object({ type: z.literal('response.refusal.delta'), ...partScoped, delta: z.string() }),
   z.object({ type: z.literal('response.refusal.done'), ...partScoped, refusal: z.string() }),
   z.object({ type: z.literal('response.function_call_arguments.delta'), ...itemScoped, delta: z.string() }),
@@ -54,7 +57,7 @@ type Narrow<T extends Schema['type']> = Extract<Schema, { type: T }>;
 export type EventDraft =
   | (Omit<Narrow<LifecycleType>, 'response'> & { response: Response })
   | (Omit<Narrow<'response.output_item.added' | 'response.output_item.done'>, 'item'> & { item: OutputItem })
-  | (Omit<Narrow<'response.content_part.added' | 'response.content_part.done'>, 'part'> & { part: OutputTextPart | RefusalPart })
+  | (Omit<Narrow<'response.content_part.added' | 'response.content_part.done'>, 'part'> & { part: OutputTextPart | RefusalPart | ReasoningTextPart })
   | Exclude<Schema, { type: LifecycleType | 'response.output_item.added' | 'response.output_item.done' | 'response.content_part.added' | 'response.content_part.done' }>;
 export type EventType = EventDraft['type'];
 export type StreamEvent = EventDraft & { sequence_number: number };

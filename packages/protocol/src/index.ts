@@ -38,6 +38,7 @@ export {
   type StreamEvent,
 } from './events.ts';
 export { applyEvent, assertNever } from './accumulate.ts';
+export { SUPPORTED_INCLUDES, isDropped, refuseUnservedParams } from './params.ts';
 export { mcpFunctionName } from './tool-names.ts';
 export {
   ChatCompletionChunkSchema,

@@ -202,8 +202,24 @@ export interface OutputMcpListTools {
   error: string | null;
 }
 
+/** Reasoning text of a model turn, as the upstream streamed it (`reasoning_content` & co.). */
+export type ReasoningTextPart = { type: 'reasoning_text'; text: string };
+
+/**
+ * A `reasoning` item as emitted: the upstream's raw reasoning as `content`, no summary (Chat
+ * Completions upstreams give none), no `encrypted_content` key (Open Responses rejects null).
+ */
+export interface OutputReasoning {
+  type: 'reasoning';
+  id: string;
+  summary: Array<{ type: 'summary_text'; text: string }>;
+  content: ReasoningTextPart[];
+  status: 'in_progress' | 'completed' | 'incomplete';
+}
+
 export type OutputItem =
   | OutputMessage
+  | OutputReasoning
   | OutputFunctionCall
   | OutputMcpCall
   | OutputMcpListTools

@@ -77,3 +77,42 @@ describe('newId', async () => {
     for (const id of ids) expect(id).toMatch(/^resp_[0-9a-f]{48}$/);
   });
 });
+
+describe('reasoning items and events', async () => {
+  const { refuseUnservedParams } = await import('./params.ts');
+  it('accumulate as the openai SDK does, and our types are the SDK types', () => {
+    const snapshot = buildResponse({ id: 'r', request: base(), createdAt: 1, status: 'in_progress' });
+    const item = { type: 'reasoning' as const, id: 'rs', summary: [], content: [], status: 'in_progress' as const };
+    applyEvent(snapshot, { type: 'response.output_item.added', output_index: 0, item });
+    applyEvent(snapshot, { type: 'response.content_part.added', item_id: 'rs', output_index: 0, content_index: 0, part: { type: 'reasoning_text', text: '' } });
+    applyEvent(snapshot, { type: 'response.reasoning_text.delta', item_id: 'rs', output_index: 0, content_index: 0, delta: 'Hm' });
+    expect(snapshot.output[0]).toMatchObject({ content: [{ type: 'reasoning_text', text: 'Hm' }] });
+    applyEvent(snapshot, { type: 'response.reasoning_text.done', item_id: 'rs', output_index: 0, content_index: 0, text: 'Hmm.' });
+    expect(snapshot.output[0]).toMatchObject({ content: [{ text: 'Hmm.' }] });
+    // Compile-time: what we emit is what the SDK's types describe.
+    const sdkItem: import('openai').OpenAI.Responses.ResponseReasoningItem = snapshot.output[0] as typeof item & { content: Array<{ type: 'reasoning_text'; text: string }> };
+    const sdkDelta: Omit<import('openai').OpenAI.Responses.ResponseReasoningTextDeltaEvent, 'sequence_number'> = { type: 'response.reasoning_text.delta', item_id: 'rs', output_index: 0, content_index: 0, delta: 'x' };
+    expect(sdkItem.type).toBe('reasoning');
+    expect(sdkDelta.type).toBe('response.reasoning_text.delta');
+  });
+
+  it('refuses what would be ignored unless the route drops it', () => {
+    const refused = (extra: Record<string, unknown>, drop: string[] = [], window: number | null = null) => {
+      try {
+        refuseUnservedParams(base(extra), new Set(drop), window);
+        return null;
+      } catch (e) {
+        return (e as ApiError).param;
+      }
+    };
+    expect(refused({ prompt: { id: 'p' } })).toBe('prompt');
+    expect(refused({ prompt: { id: 'p' } }, ['prompt'])).toBeNull();
+    expect(refused({ reasoning: { summary: 'concise' } })).toBe('reasoning.summary');
+    expect(refused({ reasoning: { summary: 'concise' } }, ['reasoning'])).toBeNull();
+    expect(refused({ reasoning: { summary: 'auto', effort: 'low' } })).toBeNull();
+    expect(refused({ include: ['reasoning.encrypted_content', 'web_search_call.results'] })).toBe('include[1]');
+    expect(refused({ truncation: 'auto' })).toBe('truncation');
+    expect(refused({ truncation: 'auto' }, [], 8192)).toBeNull();
+    expect(refused({ truncation: 'disabled' })).toBeNull();
+  });
+});

@@ -59,6 +59,15 @@ export const CreateResponseRequestSchema = z.object({
   user: z.string().nullish(),
   stream_options: z.object({ include_obfuscation: z.boolean().optional() }).nullish(),
   conversation: z.unknown().optional(),
+  include: z.array(z.string()).nullish(),
+  prompt_cache_retention: z.enum(['in_memory', '24h']).nullish(),
+  // Known to the OpenAI API and not served by Spool: kept here so params.ts can refuse them by name.
+  prompt: z.unknown().optional(),
+  context_management: z.unknown().optional(),
+  moderation: z.unknown().optional(),
+  image: z.unknown().optional(),
+  access_programs: z.unknown().optional(),
+  prompt_cache_options: z.unknown().optional(),
 });
 export type CreateResponseRequest = z.infer<typeof CreateResponseRequestSchema>;
 

@@ -264,6 +264,20 @@ export class ResponseStore {
     return { sealed: sealed === '1', snapshot: snapshot ?? null };
   }
 
+  /**
+   * Keeps how an upstream failure reads over HTTP beside the record (field `upstream_failure`),
+   * before the worker seals it. The expiry is the one sealing sets, so a record deleted in
+   * between leaves nothing that lives on.
+   */
+  async setUpstreamFailure(id: string, failureJson: string, ttlSeconds: number): Promise<void> {
+    await this.redis.multi().hset(this.keys.record(id), 'upstream_failure', failureJson).expire(this.keys.record(id), ttlSeconds).exec();
+  }
+
+  /** The JSON `setUpstreamFailure` kept, or null. */
+  async upstreamFailure(id: string): Promise<string | null> {
+    return this.redis.hget(this.keys.record(id), 'upstream_failure');
+  }
+
   async delete(id: string): Promise<void> {
     await this.redis.unlink(this.keys.record(id), this.keys.events(id));
   }

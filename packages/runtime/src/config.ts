@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { WEBHOOK_EVENT_TYPES, WebhookEventTypeSchema } from '@spool/protocol';
+import { globMatch, substituteCaptures } from './glob.ts';
 
 export const ROLES = ['api', 'llm', 'mcp'] as const;
 export type Role = (typeof ROLES)[number];
@@ -47,6 +48,21 @@ export const ModelRouteSchema = z
     upstream_model: z.string().optional(),
     /** Older OpenAI-compatible servers only know `max_tokens`. */
     max_tokens_param: z.enum(['max_tokens', 'max_completion_tokens']).default('max_completion_tokens'),
+    /**
+     * Responses parameters this upstream does not take (LiteLLM's option): dropped silently for
+     * this route instead of forwarded or refused. Names as in the request: `service_tier`,
+     * `reasoning.effort`, `text.verbosity`, `top_logprobs`, `include`, `user`, `metadata`, …
+     */
+    drop_params: z.array(z.string().min(1)).default([]),
+    /** The model's context window in tokens: what `truncation: "auto"` fits the context into. */
+    context_window: z.number().int().min(1).optional(),
+    /**
+     * How earlier reasoning goes back to this upstream on later turns: as the assistant message's
+     * `reasoning_content` (DeepSeek, vLLM) or `reasoning` (OpenRouter, Ollama), or not at all.
+     */
+    reasoning_feedback: z.enum(['none', 'reasoning_content', 'reasoning']).default('none'),
+    /** Forward the request's `metadata` (OpenAI's Chat Completions takes it; many servers refuse it). */
+    send_metadata: z.boolean().default(false),
   })
   .strict();
 
@@ -132,6 +148,8 @@ export const LimitsSchema = z
      * (about 15 s), a stuck response ends within about stale_after + interval + 15 s.
      */
     watchdog_stale_after_ms: z.number().int().min(100).default(60_000),
+    /** Longest `model` a request may name (route globs are matched against it). */
+    max_model_length: z.number().int().min(1).default(256),
   })
   .strict();
 
@@ -160,6 +178,11 @@ export interface UpstreamRoute {
   apiKey: string;
   upstreamModel: string | null;
   maxTokensParam: 'max_tokens' | 'max_completion_tokens';
+  /** Request parameters dropped for this route (see ModelRouteSchema.drop_params). */
+  dropParams?: string[];
+  contextWindow?: number | null;
+  reasoningFeedback?: 'none' | 'reasoning_content' | 'reasoning';
+  sendMetadata?: boolean;
 }
 
 export interface Config {
@@ -219,7 +242,17 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
   for (const m of file.models) {
     const apiKey = m.api_key ?? (m.api_key_env ? env[m.api_key_env] : undefined);
     if (m.api_key_env && apiKey === undefined) problems.push(`models ${m.name}: environment variable ${m.api_key_env} is not set`);
-    models.push({ pattern: m.name, baseUrl: m.base_url, apiKey: apiKey ?? 'none', upstreamModel: m.upstream_model ?? null, maxTokensParam: m.max_tokens_param });
+    models.push({
+      pattern: m.name,
+      baseUrl: m.base_url,
+      apiKey: apiKey ?? 'none',
+      upstreamModel: m.upstream_model ?? null,
+      maxTokensParam: m.max_tokens_param,
+      dropParams: m.drop_params,
+      contextWindow: m.context_window ?? null,
+      reasoningFeedback: m.reasoning_feedback,
+      sendMetadata: m.send_metadata,
+    });
   }
   if (!envResult.success || problems.length > 0) throw new ConfigError(problems);
   const e = envResult.data;
@@ -252,11 +285,21 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
   };
 }
 
-/** Matches a model name against a route pattern: exact, or a glob with `*` and `?`. */
+/** Matches a model name against a route pattern: exact, or a glob with `*` and `?` (glob.ts, linear). */
 export function matchesModel(pattern: string, model: string): boolean {
   if (!/[*?]/.test(pattern)) return pattern === model;
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
-  return re.test(model);
+  return globMatch(pattern, model) !== null;
+}
+
+/**
+ * The model name sent upstream for a request's model on a route: the route's `upstream_model`
+ * with `{*}` (what the name's first `*` matched) and `{1}`, `{2}`, … substituted, else the name
+ * as the client sent it. `anthropic/*` with `upstream_model: "{*}"` sends
+ * `claude-3-5-sonnet-latest` for `anthropic/claude-3-5-sonnet-latest`.
+ */
+export function upstreamModelFor(route: Pick<UpstreamRoute, 'pattern' | 'upstreamModel'>, model: string): string {
+  if (route.upstreamModel === null) return model;
+  return substituteCaptures(route.upstreamModel, globMatch(route.pattern, model) ?? []);
 }
 
 /** How long a response's keys live: the full retention when stored, else only as long as a poll needs. */

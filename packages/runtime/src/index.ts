@@ -9,11 +9,13 @@ export {
   matchesModel,
   retentionSeconds,
   routeFor,
+  upstreamModelFor,
   type Config,
   type McpServerConfig,
   type Role,
   type UpstreamRoute,
 } from './config.ts';
+export { globMatch, substituteCaptures } from './glob.ts';
 export { createLogger, REDACT_PATHS, type Logger } from './logger.ts';
 export {
   RedisUnavailableError,

@@ -55,6 +55,14 @@ export interface ReplyPlan {
   stallAfter: number | null;
   json: boolean;
   usage: PlannedUsage;
+  /** `!think`: reasoning streamed (or returned) before the answer, one word per chunk. */
+  reasoningChunks: string[];
+  /** The field the reasoning travels in (`!thinkfield`): as vLLM/DeepSeek, Ollama/OpenRouter, or OpenRouter's details. */
+  reasoningField: 'reasoning_content' | 'reasoning' | 'reasoning_details';
+  /** `!retryafter N`: the Retry-After header (seconds) of a scripted failure. */
+  retryAfter: number | null;
+  /** The request's `logprobs: true`: each content token carries a logprob, with `top_logprobs` alternatives. */
+  logprobs: { top: number } | null;
 }
 
 type Json = Record<string, unknown>;
@@ -108,13 +116,16 @@ interface Directives {
   json: boolean;
   /** The non-directive lines, i.e. what the user "said". */
   plain: string[];
+  think: string[];
+  thinkField: ReplyPlan['reasoningField'];
+  retryAfter: number | null;
 }
 
-const DIRECTIVE_LINE = /^\s*!(say|words|call|delay|fail|cutafter|stallafter|json)(?:[ \t](.*))?$/;
+const DIRECTIVE_LINE = /^\s*!(say|words|call|delay|fail|cutafter|stallafter|json|think|thinkfield|retryafter)(?:[ \t](.*))?$/;
 const NON_NEGATIVE_INT = /^\d+$/;
 
 function parseDirectives(text: string): Directives {
-  const d: Directives = { texts: [], calls: [], delayMs: 0, fail: null, cutAfter: null, stallAfter: null, json: false, plain: [] };
+  const d: Directives = { texts: [], calls: [], delayMs: 0, fail: null, cutAfter: null, stallAfter: null, json: false, plain: [], think: [], thinkField: 'reasoning_content', retryAfter: null };
   for (const rawLine of text.split('\n')) {
     const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
     if (!applyDirective(d, line)) d.plain.push(line);
@@ -180,6 +191,21 @@ function applyDirective(d: Directives, line: string): boolean {
       if (args.length > 0) return false;
       d.json = true;
       return true;
+    case 'think':
+      d.think.push(rest);
+      return true;
+    case 'thinkfield': {
+      const field = args[0];
+      if (args.length !== 1 || (field !== 'reasoning_content' && field !== 'reasoning' && field !== 'reasoning_details')) return false;
+      d.thinkField = field;
+      return true;
+    }
+    case 'retryafter': {
+      const n = args[0];
+      if (args.length !== 1 || n === undefined || !NON_NEGATIVE_INT.test(n)) return false;
+      d.retryAfter = Number(n);
+      return true;
+    }
     default:
       return false;
   }
@@ -360,8 +386,10 @@ export function planReply(body: unknown): ReplyPlan {
 
   let promptWords = 0;
   for (const m of messages) promptWords += countWords(contentText(m.content));
+  const reasoningChunks = wordChunks((directives?.think ?? []).join('\n'));
+  // Reasoning counts as output, as upstreams count it (most report no reasoning_tokens apart).
   const completionTokens =
-    toolCalls.length > 0 ? toolCalls.reduce((n, c) => n + c.argumentChunks.length, 0) : contentChunks.length;
+    reasoningChunks.length + (toolCalls.length > 0 ? toolCalls.reduce((n, c) => n + c.argumentChunks.length, 0) : contentChunks.length);
   const promptTokens = Math.max(1, promptWords);
 
   const fail = directives?.fail ?? null;
@@ -380,5 +408,9 @@ export function planReply(body: unknown): ReplyPlan {
     stallAfter: directives?.stallAfter ?? null,
     json,
     usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+    reasoningChunks,
+    reasoningField: directives?.thinkField ?? 'reasoning_content',
+    retryAfter: directives?.retryAfter ?? null,
+    logprobs: b.logprobs === true ? { top: positiveInt(b.top_logprobs) ?? 0 } : null,
   };
 }

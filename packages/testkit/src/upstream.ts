@@ -98,7 +98,7 @@ export async function startScriptedUpstream(opts: ScriptedUpstreamOptions = {}):
 
     if (shouldFail(plan.fail) && plan.fail) {
       await pause(plan.delayMs, gone.signal);
-      if (!res.destroyed) sendError(res, plan.fail.status, plan.fail.type, plan.fail.code, plan.fail.message);
+      if (!res.destroyed) sendError(res, plan.fail.status, plan.fail.type, plan.fail.code, plan.fail.message, plan.retryAfter);
       return;
     }
     if (plan.stream) await streamReply(res, plan, id, created, gone.signal);
@@ -118,6 +118,7 @@ export async function startScriptedUpstream(opts: ScriptedUpstreamOptions = {}):
       content: plan.kind === 'tool_calls' ? null : plan.text,
       refusal: null,
       annotations: [],
+      ...(plan.reasoningChunks.length > 0 ? reasoningDelta(plan, plan.reasoningChunks.join('')) : {}),
     };
     if (plan.kind === 'tool_calls') {
       message.tool_calls = plan.toolCalls.map((c) => ({
@@ -131,7 +132,14 @@ export async function startScriptedUpstream(opts: ScriptedUpstreamOptions = {}):
       object: 'chat.completion',
       created,
       model: plan.model,
-      choices: [{ index: 0, message, logprobs: null, finish_reason: plan.finishReason }],
+      choices: [
+        {
+          index: 0,
+          message,
+          logprobs: plan.logprobs && plan.kind === 'text' ? { content: plan.contentChunks.map((p) => tokenLogprobs(plan, p)), refusal: null } : null,
+          finish_reason: plan.finishReason,
+        },
+      ],
       usage: plan.usage,
       system_fingerprint: 'fp_scripted',
     });
@@ -149,8 +157,8 @@ export async function startScriptedUpstream(opts: ScriptedUpstreamOptions = {}):
     const head = `data: {"id":${JSON.stringify(id)},"object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(plan.model)},"system_fingerprint":"fp_scripted","choices":[{"index":0,"delta":`;
     // With include_usage, OpenAI puts `"usage":null` on every chunk but the last.
     const tail = plan.includeUsage ? '}],"usage":null}\n\n' : '}]}\n\n';
-    const chunk = (delta: unknown, finish: string | null = null) =>
-      `${head}${JSON.stringify(delta)},"logprobs":null,"finish_reason":${finish === null ? 'null' : JSON.stringify(finish)}${tail}`;
+    const chunk = (delta: unknown, finish: string | null = null, logprobs: unknown = null) =>
+      `${head}${JSON.stringify(delta)},"logprobs":${JSON.stringify(logprobs)},"finish_reason":${finish === null ? 'null' : JSON.stringify(finish)}${tail}`;
 
     const send = async (data: string, flush = false): Promise<boolean> => {
       await pause(plan.delayMs, gone);
@@ -188,6 +196,9 @@ export async function startScriptedUpstream(opts: ScriptedUpstreamOptions = {}):
     if (!(await send(chunk(opening), cutAt === 0 || stallAt === 0))) return;
     if (cutAt === 0) return void cut();
     if (stallAt === 0) return void (await stall());
+    for (const piece of plan.reasoningChunks) {
+      if (!(await send(chunk(reasoningDelta(plan, piece))))) return;
+    }
     if (plan.kind === 'tool_calls') {
       for (const [index, call] of plan.toolCalls.entries()) {
         const first = { tool_calls: [{ index, id: callId(), type: 'function', function: { name: call.name, arguments: '' } }] };
@@ -198,7 +209,8 @@ export async function startScriptedUpstream(opts: ScriptedUpstreamOptions = {}):
       }
     } else {
       for (const piece of plan.contentChunks) {
-        if (!(await sendBody(chunk({ content: piece })))) return;
+        const logprobs = plan.logprobs ? { content: [tokenLogprobs(plan, piece)], refusal: null } : null;
+        if (!(await sendBody(chunk({ content: piece }, null, logprobs)))) return;
       }
     }
     // `!cutafter N` with fewer than N chunks still never finishes: the directive promises a dead stream.
@@ -248,14 +260,28 @@ function callId(): string {
   return `call_${randomBytes(12).toString('base64url')}`;
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const data = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), ...headers });
   res.end(data);
 }
 
-function sendError(res: ServerResponse, status: number, type: string, code: string, message: string): void {
-  sendJson(res, status, { error: { message, type, param: null, code } });
+function sendError(res: ServerResponse, status: number, type: string, code: string, message: string, retryAfter: number | null = null): void {
+  sendJson(res, status, { error: { message, type, param: null, code } }, retryAfter === null ? {} : { 'retry-after': String(retryAfter) });
+}
+
+/** The reasoning text in the field the plan names (OpenRouter's details are a list of entries). */
+function reasoningDelta(plan: ReplyPlan, text: string): Record<string, unknown> {
+  if (plan.reasoningField === 'reasoning_details') return { reasoning_details: [{ type: 'reasoning.text', text, format: 'unknown', index: 0 }] };
+  return { [plan.reasoningField]: text };
+}
+
+/** Deterministic logprobs for a piece of text: one token, then `top` alternatives after it. */
+function tokenLogprobs(plan: ReplyPlan, piece: string) {
+  if (!plan.logprobs) return null;
+  const bytes = [...Buffer.from(piece, 'utf8')];
+  const top = Array.from({ length: plan.logprobs.top }, (_, k) => (k === 0 ? { token: piece, logprob: -0.25, bytes } : { token: `alt${k}`, logprob: -1 - k, bytes: [...Buffer.from(`alt${k}`)] }));
+  return { token: piece, logprob: -0.25, bytes, top_logprobs: top };
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

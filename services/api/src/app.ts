@@ -9,6 +9,8 @@ import type { SseWriter } from './sse.ts';
 import { chatCompletionsRouter } from './routes/chat-completions.ts';
 import { ApiError, assertDepthWithin } from '@spool/protocol';
 import { browserGuard, isJsonMediaType, requireJsonBody } from './browser.ts';
+import type { ModelCatalog } from './models.ts';
+import { modelsRouter } from './routes/models.ts';
 
 export interface AppDeps {
   responses: ResponsesService;
@@ -27,6 +29,8 @@ export interface AppDeps {
   maxJsonDepth?: number;
   /** Readiness: Redis reachable and the roles of this process started. */
   ready: () => Promise<boolean>;
+  /** `GET /v1/models`; absent: the route is not served. */
+  models?: ModelCatalog;
 }
 
 /** Builds the HTTP app; does not listen. */
@@ -66,8 +70,11 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   v1.use(chatCompletionsRouter(deps.responses, { keepaliveMs: deps.keepaliveMs, maxBufferedBytes: 8 * 1024 * 1024 }));
+  if (deps.models) v1.use(modelsRouter(deps.models));
   v1.use((req, _res, next) => next(new ApiError(404, `Unknown request URL: ${req.method} ${req.originalUrl}.`, 'invalid_request_error', 'unknown_url')));
   app.use('/v1', v1);
+  // LiteLLM serves every route with and without `/v1`, and its guide's clients use the bare base URL.
+  app.use(v1);
   app.use((req, _res, next) => next(new ApiError(404, `Unknown request URL: ${req.method} ${req.originalUrl}.`, 'invalid_request_error', 'unknown_url')));
   app.use(errorMiddleware(deps.logger));
   return app;

@@ -9,14 +9,19 @@ export function ownerOf(key: string): string {
 
 export const ANONYMOUS_OWNER = 'anonymous';
 
-/** The key a client sent: `Authorization: Bearer`, or LiteLLM's / Azure's header names. */
+/**
+ * The key a client sent: `Authorization: Bearer`, or LiteLLM's / Azure's header names. As in
+ * LiteLLM, `x-litellm-api-key` wins over `Authorization` (clients put a provider's key there).
+ */
 export function presentedKey(req: Request): string | null {
-  const auth = req.header('authorization');
-  if (auth) {
-    const m = /^Bearer\s+(.+)$/i.exec(auth.trim());
-    return m ? (m[1] as string).trim() : auth.trim();
-  }
-  return req.header('x-litellm-api-key') ?? req.header('api-key') ?? null;
+  const raw = req.header('x-litellm-api-key') ?? req.header('authorization') ?? req.header('api-key');
+  return raw === undefined ? null : bareKey(raw);
+}
+
+/** A key sent bare or as `Bearer <key>` (LiteLLM's guide sends `x-litellm-api-key: Bearer sk-…`). */
+export function bareKey(value: string): string {
+  const m = /^Bearer\s+(.+)$/i.exec(value.trim());
+  return m ? (m[1] as string).trim() : value.trim();
 }
 
 function isLoopback(address: string | undefined): boolean {

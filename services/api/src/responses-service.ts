@@ -1,8 +1,9 @@
-import { checkCall, verifyApprovalRequestId, type ApprovalDecision, type Keys, type MacFn, type ServerToolPolicy, type TurnJob } from '@spool/contracts';
+import { checkCall, UpstreamFailureSchema, verifyApprovalRequestId, type ApprovalDecision, type Keys, type MacFn, type ServerToolPolicy, type TurnJob, type UpstreamFailure } from '@spool/contracts';
 import {
   ApiError,
   buildResponse,
   newId,
+  refuseUnservedParams,
   type CreateResponseRequest,
   type InputItem,
   type Response,
@@ -41,6 +42,8 @@ export interface ResponsesServiceDeps {
   sealSecrets: (value: McpSecrets) => string;
   /** True when some upstream serves this model. */
   hasModel: (model: string) => boolean;
+  /** The serving route's `drop_params` and `context_window` (absent: none dropped, no window). */
+  routeOptions?: (model: string) => { dropParams: readonly string[]; contextWindow: number | null };
   limits: {
     retention_seconds: number;
     ephemeral_retention_seconds: number;
@@ -51,6 +54,8 @@ export interface ResponsesServiceDeps {
     max_instructions_chars: number;
     /** How long a synchronous request waits for its response (then 504, and the response is cancelled). */
     sync_timeout_ms?: number;
+    /** Longest model name accepted (route globs are matched against it). */
+    max_model_length?: number;
   };
   now: () => number;
   /**
@@ -188,9 +193,15 @@ export class ResponsesService {
 
   async create(request: CreateResponseRequest, owner: string, opts: { watch?: boolean } = {}): Promise<Created> {
     const { limits } = this.d;
+    const maxModel = limits.max_model_length ?? 256;
+    if (request.model.length > maxModel) {
+      throw ApiError.badRequest(`Invalid value for 'model': at most ${maxModel} characters.`, 'model', 'string_above_max_length');
+    }
     if (!this.d.hasModel(request.model)) {
       throw new ApiError(400, `The model '${request.model}' is not served here: no configured upstream matches it.`, 'invalid_request_error', 'model_not_found', 'model');
     }
+    const route = this.d.routeOptions?.(request.model) ?? { dropParams: [], contextWindow: null };
+    refuseUnservedParams(request, new Set(route.dropParams), route.contextWindow);
     const input = normalizeInput(request.input);
     if (input.length > limits.max_input_items) throw ApiError.badRequest(`Too many input items: at most ${limits.max_input_items}.`, 'input', 'too_many_items');
     if (request.instructions && request.instructions.length > limits.max_instructions_chars) {
@@ -420,6 +431,17 @@ export class ResponsesService {
     if (state.kind === 'missing') throw ApiError.responseNotFound(id);
     if (state.kind === 'snapshot') return { json: state.json, type: null };
     return { json: responseJsonOf(state.json), type: state.type };
+  }
+
+  /**
+   * How the upstream failure that failed this response reads over HTTP (kept by the worker), or
+   * null when it failed for another reason. Synchronous requests answer with it.
+   */
+  async upstreamFailureOf(id: string): Promise<UpstreamFailure | null> {
+    const raw = await this.d.store.upstreamFailure(id);
+    if (raw === null) return null;
+    const parsed = UpstreamFailureSchema.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : null;
   }
 
   /** Replays the log after `after` and follows it until the response is sealed. */

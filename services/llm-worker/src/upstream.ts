@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsNonStreaming, ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/completions';
-import { routeFor, type Config, type UpstreamRoute } from '@spool/runtime';
+import { routeFor, upstreamModelFor, type Config, type UpstreamRoute } from '@spool/runtime';
 import { createNodeFetch } from './node-fetch.ts';
 import { readSseJson } from './upstream-body.ts';
 
@@ -34,6 +34,8 @@ export interface ResolvedUpstream {
   maxTokensParam: UpstreamRoute['maxTokensParam'];
   /** How long a streamed body may send nothing before the turn fails (limits.upstream_idle_timeout_ms). */
   idleTimeoutMs: number;
+  /** The route as configured: drop_params, context_window, reasoning feedback. */
+  route: UpstreamRoute;
 }
 
 /**
@@ -58,9 +60,10 @@ export class Upstreams {
     if (!target) return null;
     return {
       client: this.client(target.baseUrl, target.apiKey),
-      model: target.upstreamModel ?? model,
+      model: upstreamModelFor(target, model),
       maxTokensParam: target.maxTokensParam,
       idleTimeoutMs: this.opts.idleTimeoutMs ?? 120_000,
+      route: target,
     };
   }
 

@@ -1,6 +1,7 @@
 import { startScriptedUpstream } from '@spool/testkit';
 import { ConfigError, createLogger, loadConfig, resolveRedis, RedisUnavailableError, Shutdown } from '@spool/runtime';
 import { startSpool, UnsafeRedisError } from './server.ts';
+import { listeningBanner } from './banner.ts';
 
 /** `npm start`: every role in one process unless SPOOL_ROLES picks some. */
 async function main(): Promise<void> {
@@ -67,15 +68,7 @@ async function main(): Promise<void> {
           : '  No API keys configured (SPOOL_API_KEYS): serving loopback clients only.',
       );
     }
-    console.log(
-      [
-        `  Spool is listening on ${spool.url} (roles: ${roles})`,
-        `  OpenAI SDK base URL: ${spool.url}/v1`,
-        '  Try it:',
-        `    curl -s ${spool.url}/v1/responses -H 'Content-Type: application/json'${config.apiKeys.length ? " -H 'Authorization: Bearer $SPOOL_API_KEY'" : ''} -d '{"model":"demo","input":"Say hello"}'`,
-        '',
-      ].join('\n'),
-    );
+    console.log(listeningBanner(spool.url, roles, config.apiKeys.length > 0).join('\n'));
   } else {
     console.log(`  Spool worker process running (roles: ${roles})`);
   }

@@ -2,13 +2,14 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue, type Worker } from 'bullmq';
 import { createKeys, QUEUES, turnJob, type TurnJob } from '@spool/contracts';
-import { createApp, ResponsesService, type SseWriter } from '@spool/api';
+import { createApp, ModelCatalog, ResponsesService, type SseWriter } from '@spool/api';
+import OpenAI from 'openai';
 import { startLlmWorker } from '@spool/llm-worker';
 import { startMcpExecutor } from '@spool/mcp-executor';
 import { startWebhookWorker, WebhookNotifier } from '@spool/webhooks';
 import type { ResponseStatus } from '@spool/protocol';
 import { ApprovalStore, checkEvictionPolicy, connect, LiveHub, ResponseStore, waitReady } from '@spool/redis';
-import { routeFor, SecretBox, type Config, type Logger } from '@spool/runtime';
+import { matchesModel, routeFor, SecretBox, type Config, type Logger } from '@spool/runtime';
 import type { Redis } from 'ioredis';
 
 /**
@@ -101,6 +102,10 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
       await Promise.all(turnNumbers.map((turn) => turns.remove(turnJob.jobId({ responseId, turn }))));
     };
     const hasModel = (model: string) => routeFor(config, model) !== null;
+    const routeOptions = (model: string) => {
+      const route = routeFor(config, model);
+      return { dropParams: route?.dropParams ?? [], contextWindow: route?.contextWindow ?? null };
+    };
     const responses = new ResponsesService({
       store,
       approvals: new ApprovalStore(command, keys),
@@ -108,6 +113,7 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
       keys,
       enqueueTurn,
       hasModel,
+      routeOptions,
       configuredMcpServers: new Set(Object.keys(config.mcpServers)),
       mcpServerPolicies: config.mcpServers,
       approvalMac: (text) => box.digest(text),
@@ -118,6 +124,7 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
       removeQueuedTurns,
     });
     const app = createApp({
+      models: modelCatalog(config),
       responses,
       logger: logger.child({ role: 'api' }),
       apiKeys: config.apiKeys,
@@ -182,4 +189,26 @@ async function closeWithin(worker: Worker, graceMs: number, closeAll: () => Prom
   ]);
   clearTimeout(timer);
   if (timedOut) await worker.close(true);
+}
+
+/**
+ * The models `GET /v1/models` lists: exact route names, then what the default upstream lists
+ * (cached a minute, asked with a short timeout and no retries: a listing is never worth a wait).
+ */
+function modelCatalog(config: Config): ModelCatalog {
+  const upstream = config.defaultUpstream;
+  const client = upstream ? new OpenAI({ baseURL: upstream.baseUrl, apiKey: upstream.apiKey, maxRetries: 0, timeout: 5000 }) : null;
+  return new ModelCatalog({
+    exactNames: [...new Set(config.models.filter((r) => !/[*?]/.test(r.pattern)).map((r) => r.pattern))],
+    globRouted: (model) => config.models.some((r) => /[*?]/.test(r.pattern) && matchesModel(r.pattern, model)),
+    listUpstream: client
+      ? async () => {
+          const page = await client.models.list();
+          return page.data.map((m) => ({ id: m.id, object: 'model' as const, created: m.created ?? 0, owned_by: m.owned_by ?? 'upstream' }));
+        }
+      : null,
+    cacheMs: 60_000,
+    now: () => Date.now(),
+    createdAt: Math.floor(Date.now() / 1000),
+  });
 }

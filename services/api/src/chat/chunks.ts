@@ -49,6 +49,11 @@ export class ChatChunkTranslator {
         const { delta } = JSON.parse(json) as { delta: string };
         return delta === '' ? [] : this.content({ content: delta });
       }
+      case 'response.reasoning_text.delta': {
+        // Reasoning streams as LiteLLM streams it to Chat Completions clients.
+        const { delta } = JSON.parse(json) as { delta: string };
+        return delta === '' ? [] : this.content({ reasoning_content: delta });
+      }
       case 'response.refusal.delta': {
         const { delta } = JSON.parse(json) as { delta: string };
         return delta === '' ? [] : this.content({ refusal: delta });

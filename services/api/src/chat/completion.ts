@@ -107,7 +107,9 @@ export function finishReasonOf(response: Response): ChatFinishReason {
 export function toChatCompletion(response: Response, meta: ChatMeta, reportMcp: boolean): ChatCompletion {
   let content = '';
   let refusal = '';
+  let reasoning = '';
   for (const item of response.output) {
+    if (item.type === 'reasoning') reasoning += item.content.map((p) => p.text).join('');
     if (item.type !== 'message') continue;
     for (const part of item.content) {
       if (part.type === 'output_text') content += part.text;
@@ -131,6 +133,7 @@ export function toChatCompletion(response: Response, meta: ChatMeta, reportMcp: 
           content: content === '' && toolCalls.length > 0 ? null : content,
           refusal: refusal === '' ? null : refusal,
           ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+          ...(reasoning !== '' ? { reasoning_content: reasoning } : {}),
           ...(Object.keys(fields).length > 0 ? { provider_specific_fields: fields } : {}),
         },
         logprobs: null,

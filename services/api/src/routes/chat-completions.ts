@@ -5,7 +5,7 @@ import { chatIdOf, failureOf, ranMcpCalls, toChatCompletion, type ChatMeta } fro
 import { rebaseParam, toResponsesRequest } from '../chat/request.ts';
 import type { ResponsesService, Watch } from '../responses-service.ts';
 import { SseWriter } from '../sse.ts';
-import { noRetryOnTimeout, stopOnClose } from './close.ts';
+import { noRetryOnTimeout, sendUpstreamFailure, stopOnClose } from './close.ts';
 
 export interface ChatCompletionsRouteOptions {
   keepaliveMs: number;
@@ -69,6 +69,8 @@ export function chatCompletionsRouter(service: ResponsesService, opts: ChatCompl
     if (!ended || res.writableEnded || res.destroyed) return;
     const final = JSON.parse(ended.json) as Response;
     if (final.status === 'completed' || final.status === 'incomplete') return res.json(toChatCompletion(final, meta, reportMcp));
+    const upstream = final.status === 'failed' ? await service.upstreamFailureOf(created.id) : null;
+    if (upstream) return sendUpstreamFailure(res, upstream, ranMcpCalls(final));
     const failure = failureOf(final);
     // The SDKs retry 429 and 5xx; a repeat would run the MCP calls that already ran a second time.
     if (ranMcpCalls(final)) res.setHeader('x-should-retry', 'false');

@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
 import { SyncTimeoutError } from '../responses-service.ts';
+import type { UpstreamFailure } from '@spool/contracts';
 
 /**
  * Aborts `abort` when the client goes away before its answer is complete. (Not after: 'close'
@@ -33,4 +34,15 @@ export function noRetryOnTimeout(res: Response): (err: unknown) => never {
     if (err instanceof SyncTimeoutError && !res.headersSent) res.setHeader('x-should-retry', 'false');
     throw err;
   };
+}
+
+/**
+ * Answers a synchronous request whose upstream failed as the upstream's failure reads over HTTP
+ * (responses-service `upstreamFailureOf`). The SDKs retry 429 and 5xx: not when a retry would run
+ * MCP calls again, or could not help (Spool's own upstream credential was refused).
+ */
+export function sendUpstreamFailure(res: Response, failure: UpstreamFailure, ranMcpCalls: boolean): void {
+  if (failure.retryAfter !== null) res.setHeader('retry-after', failure.retryAfter);
+  if (ranMcpCalls || failure.code === 'upstream_auth_failed') res.setHeader('x-should-retry', 'false');
+  res.status(failure.status).json({ error: { message: failure.message, type: failure.type, param: failure.param, code: failure.code } });
 }

@@ -2,7 +2,8 @@ import { Router, type Request } from 'express';
 import { ApiError, parseCreateRequest, type Response } from '@spool/protocol';
 import { parseInputItemsQuery } from '../input-items.ts';
 import type { ResponsesService, Watch } from '../responses-service.ts';
-import { handOff, noRetryOnTimeout, stopOnClose } from './close.ts';
+import { handOff, noRetryOnTimeout, sendUpstreamFailure, stopOnClose } from './close.ts';
+import { ranMcpCalls } from '../chat/completion.ts';
 import { SseWriter } from '../sse.ts';
 
 export interface ResponsesRouteOptions {
@@ -69,6 +70,9 @@ export function responsesRouter(service: ResponsesService, opts: ResponsesRouteO
       if (listFailure?.type === 'mcp_list_tools') {
         return res.status(424).json({ error: { message: listFailure.error, type: 'external_connector_error', param: 'tools', code: 'http_error' } });
       }
+      // An upstream's 400 is the client's own mistake: it gets the 400, not a 200 with server_error.
+      const upstream = response.status === 'failed' ? await service.upstreamFailureOf(created.id) : null;
+      if (upstream && !res.writableEnded) return sendUpstreamFailure(res, upstream, ranMcpCalls(response));
     }
     // The final Response as the log holds it: sent as it is, not parsed and serialised again.
     res.type('application/json').send(final.json);

@@ -42,15 +42,29 @@ function outputAsText(output: string | InputContentPart[]): string {
  * `tool` messages, which is the order Chat Completions requires. `developer` is sent as `system`
  * because many OpenAI-compatible servers do not know the developer role.
  */
-export function toChatMessages(instructions: string | null, items: ContextItem[]): ChatCompletionMessageParam[] {
+export function toChatMessages(
+  instructions: string | null,
+  items: ContextItem[],
+  opts: { reasoningField?: 'none' | 'reasoning_content' | 'reasoning' } = {},
+): ChatCompletionMessageParam[] {
   const messages: ChatCompletionMessageParam[] = [];
   if (instructions) messages.push({ role: 'system', content: instructions });
 
+  // A reasoning item goes back (where the route says the upstream expects it) on the assistant
+  // message that follows it, under the field name that upstream streams it with.
+  const field = opts.reasoningField ?? 'none';
+  let reasoning = '';
+  const pushAssistant = (msg: ChatCompletionMessageParam) => {
+    if (field !== 'none' && reasoning !== '') (msg as unknown as Record<string, unknown>)[field] = reasoning;
+    reasoning = '';
+    messages.push(msg);
+  };
+
   const pendingCalls = (): ChatCompletionMessageToolCall[] => {
     const last = messages[messages.length - 1];
-    if (last && last.role === 'assistant' && last.tool_calls !== undefined) return last.tool_calls as ChatCompletionMessageToolCall[];
+    if (last && last.role === 'assistant' && last.tool_calls !== undefined && reasoning === '') return last.tool_calls as ChatCompletionMessageToolCall[];
     const msg: ChatCompletionMessageParam = { role: 'assistant', content: null, tool_calls: [] };
-    messages.push(msg);
+    pushAssistant(msg);
     return msg.tool_calls as ChatCompletionMessageToolCall[];
   };
 
@@ -71,8 +85,9 @@ export function toChatMessages(instructions: string | null, items: ContextItem[]
     switch (item.type) {
       case 'message': {
         if (item.role === 'assistant') {
-          messages.push({ role: 'assistant', content: textOf(item.content) });
+          pushAssistant({ role: 'assistant', content: textOf(item.content) });
         } else {
+          reasoning = '';
           const role = item.role === 'developer' ? 'system' : item.role;
           if (typeof item.content === 'string') messages.push({ role, content: item.content });
           else if (role === 'user') messages.push({ role, content: partsToChat(item.content) });
@@ -108,12 +123,13 @@ export function toChatMessages(instructions: string | null, items: ContextItem[]
         });
         break;
       }
+      case 'reasoning':
+        reasoning += (item.content ?? []).map((p) => p.text).join('') || item.summary.map((p) => p.text).join('');
+        break;
       case 'mcp_list_tools':
       case 'mcp_approval_request':
-      case 'reasoning':
       case 'item_reference':
-        // Tool lists reach the model as tool definitions; approvals become mcp_call items; reasoning
-        // has no Chat Completions form.
+        // Tool lists reach the model as tool definitions; approvals become mcp_call items.
         break;
     }
   }

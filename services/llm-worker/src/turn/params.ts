@@ -1,5 +1,5 @@
 import type { ChatCompletionCreateParamsStreaming, ChatCompletionMessageParam, ChatCompletionTool, ChatCompletionToolChoiceOption } from 'openai/resources/chat/completions';
-import type { CreateResponseRequest, FunctionTool } from '@spool/protocol';
+import { isDropped, type CreateResponseRequest, type FunctionTool } from '@spool/protocol';
 
 /** A function offered to the model: the client's own, or an MCP tool under its unique name. */
 export interface ModelFunction {
@@ -28,23 +28,40 @@ export function buildChatParams(opts: {
   forcedFunction?: string | null;
   /** No further tool calls allowed (max_tool_calls reached). */
   toolsExhausted?: boolean;
+  /** The route's `drop_params`: these are not forwarded. */
+  dropParams?: ReadonlySet<string>;
+  /** The route takes `metadata` (send_metadata). */
+  sendMetadata?: boolean;
 }): ChatCompletionCreateParamsStreaming {
   const r = opts.request;
+  const drop = opts.dropParams ?? new Set<string>();
+  const keep = (param: string) => !isDropped(drop, param);
   const params: ChatCompletionCreateParamsStreaming = {
     model: opts.model,
     messages: opts.messages,
     stream: true,
     stream_options: { include_usage: true },
   };
-  if (r.temperature != null) params.temperature = r.temperature;
-  if (r.top_p != null) params.top_p = r.top_p;
-  if (r.presence_penalty != null) params.presence_penalty = r.presence_penalty;
-  if (r.frequency_penalty != null) params.frequency_penalty = r.frequency_penalty;
-  if (r.max_output_tokens != null) params[opts.maxTokensParam] = r.max_output_tokens;
-  if (r.safety_identifier) params.safety_identifier = r.safety_identifier;
-  if (r.prompt_cache_key) params.prompt_cache_key = r.prompt_cache_key;
+  if (r.temperature != null && keep('temperature')) params.temperature = r.temperature;
+  if (r.top_p != null && keep('top_p')) params.top_p = r.top_p;
+  if (r.presence_penalty != null && keep('presence_penalty')) params.presence_penalty = r.presence_penalty;
+  if (r.frequency_penalty != null && keep('frequency_penalty')) params.frequency_penalty = r.frequency_penalty;
+  if (r.max_output_tokens != null && keep('max_output_tokens')) params[opts.maxTokensParam] = r.max_output_tokens;
+  if (r.safety_identifier && keep('safety_identifier')) params.safety_identifier = r.safety_identifier;
+  if (r.prompt_cache_key && keep('prompt_cache_key')) params.prompt_cache_key = r.prompt_cache_key;
+  if (r.prompt_cache_retention && keep('prompt_cache_retention')) params.prompt_cache_retention = r.prompt_cache_retention;
+  // Responses names → Chat Completions names.
+  if (r.reasoning?.effort && keep('reasoning.effort')) params.reasoning_effort = r.reasoning.effort;
+  if (r.text?.verbosity && keep('text.verbosity')) params.verbosity = r.text.verbosity;
+  if (r.service_tier && keep('service_tier')) params.service_tier = r.service_tier as NonNullable<ChatCompletionCreateParamsStreaming['service_tier']>;
+  if (r.user && keep('user')) params.user = r.user;
+  if (r.metadata && Object.keys(r.metadata).length > 0 && opts.sendMetadata && keep('metadata')) params.metadata = r.metadata;
+  if (wantsLogprobs(r, drop)) {
+    params.logprobs = true;
+    if (r.top_logprobs && keep('top_logprobs')) params.top_logprobs = r.top_logprobs;
+  }
 
-  const format = r.text?.format;
+  const format = keep('text.format') ? r.text?.format : undefined;
   if (format?.type === 'json_object') params.response_format = { type: 'json_object' };
   else if (format?.type === 'json_schema') {
     params.response_format = {
@@ -84,7 +101,17 @@ export function buildChatParams(opts: {
       }),
     );
     if (choice) params.tool_choice = choice;
-    if (r.parallel_tool_calls != null) params.parallel_tool_calls = r.parallel_tool_calls;
+    if (r.parallel_tool_calls != null && keep('parallel_tool_calls')) params.parallel_tool_calls = r.parallel_tool_calls;
   }
   return params;
+}
+
+/**
+ * Token logprobs are asked of the upstream when the client asked for them: `top_logprobs > 0`,
+ * or `include: ["message.output_text.logprobs"]` (the Responses API's two ways).
+ */
+export function wantsLogprobs(r: Pick<CreateResponseRequest, 'top_logprobs' | 'include'>, drop: ReadonlySet<string> = new Set()): boolean {
+  const viaTop = (r.top_logprobs ?? 0) > 0 && !isDropped(drop, 'top_logprobs');
+  const viaInclude = (r.include ?? []).includes('message.output_text.logprobs') && !isDropped(drop, 'include');
+  return viaTop || viaInclude;
 }

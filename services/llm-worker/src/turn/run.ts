@@ -1,5 +1,5 @@
 import { APIError, APIUserAbortError } from 'openai';
-import { mintApprovalRequestId, StoredInputSchema, StoredRequestSchema, type MacFn, type McpJob, type McpJobResult, type McpSecrets, type StoredRequest, type TurnJob } from '@spool/contracts';
+import { mintApprovalRequestId, StoredInputSchema, StoredRequestSchema, type MacFn, type McpJob, type McpJobResult, type McpSecrets, type StoredRequest, type TurnJob, type UpstreamFailure } from '@spool/contracts';
 import {
   lifecycleEvent,
   newId,
@@ -17,7 +17,8 @@ import { retentionSeconds, type McpServerConfig } from '@spool/runtime';
 import { completeChat, streamChat, type Upstreams } from '../upstream.ts';
 import { filterTools, listsInContext, mcpFunctions, needsApproval, serverUrlOf, toolInfos } from './mcp.ts';
 import { toChatMessages, type ContextItem } from './messages.ts';
-import { buildChatParams, functionToolToModel } from './params.ts';
+import { buildChatParams, functionToolToModel, wantsLogprobs } from './params.ts';
+import { fitContext } from './truncate.ts';
 import { mcpFunctionName } from './tool-names.ts';
 import { completionAsChunk, TurnTranslator, type TurnResult, type UpstreamUsage } from './translate.ts';
 
@@ -68,17 +69,44 @@ function addUsage(prev: Usage | null, u: UpstreamUsage | null): Usage | null {
   };
 }
 
-/** Maps an upstream failure to a Response `error.code` and a message a client can act on. */
-export function upstreamFailure(err: unknown, started: boolean): { code: string; message: string } {
+/** An upstream status a client's own request caused: the synchronous answer keeps it. */
+const CLIENT_STATUSES: ReadonlySet<number> = new Set([400, 404, 413, 422]);
+
+/**
+ * Maps an upstream failure to a Response `error` (what streams, background responses and polls
+ * see: `invalid_prompt` for a 400, `rate_limit_exceeded` for a 429, `server_error` otherwise) and
+ * to how a synchronous request answers over HTTP: the upstream's 400/404/413/422 as that status
+ * with its message, a 429 with its Retry-After, a 502 for 401/403 (Spool's own credential for the
+ * upstream is wrong, not the client's), 5xx and connection failures.
+ */
+export function upstreamFailure(err: unknown, started: boolean): { code: string; message: string; http: UpstreamFailure } {
   if (err instanceof APIError) {
     const status = err.status;
-    const detail = err.message || 'no message';
-    if (status === 429) return { code: 'rate_limit_exceeded', message: `The upstream model rate-limited the request: ${detail}` };
-    if (status !== undefined) return { code: 'server_error', message: `The upstream model failed with HTTP ${status}: ${detail}` };
-    return { code: 'server_error', message: `The upstream model could not be reached${started ? ' mid-stream' : ''}: ${detail}` };
+    const body = (err.error ?? {}) as { message?: unknown };
+    const detail = (typeof body.message === 'string' && body.message) || err.message || 'no message';
+    if (status === undefined) {
+      const message = `The upstream model could not be reached${started ? ' mid-stream' : ''}: ${detail}`;
+      return { code: 'server_error', message, http: { status: 502, type: 'server_error', code: 'upstream_unreachable', param: null, message, retryAfter: null } };
+    }
+    if (status === 429) {
+      const message = `The upstream model rate-limited the request: ${detail}`;
+      const retryAfter = err.headers?.get('retry-after') ?? null;
+      return { code: 'rate_limit_exceeded', message, http: { status: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded', param: null, message, retryAfter } };
+    }
+    if (CLIENT_STATUSES.has(status)) {
+      const message = `The upstream model refused the request (HTTP ${status}): ${detail}`;
+      const http = { status, type: err.type ?? 'invalid_request_error', code: err.code ?? null, param: err.param ?? null, message, retryAfter: null };
+      return { code: status === 400 ? 'invalid_prompt' : 'server_error', message, http };
+    }
+    if (status === 401 || status === 403) {
+      const message = `The upstream model refused this server's credentials (HTTP ${status}); check the upstream API key in Spool's configuration: ${detail}`;
+      return { code: 'server_error', message, http: { status: 502, type: 'server_error', code: 'upstream_auth_failed', param: null, message, retryAfter: null } };
+    }
+    const message = `The upstream model failed with HTTP ${status}: ${detail}`;
+    return { code: 'server_error', message, http: { status: 502, type: 'server_error', code: 'upstream_error', param: null, message, retryAfter: null } };
   }
-  const message = err instanceof Error ? err.message : String(err);
-  return { code: 'server_error', message: `The upstream model stream failed${started ? ' after output had started' : ''}: ${message}` };
+  const message = `The upstream model stream failed${started ? ' after output had started' : ''}: ${err instanceof Error ? err.message : String(err)}`;
+  return { code: 'server_error', message, http: { status: 502, type: 'server_error', code: 'upstream_error', param: null, message, retryAfter: null } };
 }
 
 /** Opens an `mcp_list_tools` item: `output_item.added`, then `mcp_list_tools.in_progress`. */
@@ -271,15 +299,23 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
     // model must be free to answer, or a "required" loop would only end at the turn limit.
     const toolsRan = writer.snapshot.output.some((i) => i.type === 'mcp_call');
     const freeChoice = (tc && typeof tc === 'object' && tc.type === 'mcp') || (toolsRan && tc != null && tc !== 'none' && tc !== 'auto');
+    const route = upstream.route;
+    const dropParams = new Set(route.dropParams ?? []);
     const params = buildChatParams({
       request: freeChoice ? { ...request, tool_choice: 'auto' } : request,
       model: upstream.model,
       maxTokensParam: upstream.maxTokensParam,
-      messages: toChatMessages(request.instructions ?? null, items),
+      messages: toChatMessages(request.instructions ?? null, items, { reasoningField: route.reasoningFeedback ?? 'none' }),
       functions: [...(request.tools ?? []).flatMap((t) => (t.type === 'function' ? [functionToolToModel(t)] : [])), ...mcp.functions],
       forcedFunction: forced,
       toolsExhausted: callsSoFar >= maxCalls,
+      dropParams,
+      sendMetadata: route.sendMetadata ?? false,
     });
+    // truncation: "auto" (the API refused it for routes without a context window).
+    if (request.truncation === 'auto' && route.contextWindow) {
+      params.messages = fitContext(params.messages, { contextWindow: route.contextWindow, reserved: request.max_output_tokens ?? 0, tools: params.tools });
+    }
 
     const classify = (name: string) => {
       const ref = mcp.refs.get(name);
@@ -295,7 +331,7 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
     };
     const approvalId = (ref: { serverLabel: string; toolName: string }, args: string) =>
       mintApprovalRequestId(deps.approvalMac, { owner: record.owner, serverLabel: ref.serverLabel, name: ref.toolName, arguments: args }, approvalFlags(ref.serverLabel, ref.toolName), deps.now());
-    const translator = new TurnTranslator((e) => writer.emit(e), () => writer.snapshot.output.length, classify, approvalId);
+    const translator = new TurnTranslator((e) => writer.emit(e), () => writer.snapshot.output.length, classify, { approvalId, logprobs: wantsLogprobs(request, dropParams) });
     let result: TurnResult;
     try {
       if (watched) {
@@ -318,6 +354,7 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
       const started = translator.started;
       translator.abandon();
       const f = upstreamFailure(err, started);
+      await deps.store.setUpstreamFailure(responseId, JSON.stringify(f.http), ttl);
       return await fail(f.code, f.message);
     }
     writer.snapshot.usage = addUsage(writer.snapshot.usage, result.usage);

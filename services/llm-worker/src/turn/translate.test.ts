@@ -78,3 +78,47 @@ describe('completionAsChunk', () => {
     expect(empty.result.usage).toBeNull();
   });
 });
+
+describe('reasoning and logprobs', () => {
+  const withReasoning = (field: string, text: string) => chunk({ [field]: text } as unknown as ChatCompletionChunk.Choice['delta']);
+
+  it('puts upstream reasoning in a reasoning item before the message, and estimates reasoning tokens the upstream did not count', () => {
+    const { done, result } = translate([
+      withReasoning('reasoning_content', 'Think '),
+      withReasoning('reasoning_content', 'hard'),
+      chunk({ content: 'Answer' }),
+      chunk({}, 'stop', { prompt_tokens: 3, completion_tokens: 40, total_tokens: 43 }),
+    ]);
+    expect(done.map((i) => i.type)).toEqual(['reasoning', 'message']);
+    expect(done[0]).toMatchObject({ status: 'completed', content: [{ type: 'reasoning_text', text: 'Think hard' }], summary: [] });
+    expect(result.usage?.completion_tokens_details?.reasoning_tokens).toBeGreaterThan(0);
+    expect(result.usage?.completion_tokens_details?.reasoning_tokens).toBeLessThanOrEqual(40);
+  });
+
+  it("keeps the upstream's own reasoning token count", () => {
+    const { result } = translate([
+      withReasoning('reasoning', 'Hmm'),
+      chunk({ content: 'x' }),
+      chunk({}, 'stop', { prompt_tokens: 1, completion_tokens: 9, total_tokens: 10, completion_tokens_details: { reasoning_tokens: 7 } }),
+    ]);
+    expect(result.usage?.completion_tokens_details?.reasoning_tokens).toBe(7);
+  });
+
+  it('reads one of reasoning / reasoning_details when an upstream sends both', () => {
+    const both = chunk({ reasoning: 'once', reasoning_details: [{ type: 'reasoning.text', text: 'once' }] } as unknown as ChatCompletionChunk.Choice['delta']);
+    const { done } = translate([both, chunk({ content: 'x' }), chunk({}, 'stop')]);
+    expect(done[0]).toMatchObject({ content: [{ text: 'once' }] });
+  });
+
+  it('carries logprobs onto the output text only when asked for', () => {
+    const lp = { content: [{ token: 'Hi', logprob: -0.5, bytes: [72, 105], top_logprobs: [{ token: 'Hi', logprob: -0.5, bytes: [72, 105] }] }], refusal: null };
+    const withLogprobs: ChatCompletionChunk = { ...chunk({ content: 'Hi' }), choices: [{ index: 0, delta: { content: 'Hi' }, finish_reason: null, logprobs: lp }] };
+    const events: EventDraft[] = [];
+    const t = new TurnTranslator((e) => events.push(e), () => 0, () => null, { logprobs: true });
+    t.onChunk(withLogprobs);
+    t.finish();
+    expect(events.find((e) => e.type === 'response.output_text.done')).toMatchObject({ logprobs: [{ token: 'Hi', logprob: -0.5 }] });
+    const plain = translate([withLogprobs, chunk({}, 'stop')]);
+    expect(plain.done[0]).toMatchObject({ content: [{ logprobs: [] }] });
+  });
+});

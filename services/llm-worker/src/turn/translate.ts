@@ -1,5 +1,15 @@
 import type { ChatCompletion, ChatCompletionChunk } from 'openai/resources/chat/completions';
-import { newId, type EventDraft, type McpApprovalRequestItem, type OutputFunctionCall, type OutputMcpCall, type OutputMessage, type OutputTextPart } from '@spool/protocol';
+import {
+  newId,
+  type EventDraft,
+  type McpApprovalRequestItem,
+  type OutputFunctionCall,
+  type OutputMcpCall,
+  type OutputMessage,
+  type OutputReasoning,
+  type OutputTextPart,
+} from '@spool/protocol';
+import { estimateTokens } from './truncate.ts';
 
 /** An MCP tool as the model sees it: the function name maps back to a server and a tool. */
 export interface McpToolRef {
@@ -38,6 +48,52 @@ interface HeldCall {
   arguments: string;
 }
 
+/** A token's logprob as the Responses API gives it on output text (Chat's shape, minus nulls). */
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+  bytes: number[];
+  top_logprobs: Array<{ token: string; logprob: number; bytes: number[] }>;
+}
+
+type Loose = Record<string, unknown>;
+
+/**
+ * The reasoning text a delta (or a whole message) carries, under whichever name the upstream uses:
+ * `reasoning_content` (DeepSeek, vLLM, SGLang, LM Studio), `reasoning` (Ollama, OpenRouter, newer
+ * vLLM), or OpenRouter's `reasoning_details` entries. One of them only: OpenRouter sends the same
+ * text as both `reasoning` and `reasoning_details`.
+ */
+export function reasoningOf(delta: unknown): string {
+  const d = (delta ?? {}) as Loose;
+  if (typeof d.reasoning_content === 'string') return d.reasoning_content;
+  if (typeof d.reasoning === 'string') return d.reasoning;
+  if (Array.isArray(d.reasoning_details)) {
+    return d.reasoning_details
+      .map((r: unknown) => {
+        const e = (r ?? {}) as Loose;
+        if (e.type === 'reasoning.text' && typeof e.text === 'string') return e.text;
+        if (e.type === 'reasoning.summary' && typeof e.summary === 'string') return e.summary;
+        return '';
+      })
+      .join('');
+  }
+  return '';
+}
+
+function logprobsOf(choice: unknown): TokenLogprob[] {
+  const content = ((choice ?? {}) as { logprobs?: { content?: unknown } | null }).logprobs?.content;
+  if (!Array.isArray(content)) return [];
+  return content.map((t: Loose) => ({
+    token: String(t.token ?? ''),
+    logprob: Number(t.logprob ?? 0),
+    bytes: Array.isArray(t.bytes) ? (t.bytes as number[]) : [],
+    top_logprobs: Array.isArray(t.top_logprobs)
+      ? (t.top_logprobs as Loose[]).map((x) => ({ token: String(x.token ?? ''), logprob: Number(x.logprob ?? 0), bytes: Array.isArray(x.bytes) ? (x.bytes as number[]) : [] }))
+      : [],
+  }));
+}
+
 /**
  * A whole (non-streamed) completion as the one chunk that carries all of it, so both kinds of
  * upstream call go through the same translator. Only the first choice matters (as in `onChunk`);
@@ -52,8 +108,11 @@ export function completionAsChunk(c: ChatCompletion): ChatCompletionChunk {
     choices: c.choices.map((choice) => ({
       index: choice.index,
       finish_reason: choice.finish_reason,
+      ...(choice.logprobs ? { logprobs: choice.logprobs } : {}),
       delta: {
         role: 'assistant',
+        // Not in the SDK's types: the reasoning fields of OpenAI-compatible servers.
+        ...(reasoningOf(choice.message) ? { reasoning_content: reasoningOf(choice.message) } : {}),
         ...(choice.message.content != null ? { content: choice.message.content } : {}),
         ...(choice.message.refusal != null ? { refusal: choice.message.refusal } : {}),
         ...(choice.message.tool_calls
@@ -75,7 +134,10 @@ export function completionAsChunk(c: ChatCompletion): ChatCompletionChunk {
  * response already has, so a response keeps one numbering across all its turns.
  */
 export class TurnTranslator {
-  private message: { outputIndex: number; item: OutputMessage; text: string } | null = null;
+  private message: { outputIndex: number; item: OutputMessage; text: string; logprobs: TokenLogprob[] } | null = null;
+  private reasoning: { outputIndex: number; item: OutputReasoning; text: string } | null = null;
+  /** All reasoning text of this turn: the estimate of reasoning tokens when the upstream gives none. */
+  private reasoningText = '';
   private readonly calls = new Map<number, OpenCall>();
   private readonly held = new Map<number, HeldCall>();
   private readonly approvals: McpApprovalRequestItem[] = [];
@@ -89,8 +151,12 @@ export class TurnTranslator {
     private readonly emit: (e: EventDraft) => void,
     private readonly outputLength: () => number,
     private readonly classify: (functionName: string) => McpToolRef | null,
-    /** Names a new approval request (run.ts mints ids that carry a MAC, see contracts/approval-ids). */
-    private readonly approvalId: (ref: McpToolRef, args: string) => string = () => newId('mcpr'),
+    /**
+     * `logprobs`: the client asked for them, and the upstream's go onto the output text.
+     * `approvalId`: names a new approval request (run.ts mints ids that carry a MAC, see
+     * contracts/approval-ids).
+     */
+    private readonly opts: { logprobs?: boolean; approvalId?: (ref: McpToolRef, args: string) => string } = {},
   ) {}
 
   onChunk(chunk: ChatCompletionChunk): void {
@@ -98,18 +164,49 @@ export class TurnTranslator {
     for (const choice of chunk.choices) {
       if (choice.index !== 0) continue; // n > 1 is not a Responses concept
       const delta = choice.delta ?? {};
-      if (typeof delta.content === 'string' && delta.content.length > 0) this.onText(delta.content);
+      const reasoning = reasoningOf(delta);
+      if (reasoning.length > 0) this.onReasoning(reasoning);
+      if (typeof delta.content === 'string' && delta.content.length > 0) this.onText(delta.content, this.opts.logprobs ? logprobsOf(choice) : []);
       for (const tc of delta.tool_calls ?? []) this.onToolCall(tc);
       if (choice.finish_reason) this.finishReason = choice.finish_reason as FinishReason;
     }
   }
 
-  private onText(text: string): void {
+  /** Reasoning opens its own item, before the message it leads to (as OpenAI's reasoning models). */
+  private onReasoning(text: string): void {
     this.started = true;
+    this.reasoningText += text;
+    if (!this.reasoning) {
+      // Reasoning after text (rare) is a new step: the message so far is finished first.
+      this.closeMessage('completed');
+      const outputIndex = this.outputLength();
+      const item: OutputReasoning = { type: 'reasoning', id: newId('rs'), summary: [], content: [], status: 'in_progress' };
+      this.reasoning = { outputIndex, item, text: '' };
+      this.emit({ type: 'response.output_item.added', output_index: outputIndex, item });
+      this.emit({ type: 'response.content_part.added', item_id: item.id, output_index: outputIndex, content_index: 0, part: { type: 'reasoning_text', text: '' } });
+    }
+    this.reasoning.text += text;
+    this.emit({ type: 'response.reasoning_text.delta', item_id: this.reasoning.item.id, output_index: this.reasoning.outputIndex, content_index: 0, delta: text });
+  }
+
+  private closeReasoning(status: 'completed' | 'incomplete'): void {
+    const r = this.reasoning;
+    if (!r) return;
+    this.reasoning = null;
+    const part = { type: 'reasoning_text' as const, text: r.text };
+    const base = { item_id: r.item.id, output_index: r.outputIndex, content_index: 0 };
+    this.emit({ type: 'response.reasoning_text.done', ...base, text: r.text });
+    this.emit({ type: 'response.content_part.done', ...base, part });
+    this.emit({ type: 'response.output_item.done', output_index: r.outputIndex, item: { ...r.item, status, content: [part] } });
+  }
+
+  private onText(text: string, logprobs: TokenLogprob[]): void {
+    this.started = true;
+    this.closeReasoning('completed');
     if (!this.message) {
       const outputIndex = this.outputLength();
       const item: OutputMessage = { type: 'message', id: newId('msg'), role: 'assistant', status: 'in_progress', content: [] };
-      this.message = { outputIndex, item, text: '' };
+      this.message = { outputIndex, item, text: '', logprobs: [] };
       this.emit({ type: 'response.output_item.added', output_index: outputIndex, item });
       this.emit({
         type: 'response.content_part.added',
@@ -120,18 +217,20 @@ export class TurnTranslator {
       });
     }
     this.message.text += text;
+    this.message.logprobs.push(...logprobs);
     this.emit({
       type: 'response.output_text.delta',
       item_id: this.message.item.id,
       output_index: this.message.outputIndex,
       content_index: 0,
       delta: text,
-      logprobs: [],
+      logprobs,
     });
   }
 
   private onToolCall(tc: ChatCompletionChunk.Choice.Delta.ToolCall): void {
     this.started = true;
+    this.closeReasoning('completed');
     const held = this.held.get(tc.index);
     if (held) {
       held.arguments += tc.function?.arguments ?? '';
@@ -182,9 +281,9 @@ export class TurnTranslator {
     const m = this.message;
     if (!m) return;
     this.message = null;
-    const part: OutputTextPart = { type: 'output_text', text: m.text, annotations: [], logprobs: [] };
+    const part: OutputTextPart = { type: 'output_text', text: m.text, annotations: [], logprobs: m.logprobs };
     const base = { item_id: m.item.id, output_index: m.outputIndex, content_index: 0 };
-    this.emit({ type: 'response.output_text.done', ...base, text: m.text, logprobs: [] });
+    this.emit({ type: 'response.output_text.done', ...base, text: m.text, logprobs: m.logprobs });
     this.emit({ type: 'response.content_part.done', ...base, part });
     this.emit({ type: 'response.output_item.done', output_index: m.outputIndex, item: { ...m.item, status, content: [part] } });
   }
@@ -208,6 +307,7 @@ export class TurnTranslator {
   /** Closes what is open after the upstream finished normally. */
   finish(): TurnResult {
     const truncated = this.finishReason === 'length' || this.finishReason === 'content_filter';
+    this.closeReasoning(truncated ? 'incomplete' : 'completed');
     this.closeMessage(truncated ? 'incomplete' : 'completed');
     this.closeCalls(truncated ? 'incomplete' : 'completed');
     if (!truncated) this.emitApprovalRequests();
@@ -217,7 +317,7 @@ export class TurnTranslator {
   /** An approval request is complete when added: `output_item.added` then `.done`, nothing else. */
   private emitApprovalRequests(): void {
     for (const [, h] of [...this.held.entries()].sort(([a], [b]) => a - b)) {
-      const item: McpApprovalRequestItem = { type: 'mcp_approval_request', id: this.approvalId(h.ref, h.arguments), server_label: h.ref.serverLabel, name: h.ref.toolName, arguments: h.arguments };
+      const item: McpApprovalRequestItem = { type: 'mcp_approval_request', id: this.opts.approvalId ? this.opts.approvalId(h.ref, h.arguments) : newId('mcpr'), server_label: h.ref.serverLabel, name: h.ref.toolName, arguments: h.arguments };
       const outputIndex = this.outputLength();
       this.emit({ type: 'response.output_item.added', output_index: outputIndex, item });
       this.emit({ type: 'response.output_item.done', output_index: outputIndex, item });
@@ -228,6 +328,7 @@ export class TurnTranslator {
 
   /** Closes what is open as incomplete after the upstream failed mid-stream. */
   abandon(): TurnResult {
+    this.closeReasoning('incomplete');
     this.closeMessage('incomplete');
     this.closeCalls('incomplete');
     return this.result();
@@ -240,6 +341,17 @@ export class TurnTranslator {
       if (c.item.type === 'function_call') fc.push(c.item);
       else mcp.push(c.item);
     }
-    return { finishReason: this.finishReason, functionCalls: fc, mcpCalls: mcp, approvalRequests: this.approvals, usage: this.usage };
+    return { finishReason: this.finishReason, functionCalls: fc, mcpCalls: mcp, approvalRequests: this.approvals, usage: this.withReasoningTokens() };
+  }
+
+  /**
+   * Many servers that stream reasoning (vLLM, Ollama) count it in `completion_tokens` but report no
+   * `reasoning_tokens`: then the reasoning text's estimate stands in, never above the output.
+   */
+  private withReasoningTokens(): UpstreamUsage | null {
+    const u = this.usage;
+    if (!u || this.reasoningText === '' || (u.completion_tokens_details?.reasoning_tokens ?? 0) > 0) return u;
+    const estimate = Math.min(u.completion_tokens, estimateTokens(this.reasoningText));
+    return { ...u, completion_tokens_details: { ...(u.completion_tokens_details ?? {}), reasoning_tokens: estimate } };
   }
 }
