@@ -18,7 +18,8 @@ export type ApiErrorType =
   | 'not_found_error'
   | 'rate_limit_error'
   | 'server_error'
-  | 'service_unavailable';
+  | 'service_unavailable'
+  | 'external_connector_error';
 
 /**
  * An error that reaches a client as an OpenAI-shaped body with an HTTP status. Everything the API
@@ -51,5 +52,22 @@ export class ApiError extends Error {
 
   static responseNotFound(id: string): ApiError {
     return ApiError.notFound(`Response with id '${id}' not found.`);
+  }
+}
+
+/**
+ * A connector (an MCP server) the request named could not be used: its tool list could not be
+ * fetched. As the OpenAI API does, a synchronous request gets a 424 naming `tools`.
+ */
+export class ConnectorError extends ApiError {
+  constructor(message: string) {
+    super(424, message, 'external_connector_error', 'http_error', 'tools');
+  }
+
+  /** The 424 for a response that failed because an `mcp_list_tools` item failed, else null. */
+  static ofResponse(response: { status: string; output: ReadonlyArray<{ type: string; error?: unknown }> }): ConnectorError | null {
+    if (response.status !== 'failed') return null;
+    const list = response.output.find((i) => i.type === 'mcp_list_tools' && typeof i.error === 'string' && i.error !== '');
+    return list ? new ConnectorError(list.error as string) : null;
   }
 }

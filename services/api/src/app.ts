@@ -61,15 +61,19 @@ export function createApp(deps: AppDeps): Express {
     if (req.body !== undefined) assertDepthWithin(req.body, deps.maxJsonDepth ?? 64);
     next();
   });
+  const streamOptions = {
+    keepaliveMs: deps.keepaliveMs,
+    maxBufferedBytes: deps.maxBufferedBytes ?? 8 * 1024 * 1024,
+    ...(deps.streams ? { streams: deps.streams } : {}),
+  };
   v1.use(
     responsesRouter(deps.responses, {
-      keepaliveMs: deps.keepaliveMs,
-      maxBufferedBytes: deps.maxBufferedBytes ?? 8 * 1024 * 1024,
-      ...(deps.streams ? { streams: deps.streams } : {}),
+      ...streamOptions,
       onStreamError: (err, req) => deps.logger.error({ err, path: req.path, requestId: req.res?.getHeader('x-request-id') }, 'stream failed'),
     }),
   );
-  v1.use(chatCompletionsRouter(deps.responses, { keepaliveMs: deps.keepaliveMs, maxBufferedBytes: 8 * 1024 * 1024 }));
+  // The same stream options for both: one buffer bound (sse_max_buffered_bytes), one shutdown registry.
+  v1.use(chatCompletionsRouter(deps.responses, streamOptions));
   if (deps.models) v1.use(modelsRouter(deps.models));
   v1.use((req, _res, next) => next(new ApiError(404, `Unknown request URL: ${req.method} ${req.originalUrl}.`, 'invalid_request_error', 'unknown_url')));
   app.use('/v1', v1);

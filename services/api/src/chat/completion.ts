@@ -1,4 +1,5 @@
 import {
+  ConnectorError,
   mcpFunctionName,
   type ChatCompletion,
   type ChatFinishReason,
@@ -155,10 +156,8 @@ export interface ChatFailure {
  * rest a 500 with the response's own error message.
  */
 export function failureOf(response: Response): ChatFailure {
-  const list = response.output.find((i) => i.type === 'mcp_list_tools' && i.error);
-  if (list?.type === 'mcp_list_tools' && list.error) {
-    return { status: 424, body: { error: { message: list.error, type: 'external_connector_error', param: 'tools', code: 'http_error' } } };
-  }
+  const connector = ConnectorError.ofResponse(response);
+  if (connector) return { status: connector.status, body: connector.toBody() };
   if (response.status === 'cancelled') {
     return { status: 500, body: { error: { message: 'The response was cancelled before it finished.', type: 'server_error', param: null, code: 'cancelled' } } };
   }

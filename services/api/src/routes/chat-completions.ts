@@ -4,13 +4,10 @@ import { ChatChunkTranslator } from '../chat/chunks.ts';
 import { chatIdOf, failureOf, ranMcpCalls, toChatCompletion, type ChatMeta } from '../chat/completion.ts';
 import { rebaseParam, toResponsesRequest } from '../chat/request.ts';
 import type { ResponsesService, Watch } from '../responses-service.ts';
-import { SseWriter } from '../sse.ts';
 import { noRetryOnTimeout, sendUpstreamFailure, stopOnClose } from './close.ts';
+import { streamResponse, type StreamOptions } from './stream.ts';
 
-export interface ChatCompletionsRouteOptions {
-  keepaliveMs: number;
-  maxBufferedBytes: number;
-}
+export type ChatCompletionsRouteOptions = StreamOptions;
 
 /**
  * `POST /v1/chat/completions`, OpenAI-compatible, with LiteLLM's MCP tool entries.
@@ -24,28 +21,20 @@ export interface ChatCompletionsRouteOptions {
 export function chatCompletionsRouter(service: ResponsesService, opts: ChatCompletionsRouteOptions): Router {
   const router = Router();
 
-  const streamTo = async (res: HttpResponse, responseId: string, meta: ChatMeta, translator: ChatChunkTranslator, subscription: Watch | null) => {
-    const abort = new AbortController();
-    const sse = new SseWriter(res, { keepaliveMs: opts.keepaliveMs, maxBufferedBytes: opts.maxBufferedBytes, onOverflow: () => abort.abort() });
-    // The connection never owns the work: closing it stops this reader, nothing else.
-    stopOnClose(res, abort);
-    sse.open();
-    try {
-      const outcome = await service.follow(responseId, -1, (e) => {
+  const streamTo = (res: HttpResponse, responseId: string, meta: ChatMeta, translator: ChatChunkTranslator, subscription: Watch | null) =>
+    streamResponse(res, service, opts, {
+      responseId,
+      after: -1,
+      subscription,
+      onEvent: (e, sse) => {
         for (const frame of translator.onEvent(e.type, e.json)) sse.data(JSON.stringify(frame));
-      }, abort.signal, subscription);
-      if (outcome === 'aborted') return sse.end();
-      if (!translator.finished) {
+      },
+      onEnd: (outcome, sse) => {
+        if (translator.finished) return;
         const why = outcome === 'missing' ? 'The response behind this completion expired or was removed before it finished.' : 'The response was cancelled before it finished.';
         sse.data(JSON.stringify(ChatChunkTranslator.ended(`${why} (${meta.id})`)));
-      }
-      sse.done();
-    } catch (err) {
-      // Headers are sent: the best we can do is end the stream.
-      sse.end();
-      throw err;
-    }
-  };
+      },
+    });
 
   router.post('/chat/completions', async (req: Request, res) => {
     const chat = parseChatCompletionRequest(req.body);

@@ -1,16 +1,12 @@
 import { Router, type Request } from 'express';
-import { ApiError, parseCreateRequest, type Response } from '@spool/protocol';
+import { ApiError, ConnectorError, parseCreateRequest, type Response } from '@spool/protocol';
 import { parseInputItemsQuery } from '../input-items.ts';
 import type { ResponsesService, Watch } from '../responses-service.ts';
 import { handOff, noRetryOnTimeout, sendUpstreamFailure, stopOnClose } from './close.ts';
 import { ranMcpCalls } from '../chat/completion.ts';
-import { SseWriter } from '../sse.ts';
+import { streamResponse, type StreamOptions } from './stream.ts';
 
-export interface ResponsesRouteOptions {
-  keepaliveMs: number;
-  maxBufferedBytes: number;
-  /** Open streams, so a shutdown can end them. */
-  streams?: Set<SseWriter>;
+export interface ResponsesRouteOptions extends StreamOptions {
   /** Told of an error a stream met after its headers were sent (it can only be logged). */
   onStreamError?: (err: unknown, req: Request) => void;
 }
@@ -32,26 +28,8 @@ function queryFlag(req: Request, name: string): boolean {
 export function responsesRouter(service: ResponsesService, opts: ResponsesRouteOptions): Router {
   const router = Router();
 
-  const streamTo = async (res: import('express').Response, id: string, after: number, subscription: Watch | null = null) => {
-    const abort = new AbortController();
-    const sse = new SseWriter(res, {
-      keepaliveMs: opts.keepaliveMs,
-      maxBufferedBytes: opts.maxBufferedBytes,
-      onOverflow: () => abort.abort(),
-      ...(opts.streams ? { registry: opts.streams } : {}),
-    });
-    // The connection never owns the work: closing it stops this reader, nothing else.
-    stopOnClose(res, abort);
-    sse.open();
-    try {
-      const outcome = await service.follow(id, after, (e) => sse.event(e.type, e.json), abort.signal, subscription);
-      if (outcome !== 'aborted') sse.done();
-    } catch (err) {
-      // Headers are sent: the best we can do is end the stream; the client resumes from its cursor.
-      sse.end();
-      throw err;
-    }
-  };
+  const streamTo = (res: import('express').Response, id: string, after: number, subscription: Watch | null = null) =>
+    streamResponse(res, service, opts, { responseId: id, after, subscription, onEvent: (e, sse) => sse.event(e.type, e.json) });
 
   router.post('/responses', async (req, res) => {
     const request = parseCreateRequest(req.body);
@@ -64,12 +42,10 @@ export function responsesRouter(service: ResponsesService, opts: ResponsesRouteO
     const final = await service.waitForFinal(created.id, abort.signal, created.subscription).catch(noRetryOnTimeout(res));
     if (!final || res.writableEnded || res.destroyed) return;
     if (final.type !== 'response.completed' && final.type !== 'response.incomplete') {
-      // As the OpenAI API does, a tool list that could not be fetched fails a synchronous request with 424.
       const response = JSON.parse(final.json) as Response;
-      const listFailure = response.status === 'failed' ? response.output.find((i) => i.type === 'mcp_list_tools' && i.error) : undefined;
-      if (listFailure?.type === 'mcp_list_tools') {
-        return res.status(424).json({ error: { message: listFailure.error, type: 'external_connector_error', param: 'tools', code: 'http_error' } });
-      }
+      // As the OpenAI API does, a tool list that could not be fetched fails a synchronous request with 424.
+      const connector = ConnectorError.ofResponse(response);
+      if (connector) throw connector;
       // An upstream's 400 is the client's own mistake: it gets the 400, not a 200 with server_error.
       const upstream = response.status === 'failed' ? await service.upstreamFailureOf(created.id) : null;
       if (upstream && !res.writableEnded) return sendUpstreamFailure(res, upstream, ranMcpCalls(response));
