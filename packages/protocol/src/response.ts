@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { CreateResponseRequest, TextFormat } from './request.ts';
-import { echoFunctionTool, type Tool } from './tools.ts';
+import { ServiceTierSchema, type CreateResponseRequest, type TextFormat } from './request.ts';
+import { echoFunctionTool, LITELLM_PROXY_URL, type Tool } from './tools.ts';
 import type { OutputItem } from './items.ts';
 
 export const ResponseStatusSchema = z.enum(['queued', 'in_progress', 'completed', 'failed', 'incomplete', 'cancelled']);
@@ -19,7 +19,18 @@ export const UsageSchema = z.object({
 });
 export type Usage = z.infer<typeof UsageSchema>;
 
-export const ResponseErrorSchema = z.object({ code: z.string(), message: z.string() });
+/**
+ * `Response.error.code`: the OpenAI API's closed list (openai-node's `ResponseError['code']`).
+ * Spool uses `server_error`, `rate_limit_exceeded` and `invalid_prompt` (an upstream 400).
+ */
+export const ResponseErrorCodeSchema = z.enum([
+  'server_error', 'rate_limit_exceeded', 'invalid_prompt', 'data_residency_mismatch', 'bio_policy', 'misalignment_policy_violation',
+  'vector_store_timeout', 'invalid_image', 'invalid_image_format', 'invalid_base64_image', 'invalid_image_url', 'image_too_large',
+  'image_too_small', 'image_parse_error', 'image_content_policy_violation', 'invalid_image_mode', 'image_file_too_large',
+  'unsupported_image_media_type', 'empty_image_file', 'failed_to_download_image', 'image_file_not_found',
+]);
+export type ResponseErrorCode = z.infer<typeof ResponseErrorCodeSchema>;
+export const ResponseErrorSchema = z.object({ code: ResponseErrorCodeSchema, message: z.string() });
 export type ResponseError = z.infer<typeof ResponseErrorSchema>;
 
 /**
@@ -45,9 +56,11 @@ export const ResponseSchema = z.object({
   parallel_tool_calls: z.boolean(),
   previous_response_id: z.string().nullable(),
   prompt_cache_key: z.string().nullable(),
-  reasoning: z.object({ effort: z.string().nullable(), summary: z.string().nullable() }).nullable(),
+  reasoning: z
+    .object({ effort: z.enum(['none', 'minimal', 'low', 'medium', 'high', 'xhigh']).nullable(), summary: z.enum(['auto', 'concise', 'detailed']).nullable() })
+    .nullable(),
   safety_identifier: z.string().nullable(),
-  service_tier: z.string(),
+  service_tier: ServiceTierSchema,
   store: z.boolean(),
   temperature: z.number(),
   text: z.object({ format: z.record(z.string(), z.unknown()), verbosity: z.string().optional() }),
@@ -59,7 +72,10 @@ export const ResponseSchema = z.object({
   frequency_penalty: z.number(),
   truncation: z.enum(['auto', 'disabled']),
   usage: UsageSchema.nullable(),
-  user: z.string().nullable(),
+  /** Present only when the request set it (the openai SDK types it `user?: string`). */
+  user: z.string().exactOptional(),
+  /** Always null: Spool has no domain-specific access programs (the openai SDK's type has the field). */
+  access_programs: z.null(),
 });
 export type Response = Omit<z.infer<typeof ResponseSchema>, 'output'> & { output: OutputItem[] };
 
@@ -83,7 +99,7 @@ export function redactServerUrl(url: string): string {
     const u = new URL(url);
     return `${u.protocol}//${u.host}`;
   } catch {
-    return url === 'litellm_proxy' ? url : '';
+    return url === LITELLM_PROXY_URL ? url : '';
   }
 }
 
@@ -135,6 +151,7 @@ export function buildResponse({ id, request: r, createdAt, status }: NewResponse
     frequency_penalty: r.frequency_penalty ?? 0,
     truncation: r.truncation ?? 'disabled',
     usage: null,
-    user: r.user ?? null,
+    ...(r.user ? { user: r.user } : {}),
+    access_programs: null,
   };
 }

@@ -35,6 +35,17 @@ export const McpToolSchema = z.object({
 });
 export type McpTool = z.infer<typeof McpToolSchema>;
 
+/** LiteLLM's `server_url` for "the server configured under this label". */
+export const LITELLM_PROXY_URL = 'litellm_proxy';
+
+/**
+ * The URL a request names for its MCP server, or null when it names a configured server: by label,
+ * with `server_url` omitted or LiteLLM's "litellm_proxy".
+ */
+export function requestServerUrl(tool: Pick<McpTool, 'server_url'>): string | null {
+  return tool.server_url && tool.server_url !== LITELLM_PROXY_URL ? tool.server_url : null;
+}
+
 export const ToolSchema = z.discriminatedUnion('type', [FunctionToolSchema, McpToolSchema]);
 export type Tool = z.infer<typeof ToolSchema>;
 export const SUPPORTED_TOOL_TYPES = ['function', 'mcp'] as const;

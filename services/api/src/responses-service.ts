@@ -1,6 +1,7 @@
 import { checkCall, UpstreamFailureSchema, verifyApprovalRequestId, type ApprovalDecision, type Keys, type MacFn, type ServerToolPolicy, type TurnJob, type UpstreamFailure } from '@spool/contracts';
 import {
   ApiError,
+  requestServerUrl,
   buildResponse,
   newId,
   refuseUnservedParams,
@@ -86,8 +87,8 @@ export function splitMcpTools(
     if (labels.has(tool.server_label)) throw ApiError.badRequest(`Duplicate MCP server_label '${tool.server_label}'.`, `tools[${i}].server_label`);
     labels.add(tool.server_label);
     if (tool.connector_id) throw ApiError.badRequest('MCP connectors (connector_id) are not supported by this server; give a server_url.', `tools[${i}].connector_id`, 'unsupported_parameter');
-    const url = tool.server_url;
-    if (!url || url === 'litellm_proxy') {
+    const url = requestServerUrl(tool);
+    if (url === null) {
       if (!configured.has(tool.server_label)) {
         throw ApiError.badRequest(
           `MCP server '${tool.server_label}' is not configured on this server: give a server_url, or configure it under mcp_servers.`,
@@ -330,7 +331,7 @@ export class ResponsesService {
             'approval_server_mismatch',
           );
         }
-        const serverUrl = tool.server_url && tool.server_url !== 'litellm_proxy' ? tool.server_url : null;
+        const serverUrl = requestServerUrl(tool);
         let call: ApprovalDecision['call'];
         if (found) {
           const claim = await this.d.approvals.claim(found.holder, id, claimant);

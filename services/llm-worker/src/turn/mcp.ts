@@ -1,6 +1,6 @@
 import { approvalRequired, factsOf, toolAllowed } from '@spool/contracts';
 import type { McpServerConfig } from '@spool/runtime';
-import type { McpTool, McpToolInfo } from '@spool/protocol';
+import { requestServerUrl, type McpTool, type McpToolInfo } from '@spool/protocol';
 import type { ContextItem } from './messages.ts';
 import type { ModelFunction } from './params.ts';
 import { mcpFunctionName } from './tool-names.ts';
@@ -59,6 +59,4 @@ export function mcpFunctions(
 }
 
 /** Configured servers are referred to by label, with `server_url` omitted or LiteLLM's "litellm_proxy". */
-export function serverUrlOf(tool: McpTool): string | null {
-  return tool.server_url && tool.server_url !== 'litellm_proxy' ? tool.server_url : null;
-}
+export const serverUrlOf = (tool: McpTool): string | null => requestServerUrl(tool);
