@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { OutputItem, OutputTextPart, ReasoningTextPart, RefusalPart } from './items.ts';
+import { TokenLogprobSchema, type OutputItem, type OutputTextPart, type ReasoningTextPart, type RefusalPart } from './items.ts';
 import type { Response } from './response.ts';
 
 /*
@@ -24,8 +24,8 @@ export const EventDraftSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('response.output_item.done'), output_index: z.number().int(), item: anyObject }),
   z.object({ type: z.literal('response.content_part.added'), ...partScoped, part: anyObject }),
   z.object({ type: z.literal('response.content_part.done'), ...partScoped, part: anyObject }),
-  z.object({ type: z.literal('response.output_text.delta'), ...partScoped, delta: z.string(), logprobs: z.array(z.unknown()) }),
-  z.object({ type: z.literal('response.output_text.done'), ...partScoped, text: z.string(), logprobs: z.array(z.unknown()) }),
+  z.object({ type: z.literal('response.output_text.delta'), ...partScoped, delta: z.string(), logprobs: z.array(TokenLogprobSchema) }),
+  z.object({ type: z.literal('response.output_text.done'), ...partScoped, text: z.string(), logprobs: z.array(TokenLogprobSchema) }),
   // The openai SDK's names; Open Responses calls these `response.reasoning.delta` / `.done`.
   z.object({ type: z.literal('response.reasoning_text.delta'), ...partScoped, delta: z.string() }),
   z.object({ type: z.literal('response.reasoning_text.done'), ...partScoped, text: z.string() }),
@@ -54,10 +54,14 @@ type Schema = z.infer<typeof EventDraftSchema>;
 type Narrow<T extends Schema['type']> = Extract<Schema, { type: T }>;
 
 /** Drafts with our precise item and response types where the schema is loose. */
+type ItemEventType = 'response.output_item.added' | 'response.output_item.done';
+type PartEventType = 'response.content_part.added' | 'response.content_part.done';
+/** Omit over each member of a union apart (a plain Omit merges the union's `type` literals). */
+type With<T extends Schema['type'], K extends string, V> = T extends Schema['type'] ? Omit<Narrow<T>, K> & { [P in K]: V } : never;
 export type EventDraft =
-  | (Omit<Narrow<LifecycleType>, 'response'> & { response: Response })
-  | (Omit<Narrow<'response.output_item.added' | 'response.output_item.done'>, 'item'> & { item: OutputItem })
-  | (Omit<Narrow<'response.content_part.added' | 'response.content_part.done'>, 'part'> & { part: OutputTextPart | RefusalPart | ReasoningTextPart })
+  | With<LifecycleType, 'response', Response>
+  | With<ItemEventType, 'item', OutputItem>
+  | With<PartEventType, 'part', OutputTextPart | RefusalPart | ReasoningTextPart>
   | Exclude<Schema, { type: LifecycleType | 'response.output_item.added' | 'response.output_item.done' | 'response.content_part.added' | 'response.content_part.done' }>;
 export type EventType = EventDraft['type'];
 export type StreamEvent = EventDraft & { sequence_number: number };

@@ -1,5 +1,5 @@
 export { newId } from './ids.ts';
-export { ApiError, ErrorBodySchema, type ApiErrorType, type ErrorBody } from './errors.ts';
+export { ApiError, ConnectorError, ErrorBodySchema, type ApiErrorType, type ErrorBody } from './errors.ts';
 export { assertDepthWithin, tooDeepPath } from './bounds.ts';
 export * from './items.ts';
 export * from './tools.ts';
@@ -23,6 +23,8 @@ export {
   redactServerUrl,
   type Response,
   type ResponseError,
+  type ResponseErrorCode,
+  ResponseErrorCodeSchema,
   type ResponseStatus,
   type Usage,
 } from './response.ts';

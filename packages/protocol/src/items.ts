@@ -20,7 +20,8 @@ export const InputFilePartSchema = z.object({
   file_url: z.string().nullish(),
   filename: z.string().nullish(),
 });
-export const OutputTextPartSchema = z.object({
+/** Output text sent back as input (an assistant turn of the history): read leniently. */
+const InputOutputTextPartSchema = z.object({
   type: z.literal('output_text'),
   text: z.string(),
   annotations: z.array(z.unknown()).default([]),
@@ -32,7 +33,7 @@ export const InputContentPartSchema = z.discriminatedUnion('type', [
   InputTextPartSchema,
   InputImagePartSchema,
   InputFilePartSchema,
-  OutputTextPartSchema,
+  InputOutputTextPartSchema,
   RefusalPartSchema,
 ]);
 export type InputContentPart = z.infer<typeof InputContentPartSchema>;
@@ -161,66 +162,104 @@ export const InputItemSchema = z.preprocess((value) => {
 }, KnownInputItemSchema);
 export type InputItem = z.infer<typeof KnownInputItemSchema>;
 
-/* Output items as we emit them: every field present. */
+/*
+ * Output items as Spool emits them: every field present. Schemas first, types inferred; the
+ * parity test (test/types) holds these types against the openai package's.
+ */
 
-export interface OutputMessage {
-  type: 'message';
-  id: string;
-  role: 'assistant';
-  status: 'in_progress' | 'completed' | 'incomplete';
-  content: Array<OutputTextPart | RefusalPart>;
-}
-export type OutputTextPart = { type: 'output_text'; text: string; annotations: unknown[]; logprobs: unknown[] };
+/** A token's logprob on output text, as the Responses API gives it (Chat's shape, minus nulls). */
+export const TokenLogprobSchema = z.object({
+  token: z.string(),
+  logprob: z.number(),
+  bytes: z.array(z.number()),
+  top_logprobs: z.array(z.object({ token: z.string(), logprob: z.number(), bytes: z.array(z.number()) })),
+});
+export type TokenLogprob = z.infer<typeof TokenLogprobSchema>;
+
+/** Spool emits no annotations (no file search or web citations upstream of Chat Completions). */
+export const OutputTextPartSchema = z.object({
+  type: z.literal('output_text'),
+  text: z.string(),
+  annotations: z.array(z.never()),
+  logprobs: z.array(TokenLogprobSchema),
+});
+export type OutputTextPart = z.infer<typeof OutputTextPartSchema>;
 export type RefusalPart = z.infer<typeof RefusalPartSchema>;
 
-export interface OutputFunctionCall {
-  type: 'function_call';
-  id: string;
-  call_id: string;
-  name: string;
-  arguments: string;
-  status: 'in_progress' | 'completed' | 'incomplete';
-}
+const ItemStatusSchema = z.enum(['in_progress', 'completed', 'incomplete']);
 
-export interface OutputMcpCall {
-  type: 'mcp_call';
-  id: string;
-  server_label: string;
-  name: string;
-  arguments: string;
-  output: string | null;
-  error: McpCallError | null;
-  status: 'in_progress' | 'completed' | 'incomplete' | 'calling' | 'failed';
-  approval_request_id: string | null;
-}
+export const OutputMessageSchema = z.object({
+  type: z.literal('message'),
+  id: z.string(),
+  role: z.literal('assistant'),
+  status: ItemStatusSchema,
+  content: z.array(z.union([OutputTextPartSchema, RefusalPartSchema])),
+});
+export type OutputMessage = z.infer<typeof OutputMessageSchema>;
 
-export interface OutputMcpListTools {
-  type: 'mcp_list_tools';
-  id: string;
-  server_label: string;
-  tools: McpToolInfo[];
-  error: string | null;
-}
+export const OutputFunctionCallSchema = z.object({
+  type: z.literal('function_call'),
+  id: z.string(),
+  call_id: z.string(),
+  name: z.string(),
+  arguments: z.string(),
+  status: ItemStatusSchema,
+});
+export type OutputFunctionCall = z.infer<typeof OutputFunctionCallSchema>;
+
+export const OutputMcpCallSchema = z.object({
+  type: z.literal('mcp_call'),
+  id: z.string(),
+  server_label: z.string(),
+  name: z.string(),
+  arguments: z.string(),
+  output: z.string().nullable(),
+  error: McpCallErrorSchema.nullable(),
+  status: z.enum(['in_progress', 'completed', 'incomplete', 'calling', 'failed']),
+  approval_request_id: z.string().nullable(),
+});
+export type OutputMcpCall = z.infer<typeof OutputMcpCallSchema>;
+
+/** A listed tool as emitted: every field present. */
+export const OutputMcpToolInfoSchema = z.object({
+  name: z.string(),
+  input_schema: z.record(z.string(), z.unknown()),
+  description: z.string().nullable(),
+  annotations: z.record(z.string(), z.unknown()).nullable(),
+});
+
+export const OutputMcpListToolsSchema = z.object({
+  type: z.literal('mcp_list_tools'),
+  id: z.string(),
+  server_label: z.string(),
+  tools: z.array(OutputMcpToolInfoSchema),
+  error: z.string().nullable(),
+});
+export type OutputMcpListTools = z.infer<typeof OutputMcpListToolsSchema>;
 
 /** Reasoning text of a model turn, as the upstream streamed it (`reasoning_content` & co.). */
-export type ReasoningTextPart = { type: 'reasoning_text'; text: string };
+export const ReasoningTextPartSchema = z.object({ type: z.literal('reasoning_text'), text: z.string() });
+export type ReasoningTextPart = z.infer<typeof ReasoningTextPartSchema>;
 
 /**
  * A `reasoning` item as emitted: the upstream's raw reasoning as `content`, no summary (Chat
  * Completions upstreams give none), no `encrypted_content` key (Open Responses rejects null).
  */
-export interface OutputReasoning {
-  type: 'reasoning';
-  id: string;
-  summary: Array<{ type: 'summary_text'; text: string }>;
-  content: ReasoningTextPart[];
-  status: 'in_progress' | 'completed' | 'incomplete';
-}
+export const OutputReasoningSchema = z.object({
+  type: z.literal('reasoning'),
+  id: z.string(),
+  summary: z.array(z.object({ type: z.literal('summary_text'), text: z.string() })),
+  content: z.array(ReasoningTextPartSchema),
+  status: ItemStatusSchema,
+});
+export type OutputReasoning = z.infer<typeof OutputReasoningSchema>;
 
-export type OutputItem =
-  | OutputMessage
-  | OutputReasoning
-  | OutputFunctionCall
-  | OutputMcpCall
-  | OutputMcpListTools
-  | McpApprovalRequestItem;
+export const OutputItemSchema = z.discriminatedUnion('type', [
+  OutputMessageSchema,
+  OutputReasoningSchema,
+  OutputFunctionCallSchema,
+  OutputMcpCallSchema,
+  OutputMcpListToolsSchema,
+  McpApprovalRequestItemSchema,
+]);
+export type OutputItem = z.infer<typeof OutputItemSchema>;

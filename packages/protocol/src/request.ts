@@ -3,6 +3,9 @@ import { ApiError } from './errors.ts';
 import { InputItemSchema, SUPPORTED_INPUT_ITEM_TYPES } from './items.ts';
 import { SUPPORTED_TOOL_TYPES, ToolChoiceSchema, ToolSchema } from './tools.ts';
 
+/** OpenAI's service tiers (openai-node's `ServiceTier`). */
+export const ServiceTierSchema = z.enum(['auto', 'default', 'flex', 'scale', 'priority', 'fast', 'ultrafast']);
+
 const MetadataSchema = z
   .record(z.string().max(64), z.string().max(512))
   .refine((m) => Object.keys(m).length <= 16, 'metadata holds at most 16 pairs');
@@ -53,7 +56,7 @@ export const CreateResponseRequestSchema = z.object({
       generate_summary: z.enum(['auto', 'concise', 'detailed']).nullish(),
     })
     .nullish(),
-  service_tier: z.string().nullish(),
+  service_tier: ServiceTierSchema.nullish(),
   safety_identifier: z.string().nullish(),
   prompt_cache_key: z.string().nullish(),
   user: z.string().nullish(),

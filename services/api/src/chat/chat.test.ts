@@ -106,7 +106,7 @@ const meta = { id: 'chatcmpl-1', created: 1, model: 'm' };
 function response(status: Response['status'], output: OutputItem[], extra: Partial<Response> = {}): Response {
   return { ...buildResponse({ id: 'resp_1', request: parseCreateRequest({ model: 'm' }), createdAt: 1, status }), output, ...extra };
 }
-const listItem: OutputItem = { type: 'mcp_list_tools', id: 'mcpl_1', server_label: 'srv', tools: [{ name: 'echo', input_schema: { type: 'object' }, description: 'Echo' }], error: null };
+const listItem: OutputItem = { type: 'mcp_list_tools', id: 'mcpl_1', server_label: 'srv', tools: [{ name: 'echo', input_schema: { type: 'object' }, description: 'Echo', annotations: null }], error: null };
 const failedCall: OutputItem = {
   type: 'mcp_call',
   id: 'mcp_1',

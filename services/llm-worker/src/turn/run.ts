@@ -9,6 +9,7 @@ import {
   type OutputMcpCall,
   type OutputMcpListTools,
   type Response,
+  type ResponseErrorCode,
   type ResponseStatus,
   type Usage,
 } from '@spool/protocol';
@@ -79,7 +80,7 @@ const CLIENT_STATUSES: ReadonlySet<number> = new Set([400, 404, 413, 422]);
  * with its message, a 429 with its Retry-After, a 502 for 401/403 (Spool's own credential for the
  * upstream is wrong, not the client's), 5xx and connection failures.
  */
-export function upstreamFailure(err: unknown, started: boolean): { code: string; message: string; http: UpstreamFailure } {
+export function upstreamFailure(err: unknown, started: boolean): { code: ResponseErrorCode; message: string; http: UpstreamFailure } {
   if (err instanceof APIError) {
     const status = err.status;
     const body = (err.error ?? {}) as { message?: unknown };
@@ -123,7 +124,8 @@ function closeList(writer: ResponseWriter, outputIndex: number, tools: McpToolIn
   const item = writer.snapshot.output[outputIndex];
   if (item?.type !== 'mcp_list_tools') return;
   writer.emit({ type: error ? 'response.mcp_list_tools.failed' : 'response.mcp_list_tools.completed', item_id: item.id, output_index: outputIndex });
-  writer.emit({ type: 'response.output_item.done', output_index: outputIndex, item: { ...item, tools, error } });
+  const listed = tools.map((t) => ({ name: t.name, input_schema: t.input_schema, description: t.description ?? null, annotations: t.annotations ?? null }));
+  writer.emit({ type: 'response.output_item.done', output_index: outputIndex, item: { ...item, tools: listed, error } });
 }
 
 /** Closes an MCP call item with its result: `mcp_call.completed|failed`, then `output_item.done`. */
@@ -163,7 +165,7 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
     await deps.onSealed(responseId, status, record.background);
     return { kind: 'finished', status };
   };
-  const fail = (code: string, message: string) => finishWith('failed', { error: { code, message } });
+  const fail = (code: ResponseErrorCode, message: string) => finishWith('failed', { error: { code, message } });
 
   try {
     if (record.status === 'queued') {

@@ -8,6 +8,7 @@ import {
   type OutputMessage,
   type OutputReasoning,
   type OutputTextPart,
+  type TokenLogprob,
 } from '@spool/protocol';
 import { estimateTokens } from './truncate.ts';
 
@@ -48,13 +49,6 @@ interface HeldCall {
   arguments: string;
 }
 
-/** A token's logprob as the Responses API gives it on output text (Chat's shape, minus nulls). */
-export interface TokenLogprob {
-  token: string;
-  logprob: number;
-  bytes: number[];
-  top_logprobs: Array<{ token: string; logprob: number; bytes: number[] }>;
-}
 
 type Loose = Record<string, unknown>;
 
