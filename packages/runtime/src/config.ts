@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -33,6 +34,10 @@ export const EnvSchema = z.object({
   UPSTREAM_API_KEY: z.string().optional(),
   OPENAI_API_KEY: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `host:port,...` of Redis Cluster nodes (any few; the rest are discovered). Overrides REDIS_URL. */
+  REDIS_CLUSTER_NODES: csv.pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each node as host:port')).min(1)).optional(),
+  /** Worker processes `npm start` runs beside the api process; 0: every role in this one process. */
+  SPOOL_WORKERS: z.coerce.number().int().min(0).max(256).optional(),
 });
 
 export const ModelRouteSchema = z
@@ -105,6 +110,11 @@ export const LimitsSchema = z
   })
   .strict();
 
+/** `redis.cluster`: the nodes of a Redis Cluster, as REDIS_CLUSTER_NODES (which wins). */
+export const RedisFileSchema = z
+  .object({ cluster: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each node as host:port')).min(1).optional() })
+  .strict();
+
 export const FileSchema = z
   .object({
     api_keys: z.array(z.string().min(1)).default([]),
@@ -113,6 +123,7 @@ export const FileSchema = z
     mcp: z.object({ allow_hosts: z.array(z.string()).default([]) }).strict().default({ allow_hosts: [] }),
     webhooks: z.array(WebhookConfigSchema).default([]),
     limits: LimitsSchema.default(LimitsSchema.parse({})),
+    redis: RedisFileSchema.default({}),
   })
   .strict();
 
@@ -143,6 +154,15 @@ export interface Config {
   dataDir: string;
   secretKey: string | null;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
+  /** Redis Cluster seed nodes; null: a single Redis (redisUrl). */
+  redisCluster: Array<{ host: string; port: number }> | null;
+  /** Worker processes `npm start` supervises beside the api process (0: one process for all). */
+  workers: number;
+  /**
+   * No upstream at all: the built-in demo model serves every model name. An api-only process
+   * needs to know it too, although the llm processes are the ones that run it.
+   */
+  demoModel: boolean;
 }
 
 export class ConfigError extends Error {
@@ -160,7 +180,10 @@ function issues(where: string, error: z.ZodError): string[] {
  * Reads the environment and the optional YAML file named by SPOOL_CONFIG; the environment
  * overrides the file. Lists every problem at once rather than stopping at the first.
  */
-export function loadConfig(env: Record<string, string | undefined>, readFile: (p: string) => string = (p) => readFileSync(p, 'utf8')): Config {
+export function loadConfig(rawEnv: Record<string, string | undefined>, readFile: (p: string) => string = (p) => readFileSync(p, 'utf8')): Config {
+  // An empty variable means "unset" everywhere: compose files pass `X: ${X:-}`, and an empty
+  // UPSTREAM_API_KEY must not win over OPENAI_API_KEY, nor an empty URL fail validation.
+  const env = Object.fromEntries(Object.entries(rawEnv).filter(([, v]) => v !== undefined && v.trim() !== ''));
   const problems: string[] = [];
   const envResult = EnvSchema.safeParse(env);
   if (!envResult.success) problems.push(...issues('env', envResult.error));
@@ -208,7 +231,15 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
     dataDir: e.SPOOL_DATA_DIR,
     secretKey: e.SPOOL_SECRET_KEY ?? null,
     logLevel: e.LOG_LEVEL,
+    redisCluster: (e.REDIS_CLUSTER_NODES ?? file.redis.cluster)?.map(parseNode) ?? null,
+    workers: e.SPOOL_WORKERS ?? availableParallelism(),
+    demoModel: defaultUpstream === null && models.length === 0,
   };
+}
+
+function parseNode(node: string): { host: string; port: number } {
+  const at = node.lastIndexOf(':');
+  return { host: node.slice(0, at), port: Number(node.slice(at + 1)) };
 }
 
 /** Matches a model name against a route pattern: exact, or a glob with `*` and `?`. */
