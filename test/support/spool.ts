@@ -5,7 +5,7 @@ import { Cluster } from 'ioredis';
 import OpenAI from 'openai';
 import { stringify as toYaml } from 'yaml';
 import { createKeys, type Keys } from '@spool/contracts';
-import { connect, isCluster, type RedisClient, type RedisTarget } from '@spool/redis';
+import { connect, isCluster, waitReady, type RedisClient, type RedisTarget } from '@spool/redis';
 import { createLogger, loadConfig, type Config } from '@spool/runtime';
 import { startSpool } from '@spool/spool';
 import { deleteByPrefix, startScriptedUpstream, uniquePrefix, type ScriptedUpstream } from '@spool/testkit';
@@ -118,6 +118,7 @@ export async function startTestSpool(
  * master of a cluster: KEYS or one SCAN on a cluster would see one shard only.
  */
 export async function keysUnder(redis: RedisClient, prefix: string): Promise<string[]> {
+  await waitReady(redis, 10_000); // a cluster knows its masters only once it is ready
   const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
   const found: string[] = [];
   for (const node of nodes) {

@@ -27,6 +27,8 @@ export interface RunningSpool {
   url: string | null;
   /** The key this process generated for clients (see `apiKeysFor`), to be printed once; else null. */
   generatedApiKey: string | null;
+  /** Whether clients need a generated key (made by this process or by an earlier one). */
+  usesGeneratedKey: boolean;
   close(): Promise<void>;
 }
 
@@ -41,12 +43,12 @@ function isLoopbackHost(host: string): boolean {
  * kept in Redis so every api replica accepts the same one. `generated` is set only in the process
  * that created it, so the key is printed once.
  */
-async function apiKeysFor(config: Config, redis: RedisClient, key: string): Promise<{ keys: string[]; generated: string | null }> {
-  if (config.apiKeys.length > 0 || config.allowUnauthenticated || isLoopbackHost(config.host)) return { keys: config.apiKeys, generated: null };
+async function apiKeysFor(config: Config, redis: RedisClient, key: string): Promise<{ keys: string[]; generated: string | null; usesGenerated: boolean }> {
+  if (config.apiKeys.length > 0 || config.allowUnauthenticated || isLoopbackHost(config.host)) return { keys: config.apiKeys, generated: null, usesGenerated: false };
   const fresh = `sk-spool-${randomBytes(24).toString('base64url')}`;
   const created = (await redis.set(key, fresh, 'NX')) === 'OK';
   const stored = created ? fresh : ((await redis.get(key)) ?? fresh);
-  return { keys: [stored], generated: created ? stored : null };
+  return { keys: [stored], generated: created ? stored : null, usesGenerated: true };
 }
 
 /**
@@ -90,12 +92,14 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
 
   let url: string | null = null;
   let generatedApiKey: string | null = null;
+  let usesGeneratedKey = false;
   if (config.roles.has('api')) {
     const subscriber = connect(target, 'subscriber');
     subscriber.on('error', (err) => logger.debug({ err: err.message }, 'redis subscriber error'));
     const hub = new LiveHub(subscriber, keys.pubsub);
     const auth = await apiKeysFor(config, command, keys.generatedApiKey);
     generatedApiKey = auth.generated;
+    usesGeneratedKey = auth.usesGenerated;
     const streams = new Set<SseWriter>();
     const turns = new Queue(QUEUES.turns, { connection: queueConn, prefix: keys.bullPrefix });
     turns.on('error', (err) => logger.debug({ err: err.message }, 'turn queue error'));
@@ -163,6 +167,7 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
   return {
     url,
     generatedApiKey,
+    usesGeneratedKey,
     close: async () => {
       for (const close of closers.reverse()) await close().catch((err) => logger.warn({ err }, 'close failed'));
       command.disconnect();
