@@ -65,12 +65,12 @@ export async function deleteTestData(target: RedisTarget, prefix: string): Promi
  * a scripted upstream model. `file` becomes the SPOOL_CONFIG YAML; `env` adds variables.
  */
 export async function startTestSpool(
-  opts: { env?: Record<string, string>; file?: Record<string, unknown>; name?: string; apiKey?: string; prefix?: string; keepData?: boolean; redisUrl?: string } = {},
+  opts: { env?: Record<string, string>; file?: Record<string, unknown>; name?: string; apiKey?: string; prefix?: string; keepData?: boolean; redisUrl?: string; redisTarget?: RedisTarget } = {},
 ): Promise<TestSpool> {
   const upstream = await startScriptedUpstream();
   // Reusing a prefix starts a new set of processes on the same state: a restart.
   const prefix = opts.prefix ?? `${uniquePrefix(opts.name ?? 'e2e')}:`;
-  const target: RedisTarget = opts.redisUrl ? { url: opts.redisUrl } : testRedisTarget();
+  const target: RedisTarget = opts.redisTarget ?? (opts.redisUrl ? { url: opts.redisUrl } : testRedisTarget());
   const redisUrl = isCluster(target) ? '' : target.url;
   const env: Record<string, string> = {
     PORT: '0',

@@ -402,7 +402,8 @@ function redisCli(args: string[]): Promise<string> {
     child.stdout?.on('data', (d) => (out += d));
     child.stderr?.on('data', (d) => (out += d));
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`redis-cli ${args.join(' ')} failed (${code}): ${out.trim()}`))));
+    // 'close', not 'exit': the output may still be in the pipe when the process has exited.
+    child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`redis-cli ${args.join(' ')} failed (${code}): ${out.trim()}`))));
   });
 }
 
@@ -489,7 +490,7 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
             if (lo !== undefined && slot >= lo && slot <= (hi ?? lo)) return Number(address?.split('@')[0]?.split(':')[1]);
           }
         }
-        throw new Error(`no master serves slot ${slot}`);
+        throw new Error(`no master serves slot ${slot}:\n${table}`);
       },
       kill: (port, signal = 'SIGKILL') => procs.get(port)?.kill(signal),
       waitHealthy,
