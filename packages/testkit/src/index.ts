@@ -13,12 +13,14 @@ export {
   type SpawnedRedis,
   type SpawnRedisOptions,
 } from './redis.ts';
+// The scripted upstream is the demo model that `npm start` serves; it lives in its own package
+// so production code does not import the test kit. Tests keep importing it from here.
 export {
   startScriptedUpstream,
   type ScriptedUpstream,
   type ScriptedUpstreamOptions,
   type ChatRequestRecord,
-} from './upstream.ts';
+} from '@spool/demo-model';
 export {
   planReply,
   contentText,
@@ -29,4 +31,4 @@ export {
   type PlannedFailure,
   type PlannedUsage,
   type FinishReason,
-} from './plan.ts';
+} from '@spool/demo-model';

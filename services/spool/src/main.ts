@@ -1,5 +1,5 @@
 import { fork } from 'node:child_process';
-import { startScriptedUpstream } from '@spool/testkit';
+import { startScriptedUpstream } from '@spool/demo-model';
 import { redisTarget, type RedisTarget } from '@spool/redis';
 import { ConfigError, createLogger, loadConfig, resolveRedis, RedisUnavailableError, Shutdown, type Config, type Logger } from '@spool/runtime';
 import { startSpool } from './server.ts';
