@@ -1,4 +1,5 @@
 import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { startScriptedUpstream } from '@spool/demo-model';
 import { redisTarget, type RedisTarget } from '@spool/redis';
 import { ConfigError, createLogger, loadConfig, resolveRedis, RedisUnavailableError, Shutdown, type Config, type Logger } from '@spool/runtime';
@@ -111,11 +112,13 @@ async function main(): Promise<void> {
 async function supervise(config: Config, target: RedisTarget, shutdown: Shutdown, logger: Logger): Promise<void> {
   const redisEnv: Record<string, string> = 'url' in target ? { REDIS_URL: target.url } : {};
   const specs = planChildren(config, redisEnv);
-  const entry = process.argv[1] as string;
+  // This module itself: dist/spool.js on the compiled build (whoever imported it, such as
+  // scripts/start.mjs), main.ts under tsx, whose loader flags come along in execArgv.
+  const entry = fileURLToPath(import.meta.url);
   const supervisor = new Supervisor(
     specs,
     // The same entry and loader flags (tsx in development, plain node on the compiled build).
-    (spec) => fork(entry, process.argv.slice(2), { env: { ...process.env, ...spec.env }, detached: true, stdio: ['inherit', 'inherit', 'inherit', 'ipc'] }),
+    (spec) => fork(entry, [], { env: { ...process.env, ...spec.env }, detached: true, stdio: ['inherit', 'inherit', 'inherit', 'ipc'] }),
     {
       started: (name, pid) => logger.info({ child: name, pid }, 'child started'),
       exited: (name, code, signal, restartInMs) =>
