@@ -1,1 +1,2 @@
 export { startSpool, type RunningSpool } from './server.ts';
+export { withDemoModel } from './demo.ts';

@@ -1,8 +1,8 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startScriptedUpstream } from '@spool/demo-model';
 import { redisTarget, type RedisTarget } from '@spool/redis';
 import { ConfigError, createLogger, loadConfig, resolveRedis, RedisUnavailableError, Shutdown, type Config, type Logger } from '@spool/runtime';
+import { withDemoModel } from './demo.ts';
 import { startSpool } from './server.ts';
 import { planChildren, supervises, Supervisor } from './supervisor.ts';
 
@@ -52,15 +52,15 @@ async function main(): Promise<void> {
   const target = redisTarget(config, redis.url);
   if (supervising) return supervise(config, target, shutdown, logger);
 
-  if (!config.defaultUpstream && config.models.length === 0 && config.roles.has('llm')) {
-    const demo = await startScriptedUpstream({ host: '127.0.0.1' });
-    shutdown.add('demo-model', demo.close);
-    config = { ...config, defaultUpstream: { baseUrl: demo.url, apiKey: 'demo', maxTokensParam: 'max_completion_tokens' as const } };
+  const demo = await withDemoModel(config);
+  shutdown.add('demo-model', demo.close);
+  config = demo.config;
+  if (demo.demoUrl) {
     console.log(
       [
         '',
         '  No upstream model is configured (UPSTREAM_BASE_URL / UPSTREAM_API_KEY / OPENAI_API_KEY unset),',
-        `  so Spool is serving its built-in scripted DEMO model at ${demo.url}.`,
+        `  so Spool is serving its built-in scripted DEMO model at ${demo.demoUrl}.`,
         '  It echoes your prompt; lines like "!words 50" or "!call get_weather {}" script it (see README).',
         '',
       ].join('\n'),
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
         `  Spool is listening on ${spool.url} (roles: ${roles})`,
         `  OpenAI SDK base URL: ${spool.url}/v1`,
         '  Try it:',
-        `    curl -s ${spool.url}/v1/responses -H 'Content-Type: application/json'${config.apiKeys.length ? " -H 'Authorization: Bearer $SPOOL_API_KEY'" : ''} -d '{"model":"demo","input":"Say hello"}'`,
+        `    curl -s ${spool.url}/v1/responses -H 'Content-Type: application/json'${config.apiKeys.length || spool.usesGeneratedKey ? " -H 'Authorization: Bearer $SPOOL_API_KEY'" : ''} -d '{"model":"demo","input":"Say hello"}'`,
         '',
       ].join('\n'),
     );
