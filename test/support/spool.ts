@@ -15,7 +15,7 @@ export interface TestSpool {
   baseURL: string;
   client: OpenAI;
   upstream: ScriptedUpstream;
-  /** The standalone test Redis ('' when the suite runs on a cluster: use redisTarget). */
+  /** The standalone test Redis ('' on a cluster or behind Sentinels: use redisTarget). */
   redisUrl: string;
   redisTarget: RedisTarget;
   prefix: string;
@@ -50,12 +50,25 @@ export function testRedisTarget(): RedisTarget {
 
 /** The environment that points a Spool process at `target`, as a user would set it. */
 export function redisEnv(target: RedisTarget = testRedisTarget()): Record<string, string> {
-  return isCluster(target) ? { REDIS_CLUSTER_NODES: target.cluster.map((n) => `${n.host}:${n.port}`).join(',') } : { REDIS_URL: target.url };
+  const list = (nodes: ReadonlyArray<{ host: string; port: number }>) => nodes.map((n) => `${n.host}:${n.port}`).join(',');
+  if (isCluster(target)) return { REDIS_CLUSTER_NODES: list(target.cluster) };
+  if ('sentinels' in target) return { REDIS_SENTINELS: list(target.sentinels), REDIS_SENTINEL_NAME: target.name };
+  return { REDIS_URL: target.url };
 }
 
 /** Deletes a test's keys: under its prefix, and on a cluster BullMQ's hash-tagged `{prefix…}` too. */
 export async function deleteTestData(target: RedisTarget, prefix: string): Promise<void> {
-  if (!isCluster(target)) return deleteByPrefix(target.url, prefix);
+  if ('url' in target) return deleteByPrefix(target.url, prefix);
+  if ('sentinels' in target) {
+    // Through the Sentinels to whichever node is master now.
+    const redis = connect(target, 'queue');
+    try {
+      await Promise.all((await keysUnder(redis, prefix)).map((k) => redis.unlink(k)));
+    } finally {
+      redis.disconnect();
+    }
+    return;
+  }
   await deleteByPrefix({ cluster: [...target.cluster] }, prefix);
   await deleteByPrefix({ cluster: [...target.cluster] }, `{${prefix}`);
 }
@@ -71,7 +84,7 @@ export async function startTestSpool(
   // Reusing a prefix starts a new set of processes on the same state: a restart.
   const prefix = opts.prefix ?? `${uniquePrefix(opts.name ?? 'e2e')}:`;
   const target: RedisTarget = opts.redisTarget ?? (opts.redisUrl ? { url: opts.redisUrl } : testRedisTarget());
-  const redisUrl = isCluster(target) ? '' : target.url;
+  const redisUrl = 'url' in target ? target.url : '';
   const env: Record<string, string> = {
     PORT: '0',
     HOST: '127.0.0.1',

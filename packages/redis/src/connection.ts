@@ -10,12 +10,21 @@ export type ConnectionPurpose = 'command' | 'queue' | 'subscriber';
 /** What every store, queue and hub takes: one Redis, or a Redis Cluster (ioredis's `Cluster`). */
 export type RedisClient = Redis | Cluster;
 
-/** Where Redis is: a URL, or the seed nodes of a cluster (the others are discovered from them). */
-export type RedisTarget = { url: string } | { cluster: ReadonlyArray<{ host: string; port: number }> };
+type HostPort = { host: string; port: number };
 
-/** The target a loaded config names: the cluster when one is configured, else `url`. */
-export function redisTarget(config: { redisCluster: ReadonlyArray<{ host: string; port: number }> | null }, url: string | null): RedisTarget {
+/**
+ * Where Redis is: a URL, the seed nodes of a cluster (the others are discovered from them), or
+ * Sentinels and the name of the master they watch (ioredis asks them for it, again after a failover).
+ */
+export type RedisTarget = { url: string } | { cluster: ReadonlyArray<HostPort> } | { sentinels: ReadonlyArray<HostPort>; name: string };
+
+/** The target a loaded config names: the cluster or the Sentinels when configured, else `url`. */
+export function redisTarget(
+  config: { redisCluster: ReadonlyArray<HostPort> | null; redisSentinel?: { sentinels: ReadonlyArray<HostPort>; name: string } | null },
+  url: string | null,
+): RedisTarget {
   if (config.redisCluster) return { cluster: config.redisCluster };
+  if (config.redisSentinel) return { sentinels: config.redisSentinel.sentinels, name: config.redisSentinel.name };
   if (!url) throw new Error('no Redis URL and no cluster nodes');
   return { url };
 }
@@ -36,7 +45,8 @@ const BY_PURPOSE: Record<ConnectionPurpose, RedisOptions> = {
 export function connect(target: RedisTarget | string, purpose: ConnectionPurpose, extra: RedisOptions = {}): RedisClient {
   const where = typeof target === 'string' ? { url: target } : target;
   const options: RedisOptions = { connectionName: `spool-${purpose}`, retryStrategy: backoff, ...BY_PURPOSE[purpose], ...extra };
-  if (!isCluster(where)) return new Redis(where.url, options);
+  if ('url' in where) return new Redis(where.url, options);
+  if ('sentinels' in where) return new Redis({ ...options, sentinels: [...where.sentinels], name: where.name, sentinelRetryStrategy: backoff });
   const { enableOfflineQueue, ...nodeOptions } = options;
   const cluster: ClusterOptions = {
     // Per-node options; the cluster itself reconnects and follows failovers (MOVED, slot refresh).

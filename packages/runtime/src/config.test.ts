@@ -32,6 +32,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'no-port' })).toThrow(/REDIS_CLUSTER_NODES/);
   });
 
+  it('reads Redis Sentinels and the master name', () => {
+    expect(loadConfig({}).redisSentinel).toBeNull();
+    expect(loadConfig({ REDIS_SENTINELS: 's1:26379,s2:26379' }).redisSentinel).toEqual({ sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26379 }], name: 'mymaster' });
+    expect(loadConfig({ REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'spool' }).redisSentinel?.name).toBe('spool');
+  });
+
   it('runs one worker process per core by default; SPOOL_WORKERS=0 keeps one process', () => {
     expect(loadConfig({}).workers).toBeGreaterThanOrEqual(1);
     expect(loadConfig({ SPOOL_WORKERS: '0' }).workers).toBe(0);

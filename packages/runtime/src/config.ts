@@ -36,6 +36,9 @@ export const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** `host:port,...` of Redis Cluster nodes (any few; the rest are discovered). Overrides REDIS_URL. */
   REDIS_CLUSTER_NODES: csv.pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each node as host:port')).min(1)).optional(),
+  /** `host:port,...` of Redis Sentinels; with REDIS_SENTINEL_NAME, Spool follows that master's failovers. */
+  REDIS_SENTINELS: csv.pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each sentinel as host:port')).min(1)).optional(),
+  REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
   /** Worker processes `npm start` runs beside the api process; 0: every role in this one process. */
   SPOOL_WORKERS: z.coerce.number().int().min(0).max(256).optional(),
 });
@@ -154,8 +157,10 @@ export interface Config {
   dataDir: string;
   secretKey: string | null;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
-  /** Redis Cluster seed nodes; null: a single Redis (redisUrl). */
+  /** Redis Cluster seed nodes; null: a single Redis (redisUrl, or the Sentinels' master). */
   redisCluster: Array<{ host: string; port: number }> | null;
+  /** Redis Sentinels and the master they watch; null: no Sentinel. */
+  redisSentinel: { sentinels: Array<{ host: string; port: number }>; name: string } | null;
   /** Worker processes `npm start` supervises beside the api process (0: one process for all). */
   workers: number;
   /**
@@ -232,6 +237,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>, readFile:
     secretKey: e.SPOOL_SECRET_KEY ?? null,
     logLevel: e.LOG_LEVEL,
     redisCluster: (e.REDIS_CLUSTER_NODES ?? file.redis.cluster)?.map(parseNode) ?? null,
+    redisSentinel: e.REDIS_SENTINELS ? { sentinels: e.REDIS_SENTINELS.map(parseNode), name: e.REDIS_SENTINEL_NAME } : null,
     workers: e.SPOOL_WORKERS ?? availableParallelism(),
     demoModel: defaultUpstream === null && models.length === 0,
   };

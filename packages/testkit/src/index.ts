@@ -5,6 +5,8 @@ export {
   deleteByPrefix,
   dockerEngineAnswers,
   startRedisCluster,
+  startRedisSentinel,
+  type SpawnedSentinelSetup,
   hasRedisClusterTools,
   type ClusterNode,
   type RedisClusterOptions,

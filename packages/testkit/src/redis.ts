@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createConnection, createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
@@ -207,6 +207,8 @@ class RedisProcess {
     readonly dir: string,
     private readonly appendOnly: boolean,
     private readonly extraArgs: string[] = [],
+    /** A config file to start from (redis-server takes it as its first argument). */
+    private readonly configFile: string | null = null,
   ) {}
 
   get url(): string {
@@ -220,6 +222,7 @@ class RedisProcess {
     // default everysec fsync could lose the last second of them.
     if (this.appendOnly) args.push('--appendfsync', 'always');
     args.push(...this.extraArgs);
+    if (this.configFile) args.unshift(this.configFile);
     this.output = '';
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
@@ -496,6 +499,72 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
       waitHealthy,
       stop,
     };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+export interface SpawnedSentinelSetup {
+  /** The Sentinels, as a client's `sentinels` option wants them. */
+  sentinels: ClusterNode[];
+  /** The name the Sentinels know the master by. */
+  name: string;
+  /** The port of the node that is master now, as the Sentinels report it. */
+  masterPort(): Promise<number>;
+  /** Crashes a node (SIGKILL by default); the Sentinels promote the replica. */
+  kill(port: number, signal?: NodeJS.Signals): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * A master, one replica and one Sentinel watching them (quorum 1, a node is down after 1 s), from
+ * `redis-server` on free loopback ports in a temp dir. `stop()` ends all three.
+ */
+export async function startRedisSentinel(): Promise<SpawnedSentinelSetup> {
+  const root = await mkdtemp(join(tmpdir(), 'spool-sentinel-'));
+  const procs = new Map<number, RedisProcess>();
+  const stop = async () => {
+    await Promise.all([...procs.values()].map((p) => p.terminate()));
+    await rm(root, { recursive: true, force: true });
+  };
+  const name = 'spool-master';
+  try {
+    const start = async (extra: (port: number, dir: string) => string[]) => {
+      const port = await freePort();
+      const dir = join(root, String(port));
+      await mkdir(dir, { recursive: true });
+      const proc = new RedisProcess(port, dir, false, extra(port, dir));
+      await proc.start();
+      procs.set(port, proc);
+      return port;
+    };
+    const master = await start(() => []);
+    await start(() => ['--replicaof', '127.0.0.1', String(master)]);
+    const sentinelPort = await freePort();
+    const dir = join(root, 'sentinel');
+    await mkdir(dir, { recursive: true });
+    const conf = join(dir, 'sentinel.conf');
+    await writeFile(
+      conf,
+      [`port ${sentinelPort}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${name} 127.0.0.1 ${master} 1`, `sentinel down-after-milliseconds ${name} 1000`, `sentinel failover-timeout ${name} 3000`, ''].join('\n'),
+    );
+    // RedisProcess starts `redis-server --port … <extra>`; a config file must come first, so the
+    // Sentinel is its own child here.
+    const sentinel = new RedisProcess(sentinelPort, dir, false, ['--sentinel'], conf);
+    await sentinel.start();
+    procs.set(sentinelPort, sentinel);
+    const masterPort = async () => {
+      const out = await redisCli(['-p', String(sentinelPort), 'sentinel', 'get-master-addr-by-name', name]);
+      return Number(out.trim().split('\n')[1]);
+    };
+    // The Sentinel must have found the replica before it can promote it.
+    const deadline = Date.now() + 30_000;
+    while (!/num-slaves\n1/.test(await redisCli(['-p', String(sentinelPort), 'sentinel', 'master', name]).catch(() => ''))) {
+      if (Date.now() > deadline) throw new Error('the Sentinel did not find the replica');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return { sentinels: [{ host: '127.0.0.1', port: sentinelPort }], name, masterPort, kill: (port, signal = 'SIGKILL') => procs.get(port)?.kill(signal), stop };
   } catch (err) {
     await stop();
     throw err;

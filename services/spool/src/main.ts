@@ -32,9 +32,9 @@ async function main(): Promise<void> {
   if (process.send) process.once('disconnect', () => void shutdown.run().then(() => process.exit(0)));
 
   let redis: { url: string | null; stop: () => Promise<void> };
-  if (config.redisCluster) {
+  if (config.redisCluster || config.redisSentinel) {
     redis = { url: null, stop: async () => undefined };
-    logger.info({ cluster: config.redisCluster }, 'redis cluster');
+    logger.info({ cluster: config.redisCluster, sentinel: config.redisSentinel }, 'redis');
   } else {
     try {
       const resolved = await resolveRedis(config.redisUrl, config.dataDir);
