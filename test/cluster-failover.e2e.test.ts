@@ -63,4 +63,21 @@ describe.skipIf(!hasRedisClusterTools())('Redis Cluster failover', () => {
     const after = await client.responses.create({ model: 'm', input: '!words 3' });
     expect(after.output_text.split(' ')).toHaveLength(3);
   }, 120_000);
+
+  it('ends every response in flight terminal when the master holding the queues is killed', async () => {
+    const { client, keys } = spool;
+    await cluster.waitHealthy();
+    const created = await Promise.all(Array.from({ length: 6 }, () => client.responses.create({ model: 'm', input: '!delay 40\n!words 120', background: true })));
+    const queueMaster = await cluster.masterOf(`${keys.bullPrefix}:turns:id`);
+    await until(async () => (await client.responses.retrieve(created[0]!.id)).output.length > 0, 20_000);
+
+    cluster.kill(queueMaster);
+    const finals = await Promise.all(created.map((r) => settled(client, r.id)));
+    for (const r of finals) {
+      expect(['completed', 'failed', 'incomplete']).toContain(r.status);
+      for (const item of r.output) expect((item as { status?: string }).status).not.toBe('in_progress');
+    }
+    const after = await until(() => client.responses.create({ model: 'm', input: '!words 3' }).catch(() => null), 30_000, 250);
+    expect(after.output_text.split(' ')).toHaveLength(3);
+  }, 120_000);
 });
