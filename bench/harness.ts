@@ -114,7 +114,10 @@ export async function openBench(opts: Options): Promise<Bench> {
         });
       const children: Record<string, BenchChild<SpoolReady>> = {};
       try {
-        if (opts.topology === 'one') children.spool = await start('all', 'api,llm,mcp');
+        if (opts.workers > 0) {
+          children['spool-api'] = await start('api', 'api');
+          for (let i = 1; i <= opts.workers; i++) children[`spool-worker-${i}`] = await start(`worker-${i}`, 'llm,mcp');
+        } else if (opts.topology === 'one') children.spool = await start('all', 'api,llm,mcp');
         else {
           children['spool-api'] = await start('api', 'api');
           children['spool-workers'] = await start('workers', 'llm,mcp');

@@ -36,6 +36,11 @@ const OptionsSchema = z.object({
    * the llm and mcp workers in another (SPOOL_ROLES), so Spool can use two cores.
    */
   topology: z.enum(['one', 'split']).default('one'),
+  /**
+   * > 0: the layout `npm start` supervises, an api process plus this many worker processes
+   * (llm,mcp each), overriding `topology`. 0: `topology` decides.
+   */
+  workers: int(0).max(64).default(0),
   /** Redis's append-only file: on as `npm start` runs its own Redis (every write also goes to disk). */
   redisAof: z.enum(['on', 'off']).default('on'),
   /** Rewrite BENCHMARKS.md from bench/results/latest.json and bench/findings.md, without running. */
@@ -60,6 +65,7 @@ const FLAG_TO_KEY: Record<string, keyof Options> = {
   'idle-responses': 'idleResponses',
   words: 'words',
   topology: 'topology',
+  workers: 'workers',
   'spool-node-args': 'spoolNodeArgs',
   'redis-aof': 'redisAof',
   'report-only': 'reportOnly',
@@ -73,6 +79,7 @@ export const USAGE = `npm run bench [-- --only latency,streaming] [--duration 5]
                    --rate N (BENCH_RATE, 500)  --idle-readers N (BENCH_IDLE_READERS, 10000)
                    --idle-responses N (BENCH_IDLE_RESPONSES, 1000)  --words N (BENCH_WORDS, 10)
                    --topology one|split (BENCH_TOPOLOGY, one)   split: api and workers in two processes
+                   --workers N (BENCH_WORKERS, 0)   an api process plus N worker processes, as npm start runs them
                    --redis-aof on|off (BENCH_REDIS_AOF, on)   Redis append-only file, as npm start runs it
                    --spool-node-args "..." (BENCH_SPOOL_NODE_ARGS)  extra node flags for Spool, e.g. an experiment preload
                    --report-only   rewrite BENCHMARKS.md from bench/results/latest.json and bench/findings.md`;

@@ -1,8 +1,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteByPrefix } from '@spool/testkit';
 import { startTestMcpServer, type TestMcpServer } from './mcp-servers/index.ts';
-import { startTestSpool, type TestSpool } from './support/spool.ts';
+import { deleteTestData, startTestSpool, type TestSpool } from './support/spool.ts';
 
 /** Approvals park the call until a matching mcp_approval_response arrives, and run it exactly once. */
 let spool: TestSpool;
@@ -178,7 +177,7 @@ describe('parked state outlives processes and expires with the response', () => 
       expect(callsOf('delete_thing')).toBe(before);
     } finally {
       await short.close();
-      await deleteByPrefix(short.redisUrl, short.prefix);
+      await deleteTestData(short.redisTarget, short.prefix);
     }
   });
 });

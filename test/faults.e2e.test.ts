@@ -1,9 +1,9 @@
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { deleteByPrefix, startScriptedUpstream, uniquePrefix, type ScriptedUpstream } from '@spool/testkit';
+import { startScriptedUpstream, uniquePrefix, type ScriptedUpstream } from '@spool/testkit';
 import { startTestMcpServer } from './mcp-servers/index.ts';
 import { startSpoolProcess, type SpoolProcess } from './support/processes.ts';
-import { eventsOf, readSse, testRedisUrl, until, untilTerminal } from './support/spool.ts';
+import { deleteTestData, eventsOf, readSse, redisEnv, testRedisTarget, until, untilTerminal } from './support/spool.ts';
 
 /**
  * Faults with real processes: the built services run as child processes on a real Redis; the
@@ -16,7 +16,7 @@ let env: Record<string, string>;
 
 beforeAll(async () => {
   upstream = await startScriptedUpstream();
-  env = { REDIS_URL: testRedisUrl(), SPOOL_PREFIX: prefix, UPSTREAM_BASE_URL: upstream.url, UPSTREAM_API_KEY: 'k' };
+  env = { ...redisEnv(), SPOOL_PREFIX: prefix, UPSTREAM_BASE_URL: upstream.url, UPSTREAM_API_KEY: 'k' };
 });
 // Each test runs only its own processes: a worker left from another test would take its jobs.
 afterEach(async () => {
@@ -24,7 +24,7 @@ afterEach(async () => {
 });
 afterAll(async () => {
   await upstream?.close();
-  await deleteByPrefix(testRedisUrl(), prefix);
+  await deleteTestData(testRedisTarget(), prefix);
 });
 
 describe('a worker killed mid-turn', () => {

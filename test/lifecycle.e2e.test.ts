@@ -1,8 +1,8 @@
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKeys, QUEUES, turnJob, type Keys } from '@spool/contracts';
+import { QUEUES, turnJob, type Keys } from '@spool/contracts';
+import type { RedisClient } from '@spool/redis';
 import { eventsOf, readSse, startTestSpool, until, type TestSpool } from './support/spool.ts';
 
 /**
@@ -14,15 +14,15 @@ let spool: TestSpool;
 let client: OpenAI;
 let other: OpenAI;
 let keys: Keys;
-let redis: Redis;
+let redis: RedisClient;
 let turns: Queue;
 
 beforeAll(async () => {
   spool = await startTestSpool({ name: 'lifecycle', env: { SPOOL_API_KEYS: 'test-key,other-key' }, file: { limits: { keepalive_ms: 200 } } });
   client = spool.client;
   other = spool.clientWith('other-key');
-  keys = createKeys(spool.prefix);
-  redis = new Redis(spool.redisUrl, { maxRetriesPerRequest: null });
+  keys = spool.keys;
+  redis = spool.connectRedis();
   turns = new Queue(QUEUES.turns, { connection: redis, prefix: keys.bullPrefix });
 });
 afterAll(async () => {
@@ -156,7 +156,7 @@ describe('cancel', () => {
 
   it('cancels a queued response that no worker has taken, and removes its job', async () => {
     const apiOnly = await startTestSpool({ name: 'lifecycle-api', env: { SPOOL_ROLES: 'api' } });
-    const apiOnlyTurns = new Queue(QUEUES.turns, { connection: redis, prefix: createKeys(apiOnly.prefix).bullPrefix });
+    const apiOnlyTurns = new Queue(QUEUES.turns, { connection: redis, prefix: apiOnly.keys.bullPrefix });
     try {
       const r = await apiOnly.client.responses.create({ model: 'm', input: 'hi', background: true });
       const jobId = turnJob.jobId({ responseId: r.id, turn: 0 });

@@ -1,8 +1,7 @@
 import OpenAI from 'openai';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEverything, startTestMcpServer, type EverythingServer, type TestMcpServer } from './mcp-servers/index.ts';
-import { startTestSpool, until, type TestSpool } from './support/spool.ts';
+import { keysUnder, startTestSpool, until, type TestSpool } from './support/spool.ts';
 
 /**
  * MCP tools end to end: real MCP servers (server-everything over Streamable HTTP, SSE and stdio,
@@ -281,14 +280,11 @@ describe('MCP credentials and safety', () => {
       input: '!call a__echo {"message":"s"}',
       tools: [{ type: 'mcp', server_label: 'a', server_url: authServer.url, headers: { Authorization: SECRET }, ...never }],
     });
-    const redis = new Redis(spool.redisUrl);
+    const redis = spool.connectRedis();
     try {
       const dump: string[] = [];
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${spool.prefix}*`, 'COUNT', 500);
-        cursor = next;
-        for (const key of keys) {
+      {
+        for (const key of await keysUnder(redis, spool.prefix)) {
           const type = await redis.type(key);
           if (type === 'hash') dump.push(JSON.stringify(await redis.hgetall(key)));
           else if (type === 'stream') dump.push(JSON.stringify(await redis.xrange(key, '-', '+')));
@@ -296,7 +292,7 @@ describe('MCP credentials and safety', () => {
           else if (type === 'list') dump.push(JSON.stringify(await redis.lrange(key, 0, -1)));
           else if (type === 'zset') dump.push(JSON.stringify(await redis.zrange(key, 0, -1)));
         }
-      } while (cursor !== '0');
+      }
       expect(dump.length).toBeGreaterThan(0);
       expect(dump.join('\n')).not.toContain('s3cret-token-value');
     } finally {

@@ -1,7 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSpool, until, type TestSpool } from './support/spool.ts';
 
@@ -72,7 +71,7 @@ describe('webhooks', () => {
     const r = await spool.client.responses.create({ model: 'm', input: '!fail 500', background: true });
     const delivery = await until(async () => received.ok!.find((d) => d.body.includes(r.id)));
     expect(await verifier.webhooks.unwrap(delivery.body, delivery.headers)).toMatchObject({ type: 'response.failed' });
-    const redis = new Redis(spool.redisUrl);
+    const redis = spool.connectRedis();
     try {
       const dead = await until(async () => {
         const list = await redis.lrange(`${spool.prefix}webhooks:dead`, 0, -1);

@@ -20,7 +20,7 @@ export async function startSpoolProcess(env: Record<string, string>, roles: stri
   const port = roles.includes('api') ? await freePort() : 0;
   const child = spawn(process.execPath, ['--import', 'tsx', 'services/spool/src/main.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', ...env, SPOOL_ROLES: roles, PORT: String(port), HOST: '127.0.0.1' },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', SPOOL_WORKERS: '0', ...env, SPOOL_ROLES: roles, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

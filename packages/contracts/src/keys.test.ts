@@ -28,6 +28,15 @@ describe('keys', () => {
     expect(keys.watchdogLock).toBe('spool:watchdog:lock');
   });
 
+  it('on a cluster, hash-tags BullMQ\'s prefix (all queues in one slot, as flows need) and shards pub/sub', () => {
+    const cluster = createKeys('spool:', { cluster: true });
+    expect(cluster.bullPrefix).toBe('{spool:bull}');
+    expect(cluster.pubsub).toBe('sharded');
+    expect(keys.pubsub).toBe('classic');
+    // The response keys keep their own tag: responses spread over the shards.
+    expect(cluster.record('resp_1')).toBe('spool:resp:{resp_1}');
+  });
+
   it('refuses a prefix that would break hash tags', () => {
     expect(() => createKeys('a{b}')).toThrow(/braces/);
   });

@@ -35,13 +35,32 @@ export interface Keys {
   readonly inflight: string;
   /** String with a TTL: held by the one process running the watchdog's scan this interval. */
   readonly watchdogLock: string;
+  /**
+   * How channels are published and subscribed: `sharded` (SPUBLISH/SSUBSCRIBE, Redis 7+) on a
+   * cluster, where a channel then lives on the shard of its hash tag like the response's keys;
+   * `classic` on a single Redis, which keeps Redis 6.2 working.
+   */
+  readonly pubsub: 'sharded' | 'classic';
+  /** String: the API key generated for a server that has none and listens beyond loopback. */
+  readonly generatedApiKey: string;
 }
 
-export function createKeys(prefix: string): Keys {
+export interface KeyOptions {
+  /** Redis Cluster: BullMQ's prefix becomes a hash tag and pub/sub is sharded. */
+  cluster?: boolean;
+}
+
+export function createKeys(prefix: string, opts: KeyOptions = {}): Keys {
   if (/[\s{}]/.test(prefix)) throw new Error(`Redis key prefix must not contain spaces or braces: '${prefix}'`);
   return {
     prefix,
-    bullPrefix: `${prefix}bull`,
+    // BullMQ's scripts touch several keys of a queue, and a flow (a turn job with its MCP
+    // children) touches two queues at once: on a cluster all of them must share one slot, which
+    // BullMQ's docs get by a hash tag around the prefix. A single Redis keeps the untagged name,
+    // so the queues of a running deployment stay where they are.
+    bullPrefix: opts.cluster ? `{${prefix}bull}` : `${prefix}bull`,
+    pubsub: opts.cluster ? 'sharded' : 'classic',
+    generatedApiKey: `${prefix}generated-api-key`,
     record: (id) => `${prefix}resp:{${id}}`,
     jobKey: `${prefix}job-key`,
     webhookDeadLetters: `${prefix}webhooks:dead`,

@@ -1,4 +1,5 @@
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisClient } from './connection.ts';
 import { ParkedApprovalSchema, type Keys, type ParkedApproval } from '@spool/contracts';
 
 /**
@@ -42,7 +43,7 @@ export type ClaimResult = { kind: 'claimed'; parked: ParkedApproval } | { kind: 
 /** Parked approvals: written when a turn asks for approval, claimed once by the follow-up. */
 export class ApprovalStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {
     if (typeof redis.spoolClaimApproval !== 'function') redis.defineCommand('spoolClaimApproval', { numberOfKeys: 1, lua: CLAIM });

@@ -1,4 +1,4 @@
-export { connect, waitReady, type ConnectionPurpose } from './connection.ts';
+export { connect, isCluster, redisTarget, waitReady, type ConnectionPurpose, type RedisClient, type RedisTarget } from './connection.ts';
 export {
   APPEND_GONE,
   APPEND_SEALED,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.ts';
 import type { Keys } from '@spool/contracts';
 
 /**
@@ -11,7 +11,7 @@ import type { Keys } from '@spool/contracts';
  */
 export class InflightIndex {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.ts';
 import { parseEventLines, type LogEntry } from './log-format.ts';
 
 export type LiveMessage =
@@ -39,8 +39,18 @@ export class LiveHub {
   private flushScheduled = false;
   private connectedOnce = false;
 
-  constructor(private readonly subscriber: Redis) {
-    subscriber.on('message', (channel: string, message: string) => {
+  private readonly sharded: boolean;
+
+  /**
+   * `pubsub` must match how the scripts publish (Keys.pubsub): `sharded` listens with SSUBSCRIBE
+   * (ioredis's Cluster routes each channel to the master of its slot), `classic` with SUBSCRIBE.
+   */
+  constructor(
+    private readonly subscriber: RedisClient,
+    pubsub: 'sharded' | 'classic' = 'classic',
+  ) {
+    this.sharded = pubsub === 'sharded';
+    subscriber.on(this.sharded ? 'smessage' : 'message', (channel: string, message: string) => {
       const set = this.handlers.get(channel);
       if (!set || set.size === 0) return;
       const parsed = parseLiveMessage(message);
@@ -55,6 +65,22 @@ export class LiveHub {
       this.flush();
     });
     if (subscriber.status === 'ready') this.connectedOnce = true;
+    // A cluster's sharded subscribers reconnect on their own (to a promoted replica after a
+    // failover) and subscribe again; once they have, messages sent meanwhile may be lost.
+    subscriber.on('subscribersReady', () => {
+      if (this.handlers.size > 0) for (const set of this.handlers.values()) for (const handler of [...set]) handler({ kind: 'resync' });
+    });
+  }
+
+  private subscribeAll(channels: string[]): Promise<unknown> {
+    if (!this.sharded) return this.subscriber.subscribe(...channels);
+    // One SSUBSCRIBE holds channels of one slot only; a response's channel is its own slot.
+    return Promise.all(channels.map((c) => this.subscriber.ssubscribe(c)));
+  }
+
+  private unsubscribeAll(channels: string[]): Promise<unknown> {
+    if (!this.sharded) return this.subscriber.unsubscribe(...channels);
+    return Promise.all(channels.map((c) => this.subscriber.sunsubscribe(c)));
   }
 
   /**
@@ -130,9 +156,9 @@ export class LiveHub {
     this.toSubscribe = [];
     this.toUnsubscribe = [];
     // Best effort: a failed unsubscribe only leaves an idle channel until the next reconnect.
-    if (leaving.length > 0) this.subscriber.unsubscribe(...leaving).catch(() => undefined);
+    if (leaving.length > 0) this.unsubscribeAll(leaving).catch(() => undefined);
     if (joining.length > 0) {
-      this.subscriber.subscribe(...joining.map((s) => s.channel)).then(
+      this.subscribeAll(joining.map((s) => s.channel)).then(
         () => joining.forEach((s) => s.done()),
         (err: unknown) => joining.forEach((s) => s.done(err)),
       );
@@ -147,7 +173,7 @@ export class LiveHub {
     const channels = [...this.handlers.keys()];
     if (channels.length > 0) {
       try {
-        await this.subscriber.subscribe(...channels);
+        await this.subscribeAll(channels);
       } catch {
         return; // disconnected again: the next 'ready' resyncs
       }

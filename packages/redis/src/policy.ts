@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.ts';
 
 /**
  * Spool's records, logs and parked approvals expire by TTL, and BullMQ's queues have none: a
@@ -12,7 +12,7 @@ export type EvictionCheck =
   /** CONFIG is renamed or refused (many managed services): nothing to check with. */
   | { kind: 'unknown'; reason: string };
 
-export async function checkEvictionPolicy(redis: Pick<Redis, 'config'>): Promise<EvictionCheck> {
+export async function checkEvictionPolicy(redis: Pick<RedisClient, 'config'>): Promise<EvictionCheck> {
   let reply: unknown;
   try {
     reply = await redis.config('GET', 'maxmemory-policy');

@@ -133,3 +133,13 @@ redis.call('EXPIRE', KEYS[2], ARGV[5])
 redis.call('PUBLISH', ARGV[1], 'end')
 return 1
 `;
+
+/**
+ * The scripts as they run on a deployment whose channels are sharded (Keys.pubsub): every
+ * PUBLISH becomes SPUBLISH, which Redis 7 accepts on a single server and on a cluster, where the
+ * channel's hash tag (the response id) puts it on the shard that runs the script. One switch, so
+ * the scripts above read as plain Redis.
+ */
+export function forPubsub(lua: string, pubsub: 'sharded' | 'classic'): string {
+  return pubsub === 'sharded' ? lua.replaceAll("redis.call('PUBLISH'", "redis.call('SPUBLISH'") : lua;
+}

@@ -1,8 +1,9 @@
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisClient } from './connection.ts';
 import type { Keys } from '@spool/contracts';
 import type { EventDraft, LifecycleType, Response, ResponseStatus } from '@spool/protocol';
 import { parseLogRange, rangeStartAfter, type LogEntry } from './log-format.ts';
-import { APPEND, CREATE, SEAL_IF } from './scripts.ts';
+import { APPEND, CREATE, SEAL_IF, forPubsub } from './scripts.ts';
 
 export type { LogEntry };
 
@@ -100,11 +101,11 @@ declare module 'ioredis' {
 }
 
 /** Registers the Lua scripts on a connection (EVALSHA with automatic fallback to EVAL). */
-export function defineScripts(redis: Redis): void {
+export function defineScripts(redis: RedisClient, pubsub: 'sharded' | 'classic' = 'classic'): void {
   if (typeof redis.spoolAppend === 'function') return;
-  redis.defineCommand('spoolCreate', { numberOfKeys: 2, lua: CREATE });
-  redis.defineCommand('spoolAppend', { numberOfKeys: 3, lua: APPEND });
-  redis.defineCommand('spoolSealIf', { numberOfKeys: 2, lua: SEAL_IF });
+  redis.defineCommand('spoolCreate', { numberOfKeys: 2, lua: forPubsub(CREATE, pubsub) });
+  redis.defineCommand('spoolAppend', { numberOfKeys: 3, lua: forPubsub(APPEND, pubsub) });
+  redis.defineCommand('spoolSealIf', { numberOfKeys: 2, lua: forPubsub(SEAL_IF, pubsub) });
 }
 
 /**
@@ -118,11 +119,11 @@ export class ResponseStore {
   readonly staleAfterMs: number;
 
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     readonly keys: Keys,
     opts: { maxPublishBytes?: number; staleAfterMs?: number } = {},
   ) {
-    defineScripts(redis);
+    defineScripts(redis, keys.pubsub);
     this.maxPublishBytes = opts.maxPublishBytes ?? DEFAULT_MAX_PUBLISH_BYTES;
     this.staleAfterMs = opts.staleAfterMs ?? 60_000;
   }
@@ -205,16 +206,15 @@ export class ResponseStore {
     return this.redis.hget(this.keys.record(id), 'request');
   }
 
-  /** Several records in one round trip (the previous_response_id chain). */
+  /**
+   * Several records at once (the previous_response_id chain). Each record is its own slot, so on
+   * a cluster they are read by separate commands (a cluster pipeline must stay on one node);
+   * sent in the same tick, they still cost about one round trip per shard.
+   */
   async getMany(ids: string[]): Promise<Array<ResponseRecord | null>> {
     if (ids.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hmget(this.keys.record(id), ...FIELDS);
-    const results = (await pipeline.exec()) ?? [];
-    return results.map(([err, values], i) => {
-      if (err) throw err;
-      return parseRecord(ids[i] as string, values as Array<string | null>);
-    });
+    const values = await Promise.all(ids.map((id) => this.redis.hmget(this.keys.record(id), ...FIELDS)));
+    return values.map((v, i) => parseRecord(ids[i] as string, v));
   }
 
   /**

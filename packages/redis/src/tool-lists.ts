@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.ts';
 import { z } from 'zod';
 import type { Keys, McpCredentials } from '@spool/contracts';
 import { McpToolInfoSchema, type McpToolInfo } from '@spool/protocol';
@@ -27,7 +27,7 @@ const ToolsSchema = z.array(McpToolInfoSchema);
  */
 export class ToolListCache {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly digest: (text: string) => string,
     /** 0 turns the cache off. */
@@ -50,7 +50,8 @@ export class ToolListCache {
   /** The cached listings of these sources, in order; null where there is none (or it is unreadable). */
   async getMany(sources: ToolListSource[]): Promise<Array<McpToolInfo[] | null>> {
     if (!this.enabled || sources.length === 0) return sources.map(() => null);
-    const raw = await this.redis.mget(...sources.map((s) => this.key(s)));
+    // One GET per listing, not MGET: the digests land in different slots of a cluster.
+    const raw = await Promise.all(sources.map((s) => this.redis.get(this.key(s))));
     return raw.map((text) => {
       if (text === null) return null;
       try {

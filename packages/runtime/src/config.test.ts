@@ -25,6 +25,38 @@ describe('loadConfig', () => {
     expect(loadConfig({ UPSTREAM_BASE_URL: 'http://h:1/v1', UPSTREAM_API_KEY: 'u', OPENAI_API_KEY: 'o' }).defaultUpstream).toMatchObject({ baseUrl: 'http://h:1/v1', apiKey: 'u' });
   });
 
+  it('reads an empty variable as unset, as a compose file passes `X: ${X:-}`', () => {
+    const c = loadConfig({ UPSTREAM_BASE_URL: '', UPSTREAM_API_KEY: '', OPENAI_API_KEY: 'sk-o', SPOOL_API_KEYS: '', REDIS_URL: ' ', SPOOL_PREFIX: '' });
+    expect(c.defaultUpstream).toMatchObject({ baseUrl: 'https://api.openai.com/v1', apiKey: 'sk-o' });
+    expect(c).toMatchObject({ apiKeys: [], redisUrl: null, prefix: 'spool:' });
+    expect(loadConfig({ UPSTREAM_BASE_URL: '', UPSTREAM_API_KEY: '', OPENAI_API_KEY: '' })).toMatchObject({ defaultUpstream: null, demoModel: true });
+  });
+
+  it('reads Redis Cluster nodes from REDIS_CLUSTER_NODES or redis.cluster, the environment first', () => {
+    expect(loadConfig({}).redisCluster).toBeNull();
+    expect(loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-2:7001' }).redisCluster).toEqual([
+      { host: '10.0.0.1', port: 7000 },
+      { host: 'redis-2', port: 7001 },
+    ]);
+    const yaml = 'redis:\n  cluster: ["a:1", "b:2"]\n';
+    expect(loadConfig({ SPOOL_CONFIG: 'f.yaml' }, () => yaml).redisCluster).toEqual([{ host: 'a', port: 1 }, { host: 'b', port: 2 }]);
+    expect(loadConfig({ SPOOL_CONFIG: 'f.yaml', REDIS_CLUSTER_NODES: 'c:3' }, () => yaml).redisCluster).toEqual([{ host: 'c', port: 3 }]);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'no-port' })).toThrow(/REDIS_CLUSTER_NODES/);
+  });
+
+  it('reads Redis Sentinels and the master name', () => {
+    expect(loadConfig({}).redisSentinel).toBeNull();
+    expect(loadConfig({ REDIS_SENTINELS: 's1:26379,s2:26379' }).redisSentinel).toEqual({ sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26379 }], name: 'mymaster' });
+    expect(loadConfig({ REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'spool' }).redisSentinel?.name).toBe('spool');
+  });
+
+  it('runs one worker process per core by default; SPOOL_WORKERS=0 keeps one process', () => {
+    expect(loadConfig({}).workers).toBeGreaterThanOrEqual(1);
+    expect(loadConfig({ SPOOL_WORKERS: '0' }).workers).toBe(0);
+    expect(loadConfig({ SPOOL_WORKERS: '3' }).workers).toBe(3);
+    expect(() => loadConfig({ SPOOL_WORKERS: '-1' })).toThrow(/SPOOL_WORKERS/);
+  });
+
   it('reads the YAML file, and the environment overrides it', () => {
     const yaml = 'api_keys: [from-file]\nmodels:\n  - name: "gpt-*"\n    base_url: http://u:1/v1\n    api_key_env: MY_KEY\n';
     const c = loadConfig({ SPOOL_CONFIG: 'spool.yaml', MY_KEY: 'k1' }, () => yaml);

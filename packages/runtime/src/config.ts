@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { WEBHOOK_EVENT_TYPES, WebhookEventTypeSchema } from '@spool/protocol';
@@ -37,6 +38,13 @@ export const EnvSchema = z.object({
   UPSTREAM_API_KEY: z.string().optional(),
   OPENAI_API_KEY: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `host:port,...` of Redis Cluster nodes (any few; the rest are discovered). Overrides REDIS_URL. */
+  REDIS_CLUSTER_NODES: csv.pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each node as host:port')).min(1)).optional(),
+  /** `host:port,...` of Redis Sentinels; with REDIS_SENTINEL_NAME, Spool follows that master's failovers. */
+  REDIS_SENTINELS: csv.pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each sentinel as host:port')).min(1)).optional(),
+  REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
+  /** Worker processes `npm start` runs beside the api process; 0: every role in this one process. */
+  SPOOL_WORKERS: z.coerce.number().int().min(0).max(256).optional(),
 });
 
 export const ModelRouteSchema = z
@@ -153,6 +161,18 @@ export const LimitsSchema = z
   })
   .strict();
 
+/** `redis.cluster`: the nodes of a Redis Cluster, as REDIS_CLUSTER_NODES (which wins). */
+export const RedisFileSchema = z
+  .object({
+    cluster: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each node as host:port')).min(1).optional(),
+    /**
+     * Spool's records expire by TTL and must never be evicted early: it refuses to start on a Redis
+     * whose `maxmemory-policy` evicts keys, unless told that the operator accepts losing them.
+     */
+    allow_eviction: z.boolean().default(false),
+  })
+  .strict();
+
 export const FileSchema = z
   .object({
     api_keys: z.array(z.string().min(1)).default([]),
@@ -163,11 +183,7 @@ export const FileSchema = z
     limits: LimitsSchema.default(LimitsSchema.parse({})),
     /** Origins whose pages may call Spool from a browser (CORS); `*` for any. Empty: none. */
     cors: z.object({ allow_origins: z.array(z.string().min(1)).default([]) }).strict().default({ allow_origins: [] }),
-    /**
-     * Spool's records expire by TTL and must never be evicted early: it refuses to start on a Redis
-     * whose `maxmemory-policy` evicts keys, unless told that the operator accepts losing them.
-     */
-    redis: z.object({ allow_eviction: z.boolean().default(false) }).strict().default({ allow_eviction: false }),
+    redis: RedisFileSchema.default({ allow_eviction: false }),
   })
   .strict();
 
@@ -205,6 +221,17 @@ export interface Config {
   dataDir: string;
   secretKey: string | null;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
+  /** Redis Cluster seed nodes; null: a single Redis (redisUrl, or the Sentinels' master). */
+  redisCluster: Array<{ host: string; port: number }> | null;
+  /** Redis Sentinels and the master they watch; null: no Sentinel. */
+  redisSentinel: { sentinels: Array<{ host: string; port: number }>; name: string } | null;
+  /** Worker processes `npm start` supervises beside the api process (0: one process for all). */
+  workers: number;
+  /**
+   * No upstream at all: the built-in demo model serves every model name. An api-only process
+   * needs to know it too, although the llm processes are the ones that run it.
+   */
+  demoModel: boolean;
 }
 
 export class ConfigError extends Error {
@@ -222,7 +249,10 @@ function issues(where: string, error: z.ZodError): string[] {
  * Reads the environment and the optional YAML file named by SPOOL_CONFIG; the environment
  * overrides the file. Lists every problem at once rather than stopping at the first.
  */
-export function loadConfig(env: Record<string, string | undefined>, readFile: (p: string) => string = (p) => readFileSync(p, 'utf8')): Config {
+export function loadConfig(rawEnv: Record<string, string | undefined>, readFile: (p: string) => string = (p) => readFileSync(p, 'utf8')): Config {
+  // An empty variable means "unset" everywhere: compose files pass `X: ${X:-}`, and an empty
+  // UPSTREAM_API_KEY must not win over OPENAI_API_KEY, nor an empty URL fail validation.
+  const env = Object.fromEntries(Object.entries(rawEnv).filter(([, v]) => v !== undefined && v.trim() !== ''));
   const problems: string[] = [];
   const envResult = EnvSchema.safeParse(env);
   if (!envResult.success) problems.push(...issues('env', envResult.error));
@@ -282,7 +312,16 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
     dataDir: e.SPOOL_DATA_DIR,
     secretKey: e.SPOOL_SECRET_KEY ?? null,
     logLevel: e.LOG_LEVEL,
+    redisCluster: (e.REDIS_CLUSTER_NODES ?? file.redis.cluster)?.map(parseNode) ?? null,
+    redisSentinel: e.REDIS_SENTINELS ? { sentinels: e.REDIS_SENTINELS.map(parseNode), name: e.REDIS_SENTINEL_NAME } : null,
+    workers: e.SPOOL_WORKERS ?? availableParallelism(),
+    demoModel: defaultUpstream === null && models.length === 0,
   };
+}
+
+function parseNode(node: string): { host: string; port: number } {
+  const at = node.lastIndexOf(':');
+  return { host: node.slice(0, at), port: Number(node.slice(at + 1)) };
 }
 
 /** Matches a model name against a route pattern: exact, or a glob with `*` and `?` (glob.ts, linear). */

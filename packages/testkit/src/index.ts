@@ -4,16 +4,25 @@ export {
   uniquePrefix,
   deleteByPrefix,
   dockerEngineAnswers,
+  startRedisCluster,
+  startRedisSentinel,
+  type SpawnedSentinelSetup,
+  hasRedisClusterTools,
+  type ClusterNode,
+  type RedisClusterOptions,
+  type SpawnedRedisCluster,
   type ProvidedRedis,
   type SpawnedRedis,
   type SpawnRedisOptions,
 } from './redis.ts';
+// The scripted upstream is the demo model that `npm start` serves; it lives in its own package
+// so production code does not import the test kit. Tests keep importing it from here.
 export {
   startScriptedUpstream,
   type ScriptedUpstream,
   type ScriptedUpstreamOptions,
   type ChatRequestRecord,
-} from './upstream.ts';
+} from '@spool/demo-model';
 export {
   planReply,
   contentText,
@@ -24,4 +33,4 @@ export {
   type PlannedFailure,
   type PlannedUsage,
   type FinishReason,
-} from './plan.ts';
+} from '@spool/demo-model';

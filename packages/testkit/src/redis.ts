@@ -1,12 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createConnection, createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 
 export interface ProvidedRedis {
   url: string;
@@ -206,6 +206,9 @@ class RedisProcess {
     readonly port: number,
     readonly dir: string,
     private readonly appendOnly: boolean,
+    private readonly extraArgs: string[] = [],
+    /** A config file to start from (redis-server takes it as its first argument). */
+    private readonly configFile: string | null = null,
   ) {}
 
   get url(): string {
@@ -218,6 +221,8 @@ class RedisProcess {
     // Fault tests SIGKILL the server and expect acknowledged writes back after restart; the
     // default everysec fsync could lose the last second of them.
     if (this.appendOnly) args.push('--appendfsync', 'always');
+    args.push(...this.extraArgs);
+    if (this.configFile) args.unshift(this.configFile);
     this.output = '';
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
@@ -277,6 +282,10 @@ class RedisProcess {
       await this.exited;
     }
     this.child = null;
+  }
+
+  get running(): boolean {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
   }
 
   get addressInUse(): boolean {
@@ -361,6 +370,214 @@ function pingOnce(host: string, port: number): Promise<boolean> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Redis Cluster
+
+export interface ClusterNode {
+  host: string;
+  port: number;
+}
+
+export interface SpawnedRedisCluster {
+  /** Every node (masters and replicas), as seed nodes for a client. */
+  nodes: ClusterNode[];
+  /** The same, as REDIS_CLUSTER_NODES wants it: `127.0.0.1:7000,127.0.0.1:7001,…`. */
+  nodesEnv: string;
+  /** The port of the master currently serving `key`'s slot. */
+  masterOf(key: string): Promise<number>;
+  /** Crashes one node (SIGKILL by default); its replica, if any, is promoted by the cluster. */
+  kill(port: number, signal?: NodeJS.Signals): void;
+  /** Resolves once every slot is served again (after a kill, by a promoted replica). */
+  waitHealthy(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface RedisClusterOptions {
+  masters?: number;
+  /** Replicas per master; 1 or more lets a test kill a master and see its replica take over. */
+  replicasPerMaster?: number;
+}
+
+/** Runs `redis-cli` and returns its stdout; rejects with its output when it fails. */
+function redisCli(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('redis-cli', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout?.on('data', (d) => (out += d));
+    child.stderr?.on('data', (d) => (out += d));
+    child.once('error', reject);
+    // 'close', not 'exit': the output may still be in the pipe when the process has exited.
+    child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`redis-cli ${args.join(' ')} failed (${code}): ${out.trim()}`))));
+  });
+}
+
+/**
+ * Starts a Redis Cluster of `masters` masters (3 by default, the smallest Redis accepts) plus
+ * `replicasPerMaster` replicas each, from `redis-server --cluster-enabled yes` on free loopback
+ * ports in a temp dir, joined by `redis-cli --cluster create`. The node timeout is short (1 s) so
+ * a killed master's replica takes over within a few seconds. `stop()` ends every node and
+ * removes the dir.
+ */
+export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise<SpawnedRedisCluster> {
+  const masters = opts.masters ?? 3;
+  const replicas = opts.replicasPerMaster ?? 0;
+  const root = await mkdtemp(join(tmpdir(), 'spool-cluster-'));
+  const procs = new Map<number, RedisProcess>();
+  const stop = async () => {
+    await Promise.all([...procs.values()].map((p) => p.terminate()));
+    await rm(root, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < masters * (1 + replicas); i++) {
+      for (let attempt = 0; ; attempt++) {
+        const port = await freePort();
+        const busPort = await freePort();
+        const dir = join(root, String(port));
+        await mkdir(dir, { recursive: true });
+        const proc = new RedisProcess(port, dir, false, [
+          '--cluster-enabled', 'yes',
+          '--cluster-config-file', join(dir, 'nodes.conf'),
+          '--cluster-port', String(busPort),
+          '--cluster-node-timeout', '1000',
+          // A replica may take over however long it was cut off: tests kill masters on purpose.
+          '--cluster-replica-validity-factor', '0',
+        ]);
+        try {
+          await proc.start();
+          procs.set(port, proc);
+          break;
+        } catch (err) {
+          if (proc.addressInUse && attempt < 5) continue;
+          throw err;
+        }
+      }
+    }
+    const ports = [...procs.keys()];
+    await redisCli(['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes']);
+    const nodes = ports.map((port) => ({ host: '127.0.0.1', port }));
+    const live = () => [...procs.entries()].filter(([, p]) => p.running).map(([port]) => port);
+    const waitHealthy = async (timeoutMs = 30_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const states = await Promise.all(live().map((port) => redisCli(['-p', String(port), 'cluster', 'info']).catch(() => '')));
+        const slots = await redisCli(['-p', String(live()[0]), 'cluster', 'slots']).catch(() => '');
+        if (states.every((s) => /cluster_state:ok/.test(s) && /cluster_slots_ok:16384/.test(s)) && slots !== '') return;
+        if (Date.now() > deadline) throw new Error(`Redis Cluster not healthy within ${timeoutMs} ms:\n${states.join('\n')}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    await waitHealthy();
+    if (replicas > 0) {
+      // A replica can only take over once it has synced with its master.
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const infos = await Promise.all(ports.map((port) => redisCli(['-p', String(port), 'info', 'replication'])));
+        const replicaInfos = infos.filter((i) => /role:slave/.test(i));
+        if (replicaInfos.length === masters * replicas && replicaInfos.every((i) => /master_link_status:up/.test(i))) break;
+        if (Date.now() > deadline) throw new Error('Redis Cluster replicas did not sync');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    return {
+      nodes,
+      nodesEnv: nodes.map((n) => `${n.host}:${n.port}`).join(','),
+      masterOf: async (key) => {
+        const port = String(live()[0]);
+        const slot = Number((await redisCli(['-p', port, 'cluster', 'keyslot', key])).trim());
+        // `cluster shards` would be neater but is Redis 7+; `cluster nodes` lists each master's ranges.
+        const table = await redisCli(['-p', port, 'cluster', 'nodes']);
+        for (const line of table.trim().split('\n')) {
+          const [, address, flags, , , , , , ...ranges] = line.split(' ');
+          if (!flags?.includes('master') || flags.includes('fail')) continue;
+          for (const r of ranges) {
+            const [lo, hi] = r.split('-').map(Number);
+            if (lo !== undefined && slot >= lo && slot <= (hi ?? lo)) return Number(address?.split('@')[0]?.split(':')[1]);
+          }
+        }
+        throw new Error(`no master serves slot ${slot}:\n${table}`);
+      },
+      kill: (port, signal = 'SIGKILL') => procs.get(port)?.kill(signal),
+      waitHealthy,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+export interface SpawnedSentinelSetup {
+  /** The Sentinels, as a client's `sentinels` option wants them. */
+  sentinels: ClusterNode[];
+  /** The name the Sentinels know the master by. */
+  name: string;
+  /** The port of the node that is master now, as the Sentinels report it. */
+  masterPort(): Promise<number>;
+  /** Crashes a node (SIGKILL by default); the Sentinels promote the replica. */
+  kill(port: number, signal?: NodeJS.Signals): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * A master, one replica and one Sentinel watching them (quorum 1, a node is down after 1 s), from
+ * `redis-server` on free loopback ports in a temp dir. `stop()` ends all three.
+ */
+export async function startRedisSentinel(): Promise<SpawnedSentinelSetup> {
+  const root = await mkdtemp(join(tmpdir(), 'spool-sentinel-'));
+  const procs = new Map<number, RedisProcess>();
+  const stop = async () => {
+    await Promise.all([...procs.values()].map((p) => p.terminate()));
+    await rm(root, { recursive: true, force: true });
+  };
+  const name = 'spool-master';
+  try {
+    const start = async (extra: (port: number, dir: string) => string[]) => {
+      const port = await freePort();
+      const dir = join(root, String(port));
+      await mkdir(dir, { recursive: true });
+      const proc = new RedisProcess(port, dir, false, extra(port, dir));
+      await proc.start();
+      procs.set(port, proc);
+      return port;
+    };
+    const master = await start(() => []);
+    await start(() => ['--replicaof', '127.0.0.1', String(master)]);
+    const sentinelPort = await freePort();
+    const dir = join(root, 'sentinel');
+    await mkdir(dir, { recursive: true });
+    const conf = join(dir, 'sentinel.conf');
+    await writeFile(
+      conf,
+      [`port ${sentinelPort}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${name} 127.0.0.1 ${master} 1`, `sentinel down-after-milliseconds ${name} 1000`, `sentinel failover-timeout ${name} 3000`, ''].join('\n'),
+    );
+    // RedisProcess starts `redis-server --port … <extra>`; a config file must come first, so the
+    // Sentinel is its own child here.
+    const sentinel = new RedisProcess(sentinelPort, dir, false, ['--sentinel'], conf);
+    await sentinel.start();
+    procs.set(sentinelPort, sentinel);
+    const masterPort = async () => {
+      const out = await redisCli(['-p', String(sentinelPort), 'sentinel', 'get-master-addr-by-name', name]);
+      return Number(out.trim().split('\n')[1]);
+    };
+    // The Sentinel must have found the replica before it can promote it.
+    const deadline = Date.now() + 30_000;
+    while (!/num-slaves\n1/.test(await redisCli(['-p', String(sentinelPort), 'sentinel', 'master', name]).catch(() => ''))) {
+      if (Date.now() > deadline) throw new Error('the Sentinel did not find the replica');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return { sentinels: [{ host: '127.0.0.1', port: sentinelPort }], name, masterPort, kill: (port, signal = 'SIGKILL') => procs.get(port)?.kill(signal), stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Whether `redis-server` and `redis-cli` are on PATH (a cluster can be started). */
+export function hasRedisClusterTools(): boolean {
+  const ok = (cmd: string) => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).status === 0;
+  return ok('redis-server') && ok('redis-cli');
+}
+
+// ---------------------------------------------------------------------------------------------
 // Key hygiene
 
 /**
@@ -379,11 +596,30 @@ function globEscape(s: string): string {
 
 /**
  * Deletes the keys under one prefix. Tests share a Redis (possibly a developer's own), so
- * cleanup is scoped by SCAN + UNLINK and never FLUSHALL/FLUSHDB.
+ * cleanup is scoped by SCAN + UNLINK and never FLUSHALL/FLUSHDB. On a cluster every master is
+ * scanned, and keys are unlinked one by one (each may live in another slot).
  */
-export async function deleteByPrefix(redisUrl: string, prefix: string): Promise<void> {
+export async function deleteByPrefix(target: string | { cluster: ClusterNode[] }, prefix: string): Promise<void> {
   if (prefix === '') throw new Error('deleteByPrefix: refusing an empty prefix (it would delete every key)');
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: true });
+  if (typeof target !== 'string') {
+    const cluster = new Cluster(target.cluster, { lazyConnect: true, redisOptions: { maxRetriesPerRequest: 3 } });
+    cluster.on('error', () => {});
+    try {
+      await cluster.connect();
+      for (const node of cluster.nodes('master')) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await node.scan(cursor, 'MATCH', `${globEscape(prefix)}*`, 'COUNT', 1000);
+          cursor = next;
+          await Promise.all(keys.map((k) => cluster.unlink(k)));
+        } while (cursor !== '0');
+      }
+    } finally {
+      cluster.disconnect();
+    }
+    return;
+  }
+  const redis = new Redis(target, { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: true });
   redis.on('error', () => {}); // surfaced through the rejected commands instead
   try {
     await redis.connect();

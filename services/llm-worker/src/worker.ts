@@ -1,5 +1,5 @@
 import { FlowProducer, Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@spool/redis';
 import { mcpJob, QUEUES, turnJob, type Keys, type McpJob, type McpSecrets, type TurnJob } from '@spool/contracts';
 import { ApprovalStore, InflightIndex, ToolListCache, type ResponseStore } from '@spool/redis';
 import type { Config, Logger, SecretBox } from '@spool/runtime';
@@ -17,7 +17,7 @@ export interface LlmWorkerDeps {
   /** Opens the MCP credentials in job data, to find their cached tool listings. */
   box: SecretBox;
   /** A connection with maxRetriesPerRequest: null, as BullMQ requires. */
-  queueConnection: Redis;
+  queueConnection: RedisClient;
   onSealed: (responseId: string, status: ResponseStatus, background: boolean) => Promise<void>;
   logger: Logger;
 }

@@ -1,5 +1,5 @@
 import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@spool/redis';
 import { QUEUES, StoredRequestSchema, type Keys } from '@spool/contracts';
 import type { McpTool } from '@spool/protocol';
 import type { Config, Logger, SecretBox } from '@spool/runtime';
@@ -10,7 +10,7 @@ import { createMcpProcessor } from './processor.ts';
 export interface McpExecutorDeps {
   config: Config;
   keys: Keys;
-  queueConnection: Redis;
+  queueConnection: RedisClient;
   box: SecretBox;
   logger: Logger;
   onProgress?: (responseId: string) => void;

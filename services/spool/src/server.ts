@@ -8,15 +8,15 @@ import { startLlmWorker } from '@spool/llm-worker';
 import { startMcpExecutor } from '@spool/mcp-executor';
 import { startWebhookWorker, WebhookNotifier } from '@spool/webhooks';
 import type { ResponseStatus } from '@spool/protocol';
-import { ApprovalStore, checkEvictionPolicy, connect, LiveHub, ResponseStore, waitReady } from '@spool/redis';
+import { randomBytes } from 'node:crypto';
+import { ApprovalStore, checkEvictionPolicy, connect, isCluster, LiveHub, ResponseStore, waitReady, type RedisClient, type RedisTarget } from '@spool/redis';
 import { matchesModel, routeFor, SecretBox, type Config, type Logger } from '@spool/runtime';
-import type { Redis } from 'ioredis';
 
 /**
  * The key that seals MCP credentials in job data: SPOOL_SECRET_KEY, else one kept in Redis and
  * shared by every process on it (set SPOOL_SECRET_KEY so that a copy of Redis alone reveals nothing).
  */
-async function jobKey(config: Config, redis: Redis, key: string): Promise<SecretBox> {
+async function jobKey(config: Config, redis: RedisClient, key: string): Promise<SecretBox> {
   if (config.secretKey) return new SecretBox(Buffer.from(config.secretKey, 'base64'));
   await redis.set(key, SecretBox.generateKey(), 'NX');
   const stored = await redis.get(key);
@@ -31,17 +31,41 @@ export class UnsafeRedisError extends Error {
 export interface RunningSpool {
   /** Base URL of the API (no /v1), when the api role runs. */
   url: string | null;
+  /** The key this process generated for clients (see `apiKeysFor`), to be printed once; else null. */
+  generatedApiKey: string | null;
+  /** Whether clients need a generated key (made by this process or by an earlier one). */
+  usesGeneratedKey: boolean;
   close(): Promise<void>;
+}
+
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/**
+ * The keys the API accepts. Configured keys win; with none, a server bound to loopback serves
+ * loopback clients as before, but one listening beyond it (a container publishing 0.0.0.0, where
+ * every client comes through a bridge and "loopback only" would serve nobody) gets a random key,
+ * kept in Redis so every api replica accepts the same one. `generated` is set only in the process
+ * that created it, so the key is printed once.
+ */
+async function apiKeysFor(config: Config, redis: RedisClient, key: string): Promise<{ keys: string[]; generated: string | null; usesGenerated: boolean }> {
+  if (config.apiKeys.length > 0 || config.allowUnauthenticated || isLoopbackHost(config.host)) return { keys: config.apiKeys, generated: null, usesGenerated: false };
+  const fresh = `sk-spool-${randomBytes(24).toString('base64url')}`;
+  const created = (await redis.set(key, fresh, 'NX')) === 'OK';
+  const stored = created ? fresh : ((await redis.get(key)) ?? fresh);
+  return { keys: [stored], generated: created ? stored : null, usesGenerated: true };
 }
 
 /**
  * Wires the roles this process runs onto one Redis. Every role can run alone (SPOOL_ROLES), so
  * the same build scales as separate processes; all state is in Redis.
  */
-export async function startSpool(config: Config, redisUrl: string, logger: Logger): Promise<RunningSpool> {
-  const keys = createKeys(config.prefix);
-  const command = connect(redisUrl, 'command');
-  const queueConn = connect(redisUrl, 'queue');
+export async function startSpool(config: Config, redis: RedisTarget | string, logger: Logger): Promise<RunningSpool> {
+  const target: RedisTarget = typeof redis === 'string' ? { url: redis } : redis;
+  const keys = createKeys(config.prefix, { cluster: isCluster(target) });
+  const command = connect(target, 'command');
+  const queueConn = connect(target, 'queue');
   const closers: Array<() => Promise<void>> = [];
   // Connection errors are expected while Redis restarts; ioredis reconnects by itself.
   for (const c of [command, queueConn]) c.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
@@ -61,7 +85,7 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
   const store = new ResponseStore(command, keys, storeOptions);
   // Workers write through a connection that waits for Redis to come back, so a blip delays a
   // turn instead of failing it; the API's connection fails fast so clients get a 503.
-  const workerConn = connect(redisUrl, 'queue', { connectionName: 'spool-worker' });
+  const workerConn = connect(target, 'queue', { connectionName: 'spool-worker' });
   workerConn.on('error', (err) => logger.debug({ err: err.message }, 'redis worker connection error'));
   const workerStore = new ResponseStore(workerConn, keys, storeOptions);
   const box = await jobKey(config, command, keys.jobKey);
@@ -85,10 +109,15 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
   }
 
   let url: string | null = null;
+  let generatedApiKey: string | null = null;
+  let usesGeneratedKey = false;
   if (config.roles.has('api')) {
-    const subscriber = connect(redisUrl, 'subscriber');
+    const subscriber = connect(target, 'subscriber');
     subscriber.on('error', (err) => logger.debug({ err: err.message }, 'redis subscriber error'));
-    const hub = new LiveHub(subscriber);
+    const hub = new LiveHub(subscriber, keys.pubsub);
+    const auth = await apiKeysFor(config, command, keys.generatedApiKey);
+    generatedApiKey = auth.generated;
+    usesGeneratedKey = auth.usesGenerated;
     const streams = new Set<SseWriter>();
     const turns = new Queue(QUEUES.turns, { connection: queueConn, prefix: keys.bullPrefix });
     turns.on('error', (err) => logger.debug({ err: err.message }, 'turn queue error'));
@@ -101,7 +130,8 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
       const turnNumbers = Array.from({ length: config.limits.max_turns + 1 }, (_, turn) => turn);
       await Promise.all(turnNumbers.map((turn) => turns.remove(turnJob.jobId({ responseId, turn }))));
     };
-    const hasModel = (model: string) => routeFor(config, model) !== null;
+    // With the demo model, the llm processes serve every name; this one may not run it itself.
+    const hasModel = (model: string) => config.demoModel || routeFor(config, model) !== null;
     const routeOptions = (model: string) => {
       const route = routeFor(config, model);
       return { dropParams: route?.dropParams ?? [], contextWindow: route?.contextWindow ?? null };
@@ -127,7 +157,7 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
       models: modelCatalog(config),
       responses,
       logger: logger.child({ role: 'api' }),
-      apiKeys: config.apiKeys,
+      apiKeys: auth.keys,
       allowUnauthenticated: config.allowUnauthenticated,
       maxBodyBytes: config.limits.max_body_bytes,
       keepaliveMs: config.limits.keepalive_ms,
@@ -164,6 +194,8 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
 
   return {
     url,
+    generatedApiKey,
+    usesGeneratedKey,
     close: async () => {
       for (const close of closers.reverse()) await close().catch((err) => logger.warn({ err }, 'close failed'));
       command.disconnect();

@@ -1,5 +1,5 @@
 import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@spool/redis';
 import { QUEUES, WebhookJobSchema, type Keys } from '@spool/contracts';
 import type { Config, Logger } from '@spool/runtime';
 import { signWebhook, webhookPayload } from './sign.ts';
@@ -23,7 +23,7 @@ export async function deliver(endpoint: Config['webhooks'][number], job: Job, ti
  * The webhook delivery worker. After the last try, the delivery is written to a bounded
  * dead-letter list (`keys.webhookDeadLetters`) for an operator to inspect or replay.
  */
-export function startWebhookWorker(deps: { config: Config; keys: Keys; connection: Redis; command: Redis; logger: Logger; timeoutMs?: number }) {
+export function startWebhookWorker(deps: { config: Config; keys: Keys; connection: RedisClient; command: RedisClient; logger: Logger; timeoutMs?: number }) {
   const worker = new Worker(
     QUEUES.webhooks,
     async (job: Job) => {
