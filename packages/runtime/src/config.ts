@@ -114,6 +114,12 @@ export const LimitsSchema = z
     max_instructions_chars: z.number().int().min(1).default(1024 * 1024),
     /** Bytes of one MCP tool result (its text as the model sees it); larger is a failed `mcp_call`. */
     max_mcp_result_bytes: z.number().int().min(1024).default(1024 * 1024),
+    /** WebSocket mode: `response.create` messages one connection may hold waiting behind the running one. */
+    ws_max_queued: z.number().int().min(0).default(16),
+    /** WebSocket mode: a connection with no message and nothing running for this long is closed. */
+    ws_idle_ms: z.number().int().min(1000).default(600_000),
+    /** WebSocket mode: ping interval; a peer that missed the previous pong is dropped. */
+    ws_ping_ms: z.number().int().min(100).default(30_000),
   })
   .strict();
 

@@ -2,3 +2,4 @@ export { createApp, type AppDeps } from './app.ts';
 export { ResponsesService, normalizeInput, type ResponsesServiceDeps } from './responses-service.ts';
 export { ownerOf, ANONYMOUS_OWNER } from './auth.ts';
 export { SseWriter } from './sse.ts';
+export { attachResponsesWebSocket, checkUpgrade, socketErrorEvent, type ResponsesSocketOptions } from './websocket.ts';

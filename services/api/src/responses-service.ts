@@ -2,6 +2,7 @@ import { checkCall, verifyApprovalRequestId, type ApprovalDecision, type Keys, t
 import {
   ApiError,
   buildResponse,
+  lifecycleEvent,
   newId,
   type CreateResponseRequest,
   type InputItem,
@@ -165,7 +166,16 @@ function knownCallIds(chain: ResponseRecord[], input: InputItem[]): Set<string> 
 export class ResponsesService {
   constructor(private readonly d: ResponsesServiceDeps) {}
 
-  async create(request: CreateResponseRequest, owner: string, opts: { watch?: boolean } = {}): Promise<Created> {
+  /**
+   * `generate: false` (WebSocket warm-up) validates and stores the request and seals it as
+   * completed with no output and no model call. `connectionResponses`: the `store: false` response
+   * ids a WebSocket connection created, which it (and only it) may continue.
+   */
+  async create(
+    request: CreateResponseRequest,
+    owner: string,
+    opts: { watch?: boolean; generate?: boolean; connectionResponses?: ReadonlySet<string> } = {},
+  ): Promise<Created> {
     const { limits } = this.d;
     if (!this.d.hasModel(request.model)) {
       throw new ApiError(400, `The model '${request.model}' is not served here: no configured upstream matches it.`, 'invalid_request_error', 'model_not_found', 'model');
@@ -183,7 +193,8 @@ export class ResponsesService {
     let chain: ResponseRecord[] = [];
     if (request.previous_response_id) {
       try {
-        chain = await loadChain(this.d.store, request.previous_response_id, owner, limits.max_chain_depth);
+        const local = opts.connectionResponses;
+        chain = await loadChain(this.d.store, request.previous_response_id, owner, limits.max_chain_depth, (rid) => local?.has(rid) ?? false);
       } catch (err) {
         if (err instanceof ChainError && err.code === 'previous_response_not_found') {
           throw new ApiError(400, `Previous response with id '${request.previous_response_id}' not found.`, 'invalid_request_error', 'previous_response_not_found', 'previous_response_id');
@@ -230,6 +241,11 @@ export class ResponsesService {
           ttlSeconds: retentionSeconds(limits, storeIt),
         }),
       ]);
+      if (opts.generate === false) {
+        const done: Response = { ...response, status: 'completed', completed_at: this.d.now() };
+        await this.d.store.append(id, [lifecycleEvent('response.completed', done)], { snapshot: done, status: 'completed', seal: true, ttlSeconds: retentionSeconds(limits, storeIt) });
+        return { id, response: done, subscription };
+      }
       await this.d.enqueueTurn({
         responseId: id,
         turn: 0,

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue, type Worker } from 'bullmq';
 import { createKeys, QUEUES, turnJob, type TurnJob } from '@spool/contracts';
-import { createApp, ResponsesService, type SseWriter } from '@spool/api';
+import { attachResponsesWebSocket, createApp, ResponsesService, type SseWriter } from '@spool/api';
 import { startLlmWorker } from '@spool/llm-worker';
 import { startMcpExecutor } from '@spool/mcp-executor';
 import { startWebhookWorker, WebhookNotifier } from '@spool/webhooks';
@@ -133,11 +133,25 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
       const s = app.listen(config.port, config.host, () => resolve(s));
       s.once('error', reject);
     });
+    // WebSocket mode on the same server: the same service, keys and browser policy as HTTP.
+    const sockets = attachResponsesWebSocket(server, {
+      service: responses,
+      logger: logger.child({ role: 'api', transport: 'websocket' }),
+      apiKeys: config.apiKeys,
+      allowUnauthenticated: config.allowUnauthenticated,
+      corsAllowOrigins: config.corsAllowOrigins,
+      maxMessageBytes: config.limits.max_body_bytes,
+      maxJsonDepth: config.limits.max_json_depth,
+      maxQueued: config.limits.ws_max_queued,
+      idleMs: config.limits.ws_idle_ms,
+      pingMs: config.limits.ws_ping_ms,
+    });
     const { port } = server.address() as AddressInfo;
     url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
     closers.push(async () => {
       // Stop accepting, end open streams so their clients resume elsewhere, then let requests
       // that wait for a synchronous answer finish within a short grace.
+      sockets.close();
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       for (const sse of [...streams]) sse.interrupt();

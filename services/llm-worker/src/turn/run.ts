@@ -213,7 +213,9 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
     let chain: ResponseRecord[] = [];
     if (record.previousResponseId) {
       try {
-        chain = await loadChain(deps.store, record.previousResponseId, record.owner, deps.limits.max_chain_depth);
+        // The API decided which unstored records this request may continue (those of its own WebSocket
+        // connection); here only ownership is checked again.
+        chain = await loadChain(deps.store, record.previousResponseId, record.owner, deps.limits.max_chain_depth, () => true);
       } catch (err) {
         if (err instanceof ChainError) return await fail('server_error', err.message);
         throw err;
