@@ -26,6 +26,17 @@ export interface Keys {
    * a stateless (`store: false`) approval cannot be replayed. Hash-tagged by the approval id.
    */
   approvalUse(approvalRequestId: string): string;
+  /**
+   * Hash: a conversation (owner, created_at, metadata, item counter). The conversation keys share
+   * the conversation id as their hash tag, so the scripts that touch several run on Redis Cluster.
+   */
+  conversation(conversationId: string): string;
+  /** Hash: the conversation's items as JSON, by item id. */
+  conversationItems(conversationId: string): string;
+  /** Sorted set: item ids in the order they were added (score: the item counter). */
+  conversationOrder(conversationId: string): string;
+  /** String (a response id, with a TTL): the response that is running on the conversation. */
+  conversationLock(conversationId: string): string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -41,6 +52,10 @@ export function createKeys(prefix: string): Keys {
     approvals: (id) => `${prefix}resp:{${id}}:approvals`,
     mcpToolList: (digest) => `${prefix}mcp:tools:${digest}`,
     approvalUse: (id) => `${prefix}approval:{${id}}:used`,
+    conversation: (id) => `${prefix}conv:{${id}}`,
+    conversationItems: (id) => `${prefix}conv:{${id}}:items`,
+    conversationOrder: (id) => `${prefix}conv:{${id}}:order`,
+    conversationLock: (id) => `${prefix}conv:{${id}}:lock`,
   };
 }
 

@@ -58,3 +58,21 @@ export {
   type ChatToolChoice,
   type ChatUsage,
 } from './chat.ts';
+export {
+  ConversationCreateRequestSchema,
+  ConversationDeletedSchema,
+  ConversationItemsCreateRequestSchema,
+  ConversationSchema,
+  ConversationUpdateRequestSchema,
+  MAX_CONVERSATION_ITEMS_PER_REQUEST,
+  asConversationItem,
+  conversationIdOf,
+  parseConversationCreate,
+  parseConversationItemsCreate,
+  parseConversationUpdate,
+  type Conversation,
+  type ConversationCreateRequest,
+  type ConversationDeleted,
+  type ConversationItemsCreateRequest,
+  type ConversationUpdateRequest,
+} from './conversations.ts';

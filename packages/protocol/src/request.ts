@@ -3,7 +3,7 @@ import { ApiError } from './errors.ts';
 import { InputItemSchema, SUPPORTED_INPUT_ITEM_TYPES } from './items.ts';
 import { SUPPORTED_TOOL_TYPES, ToolChoiceSchema, ToolSchema } from './tools.ts';
 
-const MetadataSchema = z
+export const MetadataSchema = z
   .record(z.string().max(64), z.string().max(512))
   .refine((m) => Object.keys(m).length <= 16, 'metadata holds at most 16 pairs');
 
@@ -58,7 +58,8 @@ export const CreateResponseRequestSchema = z.object({
   prompt_cache_key: z.string().nullish(),
   user: z.string().nullish(),
   stream_options: z.object({ include_obfuscation: z.boolean().optional() }).nullish(),
-  conversation: z.unknown().optional(),
+  /** A conversation id, or `{id}`: its items are the context, and the response is appended to it. */
+  conversation: z.union([z.string().min(1), z.object({ id: z.string().min(1) })]).nullish(),
 });
 export type CreateResponseRequest = z.infer<typeof CreateResponseRequestSchema>;
 
@@ -68,9 +69,6 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 /** Clear messages for features a client may expect but this server does not have. */
 function refuseUnsupported(body: Record<string, unknown>): void {
-  if (body.conversation !== undefined && body.conversation !== null) {
-    throw ApiError.badRequest('The conversation parameter is not supported by this server; use previous_response_id.', 'conversation', 'unsupported_parameter');
-  }
   if (Array.isArray(body.tools)) {
     body.tools.forEach((tool, i) => {
       const type = isRecord(tool) ? tool.type : undefined;

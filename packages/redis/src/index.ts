@@ -20,3 +20,4 @@ export { CLOSED_POLL_MS, asCancelled, cancelResponse, replayEvents, watchClosed,
 export { ApprovalStore, type ClaimResult, type UseResult } from './approvals.ts';
 export { ToolListCache, type ToolListSource } from './tool-lists.ts';
 export { checkEvictionPolicy, type EvictionCheck } from './policy.ts';
+export { ConversationStore, type ConversationMeta, type ItemPage, type LockResult, type StoredItem } from './conversations.ts';

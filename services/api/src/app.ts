@@ -9,6 +9,8 @@ import type { SseWriter } from './sse.ts';
 import { chatCompletionsRouter } from './routes/chat-completions.ts';
 import { ApiError, assertDepthWithin } from '@spool/protocol';
 import { browserGuard, isJsonMediaType, requireJsonBody } from './browser.ts';
+import type { ConversationsService } from './conversations-service.ts';
+import { conversationsRouter } from './routes/conversations.ts';
 
 export interface AppDeps {
   responses: ResponsesService;
@@ -27,6 +29,8 @@ export interface AppDeps {
   maxJsonDepth?: number;
   /** Readiness: Redis reachable and the roles of this process started. */
   ready: () => Promise<boolean>;
+  /** The Conversations API (`/v1/conversations`); absent: not served. */
+  conversations?: ConversationsService;
 }
 
 /** Builds the HTTP app; does not listen. */
@@ -66,6 +70,7 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   v1.use(chatCompletionsRouter(deps.responses, { keepaliveMs: deps.keepaliveMs, maxBufferedBytes: 8 * 1024 * 1024 }));
+  if (deps.conversations) v1.use(conversationsRouter(deps.conversations));
   v1.use((req, _res, next) => next(new ApiError(404, `Unknown request URL: ${req.method} ${req.originalUrl}.`, 'invalid_request_error', 'unknown_url')));
   app.use('/v1', v1);
   app.use((req, _res, next) => next(new ApiError(404, `Unknown request URL: ${req.method} ${req.originalUrl}.`, 'invalid_request_error', 'unknown_url')));

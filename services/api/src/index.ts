@@ -3,3 +3,4 @@ export { ResponsesService, normalizeInput, type ResponsesServiceDeps } from './r
 export { ownerOf, ANONYMOUS_OWNER } from './auth.ts';
 export { SseWriter } from './sse.ts';
 export { attachResponsesWebSocket, checkUpgrade, socketErrorEvent, type ResponsesSocketOptions } from './websocket.ts';
+export { ConversationsService, type ConversationsServiceDeps, type ConversationItemList } from './conversations-service.ts';

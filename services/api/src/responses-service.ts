@@ -2,6 +2,7 @@ import { checkCall, verifyApprovalRequestId, type ApprovalDecision, type Keys, t
 import {
   ApiError,
   buildResponse,
+  conversationIdOf,
   lifecycleEvent,
   newId,
   type CreateResponseRequest,
@@ -57,8 +58,17 @@ export interface ResponsesServiceDeps {
    * starts anyway finds the response sealed and does nothing).
    */
   removeQueuedTurns?: (responseId: string) => Promise<void>;
+  /** Conversations, for `conversation` on create; absent: the parameter is refused. */
+  conversations?: ConversationTurns;
   /** Told when this service sealed a response (the `response.cancelled` webhook). */
   onSealed?: (responseId: string, status: 'cancelled', background: boolean) => Promise<void>;
+}
+
+/** What a response needs of a conversation: take it, give it back, append to it (ConversationsService). */
+export interface ConversationTurns {
+  claim(conversationId: string, owner: string, responseId: string): Promise<void>;
+  release(conversationId: string, responseId: string): Promise<void>;
+  appendTurn(conversationId: string, responseId: string, items: InputItem[]): Promise<void>;
 }
 
 /** MCP credentials by server label: they travel sealed in job data, never in the record. */
@@ -190,6 +200,14 @@ export class ResponsesService {
       // Accepted: kept only as long as a poll needs (ephemeral retention), documented in the README.
     }
 
+    const conversationId = conversationIdOf(request.conversation);
+    if (conversationId !== null) {
+      if (request.previous_response_id) {
+        throw ApiError.badRequest("Mutually exclusive parameters: send either 'previous_response_id' or 'conversation', not both.", 'conversation', 'mutually_exclusive_parameters');
+      }
+      if (!this.d.conversations) throw ApiError.badRequest('The conversation parameter is not supported by this server; use previous_response_id.', 'conversation', 'unsupported_parameter');
+    }
+
     let chain: ResponseRecord[] = [];
     if (request.previous_response_id) {
       try {
@@ -220,11 +238,14 @@ export class ResponsesService {
     const background = request.background ?? false;
     const response = buildResponse({ id, request, createdAt: this.d.now(), status: background ? 'queued' : 'in_progress' });
     const { input: _input, ...rest } = request;
-    const stored = { ...rest, tools: mcp.tools };
+    // The conversation is stored as its id: the worker reads its items as context.
+    const stored = { ...rest, tools: mcp.tools, ...(conversationId !== null ? { conversation: conversationId } : {}) };
     const events = [snapshotEvent('response.created'), snapshotEvent(background ? 'response.queued' : 'response.in_progress')];
     const storeIt = request.store ?? true;
     const subscription = opts.watch ? this.d.hub.open(this.d.keys.channel(id)) : null;
     try {
+      // One response at a time per conversation; a refusal here gives back the approvals taken above.
+      if (conversationId !== null) await this.d.conversations?.claim(conversationId, owner, id);
       // The subscription is confirmed before the job exists, so nothing it publishes can be missed.
       await Promise.all([
         subscription?.ready,
@@ -244,6 +265,7 @@ export class ResponsesService {
       if (opts.generate === false) {
         const done: Response = { ...response, status: 'completed', completed_at: this.d.now() };
         await this.d.store.append(id, [lifecycleEvent('response.completed', done)], { snapshot: done, status: 'completed', seal: true, ttlSeconds: retentionSeconds(limits, storeIt) });
+        if (conversationId !== null) await this.d.conversations?.appendTurn(conversationId, id, input);
         return { id, response: done, subscription };
       }
       await this.d.enqueueTurn({
@@ -254,6 +276,7 @@ export class ResponsesService {
       });
     } catch (err) {
       subscription?.close();
+      if (conversationId !== null) await this.d.conversations?.release(conversationId, id).catch(() => undefined);
       await this.giveBack(
         id,
         decisions.flatMap((d) => (d.heldBy ? [{ holder: d.heldBy, id: d.decision.approvalRequestId }] : [])),

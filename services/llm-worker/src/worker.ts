@@ -1,7 +1,7 @@
 import { FlowProducer, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { mcpJob, QUEUES, turnJob, type Keys, type McpJob, type McpSecrets, type TurnJob } from '@spool/contracts';
-import { ApprovalStore, ToolListCache, type ResponseStore } from '@spool/redis';
+import { ApprovalStore, ConversationStore, ToolListCache, type ResponseStore } from '@spool/redis';
 import type { Config, Logger, SecretBox } from '@spool/runtime';
 import type { ResponseStatus } from '@spool/protocol';
 import { createTurnProcessor } from './processor.ts';
@@ -52,6 +52,7 @@ export function startLlmWorker(deps: LlmWorkerDeps): RunningWorker {
     enqueueNext: (next, children) => enqueueNext(flows, deps.keys, next, children),
     now: () => Math.floor(Date.now() / 1000),
     approvalMac: (text) => deps.box.digest(text),
+    conversations: new ConversationStore(deps.store.redis, deps.keys),
     logger: deps.logger,
   });
   const worker = new Worker(QUEUES.turns, processor, {

@@ -2,12 +2,12 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue, type Worker } from 'bullmq';
 import { createKeys, QUEUES, turnJob, type TurnJob } from '@spool/contracts';
-import { attachResponsesWebSocket, createApp, ResponsesService, type SseWriter } from '@spool/api';
+import { attachResponsesWebSocket, ConversationsService, createApp, ResponsesService, type SseWriter } from '@spool/api';
 import { startLlmWorker } from '@spool/llm-worker';
 import { startMcpExecutor } from '@spool/mcp-executor';
 import { startWebhookWorker, WebhookNotifier } from '@spool/webhooks';
 import type { ResponseStatus } from '@spool/protocol';
-import { ApprovalStore, checkEvictionPolicy, connect, LiveHub, ResponseStore, waitReady } from '@spool/redis';
+import { ApprovalStore, checkEvictionPolicy, connect, ConversationStore, LiveHub, ResponseStore, waitReady } from '@spool/redis';
 import { routeFor, SecretBox, type Config, type Logger } from '@spool/runtime';
 import type { Redis } from 'ioredis';
 
@@ -100,7 +100,14 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
       await Promise.all(turnNumbers.map((turn) => turns.remove(turnJob.jobId({ responseId, turn }))));
     };
     const hasModel = (model: string) => routeFor(config, model) !== null;
+    const conversations = new ConversationsService({
+      conversations: new ConversationStore(command, keys),
+      responses: store,
+      limits: config.limits,
+      now: () => Math.floor(Date.now() / 1000),
+    });
     const responses = new ResponsesService({
+      conversations,
       store,
       approvals: new ApprovalStore(command, keys),
       hub,
@@ -128,6 +135,7 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
       maxJsonDepth: config.limits.max_json_depth,
       ready: async () => rolesStarted && (await command.ping()) === 'PONG',
       streams,
+      conversations,
     });
     const server: Server = await new Promise((resolve, reject) => {
       const s = app.listen(config.port, config.host, () => resolve(s));

@@ -12,9 +12,10 @@ import {
   type ResponseStatus,
   type Usage,
 } from '@spool/protocol';
-import { ChainError, loadChain, ResponseClosedError, ResponseWriter, type ApprovalStore, type ResponseRecord, type ResponseStore, type ToolListCache } from '@spool/redis';
+import { ChainError, loadChain, ResponseClosedError, ResponseWriter, type ApprovalStore, type ConversationStore, type ResponseRecord, type ResponseStore, type ToolListCache } from '@spool/redis';
 import { retentionSeconds, type McpServerConfig } from '@spool/runtime';
 import { completeChat, streamChat, type Upstreams } from '../upstream.ts';
+import { conversationContext, endConversationTurn } from './conversation.ts';
 import { filterTools, listsInContext, mcpFunctions, needsApproval, serverUrlOf, toolInfos } from './mcp.ts';
 import { toChatMessages, type ContextItem } from './messages.ts';
 import { buildChatParams, functionToolToModel } from './params.ts';
@@ -38,6 +39,8 @@ export interface TurnDeps {
   now: () => number;
   /** The keyed MAC that approval request ids carry (SecretBox.digest), so a stateless client cannot forge one. */
   approvalMac: MacFn;
+  /** Conversations: their items are context, and a finished response is appended to its own. */
+  conversations?: ConversationStore | null;
 }
 
 export type TurnOutcome =
@@ -132,6 +135,7 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
     if (status === 'completed') final.completed_at = deps.now();
     const ok = await writer.finish(lifecycleEvent(`response.${status}`, final), status);
     if (!ok) return { kind: 'closed' };
+    await endConversationTurn(deps.conversations, request, record, final, status, deps.limits.retention_seconds);
     await deps.onSealed(responseId, status, record.background);
     return { kind: 'finished', status };
   };
@@ -223,7 +227,7 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
     }
     // The context is built once: what is emitted below before the model call (tool lists) is not
     // conversation, and reaches the model through `lists`.
-    const items: ContextItem[] = [...chain.flatMap(contextOf), ...contextOf({ ...record, snapshot: writer.snapshot })];
+    const items: ContextItem[] = [...(await conversationContext(deps.conversations, request)), ...chain.flatMap(contextOf), ...contextOf({ ...record, snapshot: writer.snapshot })];
 
     // 2. Tool lists: reuse what the context holds, then recent listings of the same server with the
     //    same credentials (ToolListCache), and fetch the rest on the MCP executor first.
