@@ -76,3 +76,11 @@ export {
   type ConversationItemsCreateRequest,
   type ConversationUpdateRequest,
 } from './conversations.ts';
+export {
+  CompactRequestSchema,
+  parseCompactRequest,
+  type CompactRequest,
+  type CompactedResponse,
+  type CompactionOutputItem,
+} from './compact.ts';
+export { ContextManagementSchema, MetadataSchema, type ContextManagement } from './request.ts';

@@ -20,6 +20,10 @@ export const TextFormatSchema = z.discriminatedUnion('type', [
 ]);
 export type TextFormat = z.infer<typeof TextFormatSchema>;
 
+/** `context_management` on create: compact the context first when it passes `compact_threshold` tokens. */
+export const ContextManagementSchema = z.array(z.object({ type: z.literal('compaction'), compact_threshold: z.number().int().min(1).nullish() })).max(1);
+export type ContextManagement = z.infer<typeof ContextManagementSchema>;
+
 /**
  * `POST /v1/responses`. Unknown fields are accepted and dropped (clients send newer fields than we
  * know); known fields are checked strictly so a typo in a value is a 400 that names the parameter.
@@ -58,6 +62,8 @@ export const CreateResponseRequestSchema = z.object({
   prompt_cache_key: z.string().nullish(),
   user: z.string().nullish(),
   stream_options: z.object({ include_obfuscation: z.boolean().optional() }).nullish(),
+  /** `[{type: 'compaction', compact_threshold}]`: compact the context first when it is larger (see compact.ts). */
+  context_management: ContextManagementSchema.nullish(),
   /** A conversation id, or `{id}`: its items are the context, and the response is appended to it. */
   conversation: z.union([z.string().min(1), z.object({ id: z.string().min(1) })]).nullish(),
 });

@@ -11,6 +11,7 @@ import { ApiError, assertDepthWithin } from '@spool/protocol';
 import { browserGuard, isJsonMediaType, requireJsonBody } from './browser.ts';
 import type { ConversationsService } from './conversations-service.ts';
 import { conversationsRouter } from './routes/conversations.ts';
+import { compactRouter } from './routes/compact.ts';
 
 export interface AppDeps {
   responses: ResponsesService;
@@ -71,6 +72,7 @@ export function createApp(deps: AppDeps): Express {
   );
   v1.use(chatCompletionsRouter(deps.responses, { keepaliveMs: deps.keepaliveMs, maxBufferedBytes: 8 * 1024 * 1024 }));
   if (deps.conversations) v1.use(conversationsRouter(deps.conversations));
+  v1.use(compactRouter(deps.responses));
   v1.use((req, _res, next) => next(new ApiError(404, `Unknown request URL: ${req.method} ${req.originalUrl}.`, 'invalid_request_error', 'unknown_url')));
   app.use('/v1', v1);
   app.use((req, _res, next) => next(new ApiError(404, `Unknown request URL: ${req.method} ${req.originalUrl}.`, 'invalid_request_error', 'unknown_url')));

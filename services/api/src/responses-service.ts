@@ -5,6 +5,8 @@ import {
   conversationIdOf,
   lifecycleEvent,
   newId,
+  type CompactedResponse,
+  type CompactRequest,
   type CreateResponseRequest,
   type InputItem,
   type Response,
@@ -25,6 +27,7 @@ import {
   type ResponseStore,
 } from '@spool/redis';
 import { retentionSeconds } from '@spool/runtime';
+import { COMPACTION_PROMPT, estimateTokens, splitTail, summaryOf } from './compaction.ts';
 import { pageInputItems, type InputItemsPage, type InputItemsQuery } from './input-items.ts';
 
 export interface ResponsesServiceDeps {
@@ -58,6 +61,10 @@ export interface ResponsesServiceDeps {
    * starts anyway finds the response sealed and does nothing).
    */
   removeQueuedTurns?: (responseId: string) => Promise<void>;
+  /** Seals a compaction summary for its owner (runtime/compaction, the shared SecretBox). */
+  sealCompaction?: (owner: string, summary: string) => string;
+  /** Opens one, throwing InvalidCompactionError: a compaction item in an input is checked on create. */
+  openCompaction?: (owner: string, encryptedContent: string) => string;
   /** Conversations, for `conversation` on create; absent: the parameter is refused. */
   conversations?: ConversationTurns;
   /** Told when this service sealed a response (the `response.cancelled` webhook). */
@@ -190,7 +197,9 @@ export class ResponsesService {
     if (!this.d.hasModel(request.model)) {
       throw new ApiError(400, `The model '${request.model}' is not served here: no configured upstream matches it.`, 'invalid_request_error', 'model_not_found', 'model');
     }
+    if (request.context_management?.[0]?.compact_threshold) return this.createCompacted(request, owner, opts, request.context_management[0].compact_threshold);
     const input = normalizeInput(request.input);
+    this.checkCompactions(input, owner);
     if (input.length > limits.max_input_items) throw ApiError.badRequest(`Too many input items: at most ${limits.max_input_items}.`, 'input', 'too_many_items');
     if (request.instructions && request.instructions.length > limits.max_instructions_chars) {
       throw ApiError.badRequest(`'instructions' is too long: ${request.instructions.length} characters, at most ${limits.max_instructions_chars}.`, 'instructions', 'string_above_max_length');
@@ -287,6 +296,89 @@ export class ResponsesService {
       throw err;
     }
     return { id, response, subscription };
+  }
+
+  /** A compaction item must open with this server's key, for this owner: else a 400, before any job. */
+  private checkCompactions(input: InputItem[], owner: string): void {
+    input.forEach((item, i) => {
+      if (item.type !== 'compaction') return;
+      if (!this.d.openCompaction) throw ApiError.badRequest('Compaction items are not supported by this server.', `input[${i}]`, 'unsupported_input_type');
+      try {
+        this.d.openCompaction(owner, item.encrypted_content);
+      } catch (err) {
+        throw ApiError.badRequest(err instanceof Error ? err.message : 'Invalid compaction item.', `input[${i}].encrypted_content`, 'invalid_encrypted_content');
+      }
+    });
+  }
+
+  /**
+   * `POST /v1/responses/compact`: the routed model summarises the context (the
+   * previous_response_id chain, then `input`) in an ordinary, unstored turn job; the summary is
+   * sealed into a `compaction` item and the job's response is removed, so no plain copy stays.
+   */
+  async compact(req: CompactRequest, owner: string, signal?: AbortSignal): Promise<CompactedResponse | null> {
+    if (!this.d.sealCompaction) throw ApiError.notFound('Compaction is not served here.');
+    const input = typeof req.input === 'string' ? normalizeInput(req.input) : (req.input ?? []);
+    const created = await this.create(
+      {
+        model: req.model,
+        input: [...input, { type: 'message', role: 'user', content: COMPACTION_PROMPT }],
+        store: false,
+        ...(req.previous_response_id ? { previous_response_id: req.previous_response_id } : {}),
+        ...(req.instructions ? { instructions: req.instructions } : {}),
+        ...(req.prompt_cache_key ? { prompt_cache_key: req.prompt_cache_key } : {}),
+      },
+      owner,
+      { watch: true },
+    );
+    const final = await this.waitForFinal(created.id, signal, created.subscription);
+    if (!final) return null;
+    const response = JSON.parse(final.json) as Response;
+    await this.d.store.delete(created.id).catch(() => undefined);
+    if (response.status !== 'completed') {
+      const reason = response.error?.message ?? response.incomplete_details?.reason ?? response.status;
+      throw new ApiError(502, `The model could not write the compaction summary: ${reason}`, 'server_error', response.error?.code ?? 'compaction_failed');
+    }
+    return {
+      id: created.id,
+      object: 'response.compaction',
+      created_at: response.created_at,
+      output: [{ type: 'compaction', id: newId('cmp'), encrypted_content: this.d.sealCompaction(owner, summaryOf(response)), created_by: 'spool' }],
+      usage: response.usage ?? { input_tokens: 0, input_tokens_details: { cached_tokens: 0 }, output_tokens: 0, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 0 },
+    };
+  }
+
+  /**
+   * `context_management: [{type: 'compaction', compact_threshold}]`: when the context (chain and
+   * input) is estimated above the threshold, everything but the trailing user messages is
+   * compacted first, and the response runs on the compaction item and those messages (so it has
+   * no previous_response_id of its own). Below the threshold it is an ordinary create.
+   */
+  private async createCompacted(
+    request: CreateResponseRequest,
+    owner: string,
+    opts: Parameters<ResponsesService['create']>[2],
+    threshold: number,
+  ): Promise<Created> {
+    const { context_management: _cm, ...plain } = request;
+    const input = normalizeInput(request.input);
+    let chain: ResponseRecord[] = [];
+    if (request.previous_response_id) {
+      const local = opts?.connectionResponses;
+      chain = await loadChain(this.d.store, request.previous_response_id, owner, this.d.limits.max_chain_depth, (rid) => local?.has(rid) ?? false).catch(() => []);
+    }
+    const context = [...chain.flatMap((r) => [...(JSON.parse(r.input) as unknown[]), ...r.snapshot.output]), ...input];
+    if (estimateTokens(request.instructions, context) <= threshold) return this.create(plain, owner, opts);
+    const { head, tail } = splitTail(input);
+    if (head.length === 0 && chain.length === 0) return this.create(plain, owner, opts);
+    const compacted = await this.compact(
+      { model: request.model, input: head, ...(request.previous_response_id ? { previous_response_id: request.previous_response_id } : {}) },
+      owner,
+    );
+    const item = compacted?.output[0];
+    if (!item) throw new ApiError(503, 'The context could not be compacted in time.', 'service_unavailable', 'compaction_failed');
+    const { previous_response_id: _prev, ...rest } = plain;
+    return this.create({ ...rest, input: [{ type: 'compaction', id: item.id, encrypted_content: item.encrypted_content }, ...tail] }, owner, opts);
   }
 
   /**

@@ -2,7 +2,7 @@ import { FlowProducer, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { mcpJob, QUEUES, turnJob, type Keys, type McpJob, type McpSecrets, type TurnJob } from '@spool/contracts';
 import { ApprovalStore, ConversationStore, ToolListCache, type ResponseStore } from '@spool/redis';
-import type { Config, Logger, SecretBox } from '@spool/runtime';
+import { openCompaction, type Config, type Logger, type SecretBox } from '@spool/runtime';
 import type { ResponseStatus } from '@spool/protocol';
 import { createTurnProcessor } from './processor.ts';
 import { Upstreams } from './upstream.ts';
@@ -53,6 +53,7 @@ export function startLlmWorker(deps: LlmWorkerDeps): RunningWorker {
     now: () => Math.floor(Date.now() / 1000),
     approvalMac: (text) => deps.box.digest(text),
     conversations: new ConversationStore(deps.store.redis, deps.keys),
+    openCompaction: (owner, sealed) => openCompaction(deps.box, owner, sealed),
     logger: deps.logger,
   });
   const worker = new Worker(QUEUES.turns, processor, {

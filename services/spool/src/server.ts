@@ -8,7 +8,7 @@ import { startMcpExecutor } from '@spool/mcp-executor';
 import { startWebhookWorker, WebhookNotifier } from '@spool/webhooks';
 import type { ResponseStatus } from '@spool/protocol';
 import { ApprovalStore, checkEvictionPolicy, connect, ConversationStore, LiveHub, ResponseStore, waitReady } from '@spool/redis';
-import { routeFor, SecretBox, type Config, type Logger } from '@spool/runtime';
+import { openCompaction, routeFor, sealCompaction, SecretBox, type Config, type Logger } from '@spool/runtime';
 import type { Redis } from 'ioredis';
 
 /**
@@ -118,6 +118,8 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
       mcpServerPolicies: config.mcpServers,
       approvalMac: (text) => box.digest(text),
       sealSecrets: (v) => box.seal(v),
+      sealCompaction: (owner, summary) => sealCompaction(box, owner, summary),
+      openCompaction: (owner, sealed) => openCompaction(box, owner, sealed),
       onSealed,
       limits: config.limits,
       now: () => Math.floor(Date.now() / 1000),

@@ -42,7 +42,12 @@ function outputAsText(output: string | InputContentPart[]): string {
  * `tool` messages, which is the order Chat Completions requires. `developer` is sent as `system`
  * because many OpenAI-compatible servers do not know the developer role.
  */
-export function toChatMessages(instructions: string | null, items: ContextItem[]): ChatCompletionMessageParam[] {
+export function toChatMessages(
+  instructions: string | null,
+  items: ContextItem[],
+  /** Opens a compaction item's sealed summary (the worker's SecretBox); absent: compaction items are skipped. */
+  openCompaction?: (encryptedContent: string) => string,
+): ChatCompletionMessageParam[] {
   const messages: ChatCompletionMessageParam[] = [];
   if (instructions) messages.push({ role: 'system', content: instructions });
 
@@ -106,6 +111,13 @@ export function toChatMessages(instructions: string | null, items: ContextItem[]
           tool_call_id: item.approval_request_id,
           content: `The user denied this tool call; it was not run.${item.reason ? ` Reason: ${item.reason}` : ''}`,
         });
+        break;
+      }
+      case 'compaction': {
+        // The summary stands for the context it replaced; a user message, since many
+        // OpenAI-compatible servers accept a system message only at the start.
+        if (!openCompaction) break;
+        messages.push({ role: 'user', content: `Summary of the earlier conversation (compacted):\n${openCompaction(item.encrypted_content)}` });
         break;
       }
       case 'mcp_list_tools':

@@ -39,6 +39,8 @@ export interface TurnDeps {
   now: () => number;
   /** The keyed MAC that approval request ids carry (SecretBox.digest), so a stateless client cannot forge one. */
   approvalMac: MacFn;
+  /** Opens a compaction item's summary for its owner (runtime/compaction); the API checked it on create. */
+  openCompaction?: (owner: string, encryptedContent: string) => string;
   /** Conversations: their items are context, and a finished response is appended to its own. */
   conversations?: ConversationStore | null;
 }
@@ -281,7 +283,7 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
       request: freeChoice ? { ...request, tool_choice: 'auto' } : request,
       model: upstream.model,
       maxTokensParam: upstream.maxTokensParam,
-      messages: toChatMessages(request.instructions ?? null, items),
+      messages: toChatMessages(request.instructions ?? null, items, (sealed) => deps.openCompaction?.(record.owner, sealed) ?? ''),
       functions: [...(request.tools ?? []).flatMap((t) => (t.type === 'function' ? [functionToolToModel(t)] : [])), ...mcp.functions],
       forcedFunction: forced,
       toolsExhausted: callsSoFar >= maxCalls,
