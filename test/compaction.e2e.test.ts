@@ -126,7 +126,7 @@ describe('compact', () => {
 });
 
 describe('context_management on create', () => {
-  it('above compact_threshold, the model gets the summary and the new message instead of the old context', async () => {
+  it('above compact_threshold the model gets the summary and the new message instead of the old context; below it, the context as it is', async () => {
     const first = await client.responses.create({ model: MODEL, input: `Long story about a lighthouse keeper. ${'words '.repeat(200)} (cm-1)` });
     const next = await client.responses.create({
       model: MODEL,
@@ -140,18 +140,17 @@ describe('context_management on create', () => {
     expect(seen).not.toContain('lighthouse keeper');
     // The compaction turn itself saw the old context.
     expect(sentTo('(cm-1)')).toContain('Summarize the conversation above');
-  });
 
-  it('below the threshold, nothing is compacted', async () => {
-    const first = await client.responses.create({ model: MODEL, input: 'Short: the cat is grey. (cm-3)' });
+    // Below the threshold, nothing is compacted.
+    const short = await client.responses.create({ model: MODEL, input: 'Short: the cat is grey. (cm-3)' });
     await client.responses.create({
       model: MODEL,
-      previous_response_id: first.id,
+      previous_response_id: short.id,
       input: 'What colour? (cm-4)',
       context_management: [{ type: 'compaction', compact_threshold: 100_000 }],
     } as never);
-    const seen = sentTo('(cm-4)');
-    expect(seen).toContain('the cat is grey');
-    expect(seen).not.toContain('compacted');
+    const seenShort = sentTo('(cm-4)');
+    expect(seenShort).toContain('the cat is grey');
+    expect(seenShort).not.toContain('compacted');
   });
 });
