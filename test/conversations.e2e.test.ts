@@ -121,6 +121,8 @@ describe('responses.create({conversation})', () => {
     const conv = await client.conversations.create({ items: [{ type: 'message', role: 'user', content: 'My favourite colour is teal.' }] });
     const first = await client.responses.create({ model: 'm', conversation: conv.id, input: 'What is my favourite colour? (conv-1)' });
     expect(first.status).toBe('completed');
+    expect(first.conversation).toEqual({ id: conv.id });
+    expect((await client.responses.retrieve(first.id)).conversation).toEqual({ id: conv.id });
     expect(JSON.stringify(sentTo('(conv-1)'))).toContain('teal');
 
     const items = await client.conversations.items.list(conv.id, { order: 'asc' });

@@ -60,6 +60,8 @@ export const ResponseSchema = z.object({
   truncation: z.enum(['auto', 'disabled']),
   usage: UsageSchema.nullable(),
   user: z.string().nullable(),
+  /** The conversation the response belongs to (`conversation` on create); absent otherwise. */
+  conversation: z.object({ id: z.string() }).optional(),
 });
 export type Response = Omit<z.infer<typeof ResponseSchema>, 'output'> & { output: OutputItem[] };
 

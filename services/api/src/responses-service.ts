@@ -246,6 +246,7 @@ export class ResponsesService {
     const decisions = await this.resolveApprovals(id, owner, request, input, chain);
     const background = request.background ?? false;
     const response = buildResponse({ id, request, createdAt: this.d.now(), status: background ? 'queued' : 'in_progress' });
+    if (conversationId !== null) response.conversation = { id: conversationId };
     const { input: _input, ...rest } = request;
     // The conversation is stored as its id: the worker reads its items as context.
     const stored = { ...rest, tools: mcp.tools, ...(conversationId !== null ? { conversation: conversationId } : {}) };
