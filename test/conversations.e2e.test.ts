@@ -14,7 +14,7 @@ let client: OpenAI;
 let redis: Redis;
 
 beforeAll(async () => {
-  spool = await startTestSpool({ name: 'conversations', env: { SPOOL_API_KEYS: 'test-key,other-key' }, file: { limits: { retention_seconds: 5000 } } });
+  spool = await startTestSpool({ name: 'conversations', env: { SPOOL_API_KEYS: 'test-key,other-key' }, file: { limits: { retention_seconds: 5000, max_conversation_items: 8 } } });
   client = spool.client;
   redis = new Redis(spool.redisUrl);
 });
@@ -102,6 +102,15 @@ describe('conversations resource', () => {
     await expect(other.responses.create({ model: 'm', conversation: conv.id, input: 'steal (conv-steal)' })).rejects.toMatchObject({ status: 404 });
     expect(sentTo('(conv-steal)')).toEqual([]);
     expect((await client.conversations.retrieve(conv.id)).id).toBe(conv.id);
+  });
+
+  it('is bounded: adding past max_conversation_items, or a response on a full conversation, is a 400', async () => {
+    const item = (i: number) => ({ type: 'message' as const, role: 'user' as const, content: `n${i}` });
+    const conv = await client.conversations.create({ items: Array.from({ length: 6 }, (_, i) => item(i)) });
+    await expect(client.conversations.items.create(conv.id, { items: [item(6), item(7), item(8)] })).rejects.toMatchObject({ status: 400, code: 'conversation_too_large' });
+    await client.conversations.items.create(conv.id, { items: [item(6), item(7)] });
+    await expect(client.responses.create({ model: 'm', conversation: conv.id, input: 'one more (conv-full)' })).rejects.toMatchObject({ status: 400, code: 'conversation_too_large' });
+    expect(sentTo('(conv-full)')).toEqual([]);
   });
 
   it('lives in Redis under the key builder and expires with the retention', async () => {

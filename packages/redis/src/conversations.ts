@@ -148,6 +148,11 @@ export class ConversationStore {
     return { items: await this.items(id, pageIds), hasMore };
   }
 
+  /** How many items the conversation holds. */
+  async count(id: string): Promise<number> {
+    return this.redis.zcard(this.keys.conversationOrder(id));
+  }
+
   /** Every item, oldest first (the context of a response on this conversation). */
   async allItems(id: string): Promise<StoredItem[]> {
     return this.items(id, await this.redis.zrange(this.keys.conversationOrder(id), 0, -1));

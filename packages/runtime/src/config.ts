@@ -120,6 +120,8 @@ export const LimitsSchema = z
     ws_idle_ms: z.number().int().min(1000).default(600_000),
     /** WebSocket mode: ping interval; a peer that missed the previous pong is dropped. */
     ws_ping_ms: z.number().int().min(100).default(30_000),
+    /** Items one conversation may hold: adding past it is a 400, and so is a response on a full one. */
+    max_conversation_items: z.number().int().min(1).default(10_000),
   })
   .strict();
 

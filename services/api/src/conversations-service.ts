@@ -17,7 +17,7 @@ export interface ConversationsServiceDeps {
   conversations: ConversationStore;
   /** To tell a finished holder of a conversation's lock from a running one. */
   responses: ResponseStore;
-  limits: { retention_seconds: number; max_input_items: number };
+  limits: { retention_seconds: number; max_input_items: number; max_conversation_items: number };
   now: () => number;
 }
 
@@ -93,8 +93,21 @@ export class ConversationsService {
     return { id, object: 'conversation.deleted', deleted: true };
   }
 
+  /**
+   * A conversation is bounded (`max_conversation_items`): it is every later response's context.
+   * Checked before a write, not in it, so concurrent writers may pass it by one request's items.
+   */
+  private async assertRoom(id: string, adding: number): Promise<void> {
+    const max = this.d.limits.max_conversation_items;
+    const count = await this.d.conversations.count(id);
+    if (count + adding > max) {
+      throw ApiError.badRequest(`Conversation '${id}' holds ${count} items; at most ${max} are allowed.`, 'conversation', 'conversation_too_large');
+    }
+  }
+
   async addItems(id: string, owner: string, req: ConversationItemsCreateRequest): Promise<ConversationItemList> {
     await this.visible(id, owner);
+    await this.assertRoom(id, req.items.length);
     const items = stored(normalizeInput(req.items));
     if (!(await this.d.conversations.append(id, items, this.ttl))) throw ApiError.notFound(`Conversation with id '${id}' not found.`, 'conversation_id');
     return list(items, false);
@@ -128,6 +141,7 @@ export class ConversationsService {
    */
   async claim(id: string, owner: string, responseId: string): Promise<void> {
     await this.visible(id, owner);
+    await this.assertRoom(id, 1);
     let result = await this.d.conversations.lock(id, responseId, LOCK_SECONDS);
     if (result.kind === 'busy') {
       const holder = await this.d.responses.final(result.holder);
