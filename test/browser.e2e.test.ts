@@ -88,6 +88,51 @@ describe.skipIf(!haveChromium)('a page in a real browser', () => {
   });
 });
 
+describe.skipIf(!haveChromium)('WebSocket mode in a real browser', () => {
+  let spool: TestSpool;
+  beforeAll(async () => {
+    spool = await startTestSpool({ name: 'browser-ws' });
+  });
+  afterAll(() => spool?.close());
+
+  /** Opens a socket from the page, sends one response.create, and reports how it went. */
+  const drive = ([url, input]: readonly [string, string]) =>
+    new Promise<string>((resolve) => {
+      const ws = new WebSocket(url);
+      const timer = setTimeout(() => resolve('timeout'), 10_000);
+      ws.onopen = () => ws.send(JSON.stringify({ type: 'response.create', model: 'm', input }));
+      ws.onmessage = (m) => {
+        const e = JSON.parse(String(m.data)) as { type: string; response?: { output: Array<{ content?: Array<{ text: string }> }> } };
+        if (e.type === 'response.completed') {
+          clearTimeout(timer);
+          resolve(`completed: ${e.response?.output[0]?.content?.[0]?.text ?? ''}`);
+          ws.close();
+        }
+      };
+      ws.onclose = () => {
+        clearTimeout(timer);
+        resolve('closed');
+      };
+    });
+
+  it('a page on this machine can use a keyless Spool over a WebSocket; a page on another origin cannot open one', async () => {
+    const url = `${spool.url.replace(/^http/, 'ws')}/v1/responses`;
+    const local = await browser.newPage();
+    const evil = await browser.newPage();
+    try {
+      await local.goto(`http://localhost:${pagePort}/`);
+      expect(await local.evaluate(drive, [url, '!say from a local page'] as const)).toBe('completed: from a local page');
+      // Browsers send no preflight for WebSockets and apply no CORS: the Origin check is all there is.
+      await evil.goto(`http://evil.test:${pagePort}/`);
+      expect(await evil.evaluate(drive, [url, 'spend the upstream key (ws)'] as const)).toBe('closed');
+      expect(JSON.stringify(spool.upstream.requests)).not.toContain('spend the upstream key (ws)');
+    } finally {
+      await local.close();
+      await evil.close();
+    }
+  });
+});
+
 describe.skipIf(!haveChromium)('a web app on a listed origin', () => {
   let spool: TestSpool;
   beforeAll(async () => {

@@ -9,7 +9,8 @@ import { COMPLIANCE_MODEL, WEATHER_TOOL } from './support/compliance-fixtures.ts
  * `tool-calling-streaming` (§11.2), and the fork's `assistant-phase` (§11.3). Request bodies, the
  * `stream` flag (sent explicitly, `false` on non-streaming tests), the default model and the
  * validators follow the suite; its zod validators are replaced by ajv over the same OpenAPI
- * document. Each test also checks what reached the model, so a server that answers without
+ * document. The suite's WebSocket tests are replayed in websocket.e2e.test.ts and its compact
+ * tests in compaction.e2e.test.ts. Each test also checks what reached the model, so a server that answers without
  * reading the input fails. The unknown-call_id checks need no spec and run without it.
  */
 

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSpool, type TestSpool } from './support/spool.ts';
 
@@ -186,6 +187,70 @@ describe('fuzz: malformed requests never get a 5xx', () => {
       }),
       { seed: SEED + 2, numRuns: RUNS, endOnFailure: true },
     );
+  });
+
+  it('the Conversations API and compact with mutated valid requests and odd ids', async () => {
+    const conv = JSON.parse((await post('/conversations', { items: [{ type: 'message', role: 'user', content: 'hi' }] })).text) as { id: string };
+    const CONV_BASE = { items: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'hello' }] }], metadata: { k: 'v' } };
+    const CONV_PATHS = ['items', 'items.0', 'items.0.type', 'items.0.role', 'items.0.content', 'items.0.content.0.text', 'metadata', 'metadata.k', 'unknown_field'];
+    const COMPACT_BASE = { model: 'm', input: [{ type: 'message', role: 'user', content: 'hello' }], instructions: 'be brief', prompt_cache_key: 'k' };
+    const COMPACT_PATHS = ['model', 'input', 'input.0', 'input.0.type', 'input.0.content', 'previous_response_id', 'instructions', 'prompt_cache_key', 'unknown_field'];
+    const target = fc.constantFrom('/conversations', `/conversations/${conv.id}`, `/conversations/${conv.id}/items`);
+    await fc.assert(
+      fc.asyncProperty(target, mutated(CONV_BASE, CONV_PATHS), async (path, body) => {
+        assertAnswer(await post(path, body), `POST ${path} ${JSON.stringify(body).slice(0, 200)}`);
+      }),
+      { seed: SEED + 3, numRuns: Math.ceil(RUNS / 2), endOnFailure: true },
+    );
+    await fc.assert(
+      fc.asyncProperty(mutated(COMPACT_BASE, COMPACT_PATHS), async (body) => {
+        assertAnswer(await post('/responses/compact', body), `POST /responses/compact ${JSON.stringify(body).slice(0, 200)}`);
+      }),
+      { seed: SEED + 4, numRuns: Math.ceil(RUNS / 4), endOnFailure: true },
+    );
+    const oddId = fc.constantFrom('%zz', '%ED%A0%80', '..', 'conv_{x}', conv.id, `${conv.id}%00`, 'conv_' + 'a'.repeat(5000), '*');
+    const routes: Array<readonly [string, (id: string) => string]> = [
+      ['GET', (id) => `/conversations/${id}`],
+      ['DELETE', (id) => `/conversations/${id}/items/${id}`],
+      ['GET', (id) => `/conversations/${conv.id}/items/${id}`],
+      ['GET', (id) => `/conversations/${id}/items?limit=${id}&after=${id}`],
+    ];
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...routes), oddId, async ([method, path], id) => {
+        assertAnswer(await send(path(id), { method }), `${method} ${path(id)}`);
+      }),
+      { seed: SEED + 5, numRuns: Math.ceil(RUNS / 4), endOnFailure: true },
+    );
+  });
+
+  it('WebSocket mode: mutated response.create messages get events or an error event below 500, on a socket that stays open', async () => {
+    const ws = new WebSocket(`${spool.url.replace(/^http/, 'ws')}/v1/responses`);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    let current: ((e: { type: string; status?: number; response?: { id: string; status: string } }) => void) | null = null;
+    ws.on('message', (d: Buffer) => current?.(JSON.parse(d.toString())));
+    try {
+      await fc.assert(
+        fc.asyncProperty(mutated({ type: 'response.create', ...RESPONSES_BASE }, RESPONSES_PATHS), async (body) => {
+          const end = await new Promise<{ type: string; status?: number; response?: { id: string; status: string } }>((resolve) => {
+            // The first event tells: an error event, or response.created (the response then runs on).
+            current = (e) => {
+              if (e.type === 'error' || e.type === 'response.created') resolve(e);
+            };
+            ws.send(JSON.stringify(body).replace(/"__DEEP_(\d+)__"/g, (_, n: string) => deep(Number(n))));
+          });
+          current = null;
+          if (end.type === 'error') expect(end.status, JSON.stringify(end)).toBeLessThan(500);
+          else if (end.response && end.response.status !== 'completed') accepted.add(end.response.id);
+          expect(ws.readyState, JSON.stringify(body).slice(0, 200)).toBe(WebSocket.OPEN);
+        }),
+        { seed: SEED + 6, numRuns: Math.ceil(RUNS / 3), endOnFailure: true },
+      );
+    } finally {
+      ws.terminate();
+    }
   });
 
   it('stays alive, and every response it accepted reaches a terminal status', async () => {

@@ -158,3 +158,18 @@ export function validateStreamingEvent(obj: unknown): string[] {
 export function streamingEventComponents(): ReadonlyMap<string, string> {
   return loadSpec().eventComponents;
 }
+
+let components: { ajv: Ajv2020; names: Set<string> } | null = null;
+
+/** Errors of `obj` against one named component (WebSocketErrorEvent, CompactResource, …); empty when valid. */
+export function validateComponent(name: string, obj: unknown): string[] {
+  if (!components) {
+    const spec = JSON.parse(readFileSync(SPEC_PATH, 'utf8')) as Json;
+    const schemas = ((spec.components as Json | undefined)?.schemas ?? {}) as Record<string, unknown>;
+    components = { ajv: makeAjv(false, schemas), names: new Set(Object.keys(schemas)) };
+  }
+  if (!components.names.has(name)) throw new Error(`${SPEC_PATH}: no components.schemas.${name}`);
+  const validate = components.ajv.getSchema(`${REF_PREFIX}${name}`);
+  if (!validate) throw new Error(`ajv could not compile ${name}`);
+  return validate(obj) ? [] : formatErrors(validate.errors);
+}

@@ -37,6 +37,14 @@ describe('keys', () => {
     expect(cluster.record('resp_1')).toBe('spool:resp:{resp_1}');
   });
 
+  it('puts every key of a conversation in one hash slot, apart from responses', () => {
+    const id = 'conv_abc';
+    const all = [keys.conversation(id), keys.conversationItems(id), keys.conversationOrder(id), keys.conversationLock(id)];
+    expect(new Set(all.map((k) => /\{([^}]+)\}/.exec(k)?.[1]))).toEqual(new Set([id]));
+    expect(new Set(all).size).toBe(4);
+    expect(keys.conversation(id)).toBe('spool:conv:{conv_abc}');
+  });
+
   it('refuses a prefix that would break hash tags', () => {
     expect(() => createKeys('a{b}')).toThrow(/braces/);
   });

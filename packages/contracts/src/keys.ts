@@ -43,6 +43,17 @@ export interface Keys {
   readonly pubsub: 'sharded' | 'classic';
   /** String: the API key generated for a server that has none and listens beyond loopback. */
   readonly generatedApiKey: string;
+  /**
+   * Hash: a conversation (owner, created_at, metadata, item counter). The conversation keys share
+   * the conversation id as their hash tag, so the scripts that touch several run on Redis Cluster.
+   */
+  conversation(conversationId: string): string;
+  /** Hash: the conversation's items as JSON, by item id. */
+  conversationItems(conversationId: string): string;
+  /** Sorted set: item ids in the order they were added (score: the item counter). */
+  conversationOrder(conversationId: string): string;
+  /** String (a response id, with a TTL): the response that is running on the conversation. */
+  conversationLock(conversationId: string): string;
 }
 
 export interface KeyOptions {
@@ -71,6 +82,10 @@ export function createKeys(prefix: string, opts: KeyOptions = {}): Keys {
     approvalUse: (id) => `${prefix}approval:{${id}}:used`,
     inflight: `${prefix}inflight`,
     watchdogLock: `${prefix}watchdog:lock`,
+    conversation: (id) => `${prefix}conv:{${id}}`,
+    conversationItems: (id) => `${prefix}conv:{${id}}:items`,
+    conversationOrder: (id) => `${prefix}conv:{${id}}:order`,
+    conversationLock: (id) => `${prefix}conv:{${id}}:lock`,
   };
 }
 

@@ -62,3 +62,29 @@ export {
   type ChatUsage,
 } from './chat.ts';
 export { WEBHOOK_EVENT_TYPES, WebhookEventTypeSchema, type WebhookEventType } from './webhooks.ts';
+export {
+  ConversationCreateRequestSchema,
+  ConversationDeletedSchema,
+  ConversationItemsCreateRequestSchema,
+  ConversationSchema,
+  ConversationUpdateRequestSchema,
+  MAX_CONVERSATION_ITEMS_PER_REQUEST,
+  asConversationItem,
+  conversationIdOf,
+  parseConversationCreate,
+  parseConversationItemsCreate,
+  parseConversationUpdate,
+  type Conversation,
+  type ConversationCreateRequest,
+  type ConversationDeleted,
+  type ConversationItemsCreateRequest,
+  type ConversationUpdateRequest,
+} from './conversations.ts';
+export {
+  CompactRequestSchema,
+  parseCompactRequest,
+  type CompactRequest,
+  type CompactedResponse,
+  type CompactionOutputItem,
+} from './compact.ts';
+export { ContextManagementSchema, MetadataSchema, type ContextManagement } from './request.ts';

@@ -135,6 +135,18 @@ export type ReasoningItem = z.infer<typeof ReasoningItemSchema>;
 
 export const ItemReferenceSchema = z.object({ type: z.literal('item_reference'), id: z.string().min(1) });
 
+/**
+ * A compaction item (`POST /v1/responses/compact`): the summary of an earlier context, sealed by
+ * the server that made it. Passed back as input, it stands for everything it summarised.
+ */
+export const CompactionItemSchema = z.object({
+  type: z.literal('compaction'),
+  id: z.string().nullish(),
+  encrypted_content: z.string().min(1).max(10 * 1024 * 1024),
+  created_by: z.string().nullish(),
+});
+export type CompactionItem = z.infer<typeof CompactionItemSchema>;
+
 const KnownInputItemSchema = z.discriminatedUnion('type', [
   MessageItemSchema,
   FunctionCallItemSchema,
@@ -145,6 +157,7 @@ const KnownInputItemSchema = z.discriminatedUnion('type', [
   McpApprovalResponseItemSchema,
   ReasoningItemSchema,
   ItemReferenceSchema,
+  CompactionItemSchema,
 ]);
 
 export const SUPPORTED_INPUT_ITEM_TYPES = KnownInputItemSchema.options.map((o) => o.shape.type.value);

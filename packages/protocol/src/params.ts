@@ -20,7 +20,6 @@ export function isDropped(drop: ReadonlySet<string>, param: string): boolean {
 /** Known parameters of the OpenAI API that this server does not serve, with why. */
 const NOT_SERVED: ReadonlyArray<[keyof CreateResponseRequest, string]> = [
   ['prompt', 'Prompt templates (prompt) are not supported by this server; send input and instructions.'],
-  ['context_management', 'context_management (server-side compaction) is not supported by this server; use truncation: "auto".'],
   ['moderation', 'moderation is not supported by this server.'],
   ['image', 'The image parameter is not supported by this server.'],
   ['access_programs', 'access_programs is not supported by this server.'],

@@ -6,7 +6,7 @@ import { SUPPORTED_TOOL_TYPES, ToolChoiceSchema, ToolSchema } from './tools.ts';
 /** OpenAI's service tiers (openai-node's `ServiceTier`). */
 export const ServiceTierSchema = z.enum(['auto', 'default', 'flex', 'scale', 'priority', 'fast', 'ultrafast']);
 
-const MetadataSchema = z
+export const MetadataSchema = z
   .record(z.string().max(64), z.string().max(512))
   .refine((m) => Object.keys(m).length <= 16, 'metadata holds at most 16 pairs');
 
@@ -22,6 +22,10 @@ export const TextFormatSchema = z.discriminatedUnion('type', [
   }),
 ]);
 export type TextFormat = z.infer<typeof TextFormatSchema>;
+
+/** `context_management` on create: compact the context first when it passes `compact_threshold` tokens. */
+export const ContextManagementSchema = z.array(z.object({ type: z.literal('compaction'), compact_threshold: z.number().int().min(1).nullish() })).max(1);
+export type ContextManagement = z.infer<typeof ContextManagementSchema>;
 
 /**
  * `POST /v1/responses`. Unknown fields are accepted and dropped (clients send newer fields than we
@@ -61,16 +65,18 @@ export const CreateResponseRequestSchema = z.object({
   prompt_cache_key: z.string().nullish(),
   user: z.string().nullish(),
   stream_options: z.object({ include_obfuscation: z.boolean().optional() }).nullish(),
-  conversation: z.unknown().optional(),
   include: z.array(z.string()).nullish(),
   prompt_cache_retention: z.enum(['in_memory', '24h']).nullish(),
   // Known to the OpenAI API and not served by Spool: kept here so params.ts can refuse them by name.
   prompt: z.unknown().optional(),
-  context_management: z.unknown().optional(),
   moderation: z.unknown().optional(),
   image: z.unknown().optional(),
   access_programs: z.unknown().optional(),
   prompt_cache_options: z.unknown().optional(),
+  /** `[{type: 'compaction', compact_threshold}]`: compact the context first when it is larger (see compact.ts). */
+  context_management: ContextManagementSchema.nullish(),
+  /** A conversation id, or `{id}`: its items are the context, and the response is appended to it. */
+  conversation: z.union([z.string().min(1), z.object({ id: z.string().min(1) })]).nullish(),
 });
 export type CreateResponseRequest = z.infer<typeof CreateResponseRequestSchema>;
 
@@ -80,9 +86,6 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 /** Clear messages for features a client may expect but this server does not have. */
 function refuseUnsupported(body: Record<string, unknown>): void {
-  if (body.conversation !== undefined && body.conversation !== null) {
-    throw ApiError.badRequest('The conversation parameter is not supported by this server; use previous_response_id.', 'conversation', 'unsupported_parameter');
-  }
   if (Array.isArray(body.tools)) {
     body.tools.forEach((tool, i) => {
       const type = isRecord(tool) ? tool.type : undefined;

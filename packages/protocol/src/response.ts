@@ -76,6 +76,8 @@ export const ResponseSchema = z.object({
   user: z.string().exactOptional(),
   /** Always null: Spool has no domain-specific access programs (the openai SDK's type has the field). */
   access_programs: z.null(),
+  /** The conversation the response belongs to (`conversation` on create); absent otherwise. */
+  conversation: z.object({ id: z.string() }).exactOptional(),
 });
 export type Response = Omit<z.infer<typeof ResponseSchema>, 'output'> & { output: OutputItem[] };
 

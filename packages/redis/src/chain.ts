@@ -14,14 +14,22 @@ export class ChainError extends Error {
 /**
  * Loads the previous_response_id chain ending at `lastId`, oldest first. A record that is missing,
  * not stored, or owned by another key reads as not found: ownership checks fail closed.
+ * `acceptUnstored` lets a `store: false` record through: the WebSocket connection that created it
+ * may continue it (and the worker runs what the API accepted).
  */
-export async function loadChain(store: ResponseStore, lastId: string, owner: string, maxDepth: number): Promise<ResponseRecord[]> {
+export async function loadChain(
+  store: ResponseStore,
+  lastId: string,
+  owner: string,
+  maxDepth: number,
+  acceptUnstored: (id: string) => boolean = () => false,
+): Promise<ResponseRecord[]> {
   const chain: ResponseRecord[] = [];
   let id: string | null = lastId;
   while (id) {
     if (chain.length >= maxDepth) throw new ChainError('chain_too_long', lastId, `The previous_response_id chain is longer than ${maxDepth} responses.`);
     const record: ResponseRecord | null = await store.get(id);
-    if (!record || record.owner !== owner || (!record.store && !record.background)) {
+    if (!record || record.owner !== owner || (!record.store && !record.background && !acceptUnstored(record.id))) {
       throw new ChainError('previous_response_not_found', id, `Previous response with id '${id}' not found.`);
     }
     chain.push(record);

@@ -22,3 +22,4 @@ export { ApprovalStore, type ClaimResult, type UseResult } from './approvals.ts'
 export { InflightIndex } from './inflight.ts';
 export { ToolListCache, type ToolListSource } from './tool-lists.ts';
 export { checkEvictionPolicy, type EvictionCheck } from './policy.ts';
+export { ConversationStore, type ConversationMeta, type ItemPage, type LockResult, type StoredItem } from './conversations.ts';

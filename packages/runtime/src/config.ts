@@ -158,6 +158,14 @@ export const LimitsSchema = z
     watchdog_stale_after_ms: z.number().int().min(100).default(60_000),
     /** Longest `model` a request may name (route globs are matched against it). */
     max_model_length: z.number().int().min(1).default(256),
+    /** WebSocket mode: `response.create` messages one connection may hold waiting behind the running one. */
+    ws_max_queued: z.number().int().min(0).default(16),
+    /** WebSocket mode: a connection with no message and nothing running for this long is closed. */
+    ws_idle_ms: z.number().int().min(1000).default(600_000),
+    /** WebSocket mode: ping interval; a peer that missed the previous pong is dropped. */
+    ws_ping_ms: z.number().int().min(100).default(30_000),
+    /** Items one conversation may hold: adding past it is a 400, and so is a response on a full one. */
+    max_conversation_items: z.number().int().min(1).default(10_000),
   })
   .strict();
 

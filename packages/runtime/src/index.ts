@@ -30,3 +30,4 @@ export {
 export { Shutdown } from './shutdown.ts';
 export { SecretBox } from './secrets.ts';
 export { QuietTimers, type QuietHandle } from './quiet-timers.ts';
+export { InvalidCompactionError, openCompaction, sealCompaction } from './compaction.ts';

@@ -11,6 +11,9 @@ import { ApiError, assertDepthWithin } from '@spool/protocol';
 import { browserGuard, isJsonMediaType, requireJsonBody } from './browser.ts';
 import type { ModelCatalog } from './models.ts';
 import { modelsRouter } from './routes/models.ts';
+import type { ConversationsService } from './conversations-service.ts';
+import { conversationsRouter } from './routes/conversations.ts';
+import { compactRouter } from './routes/compact.ts';
 
 export interface AppDeps {
   responses: ResponsesService;
@@ -31,6 +34,8 @@ export interface AppDeps {
   ready: () => Promise<boolean>;
   /** `GET /v1/models`; absent: the route is not served. */
   models?: ModelCatalog;
+  /** The Conversations API (`/v1/conversations`); absent: not served. */
+  conversations?: ConversationsService;
 }
 
 /** Builds the HTTP app; does not listen. */
@@ -75,6 +80,8 @@ export function createApp(deps: AppDeps): Express {
   // The same stream options for both: one buffer bound (sse_max_buffered_bytes), one shutdown registry.
   v1.use(chatCompletionsRouter(deps.responses, streamOptions));
   if (deps.models) v1.use(modelsRouter(deps.models));
+  if (deps.conversations) v1.use(conversationsRouter(deps.conversations));
+  v1.use(compactRouter(deps.responses));
   v1.use((req, _res, next) => next(new ApiError(404, `Unknown request URL: ${req.method} ${req.originalUrl}.`, 'invalid_request_error', 'unknown_url')));
   app.use('/v1', v1);
   // LiteLLM serves every route with and without `/v1`, and its guide's clients use the bare base URL.

@@ -3,8 +3,12 @@ import {
   ApiError,
   requestServerUrl,
   buildResponse,
+  conversationIdOf,
+  lifecycleEvent,
   newId,
   refuseUnservedParams,
+  type CompactedResponse,
+  type CompactRequest,
   type CreateResponseRequest,
   type InputItem,
   type Response,
@@ -25,6 +29,7 @@ import {
   type ResponseStore,
 } from '@spool/redis';
 import { retentionSeconds } from '@spool/runtime';
+import { COMPACTION_PROMPT, estimateTokens, splitTail, summaryOf } from './compaction.ts';
 import { pageInputItems, type InputItemsPage, type InputItemsQuery } from './input-items.ts';
 
 export interface ResponsesServiceDeps {
@@ -64,8 +69,21 @@ export interface ResponsesServiceDeps {
    * starts anyway finds the response sealed and does nothing).
    */
   removeQueuedTurns?: (responseId: string) => Promise<void>;
+  /** Seals a compaction summary for its owner (runtime/compaction, the shared SecretBox). */
+  sealCompaction?: (owner: string, summary: string) => string;
+  /** Opens one, throwing InvalidCompactionError: a compaction item in an input is checked on create. */
+  openCompaction?: (owner: string, encryptedContent: string) => string;
+  /** Conversations, for `conversation` on create; absent: the parameter is refused. */
+  conversations?: ConversationTurns;
   /** Told when this service sealed a response (the `response.cancelled` webhook). */
   onSealed?: (responseId: string, status: 'cancelled', background: boolean) => Promise<void>;
+}
+
+/** What a response needs of a conversation: take it, give it back, append to it (ConversationsService). */
+export interface ConversationTurns {
+  claim(conversationId: string, owner: string, responseId: string): Promise<void>;
+  release(conversationId: string, responseId: string): Promise<void>;
+  appendTurn(conversationId: string, responseId: string, items: InputItem[]): Promise<void>;
 }
 
 /** MCP credentials by server label: they travel sealed in job data, never in the record. */
@@ -192,7 +210,16 @@ function knownCallIds(chain: ResponseRecord[], input: InputItem[]): Set<string> 
 export class ResponsesService {
   constructor(private readonly d: ResponsesServiceDeps) {}
 
-  async create(request: CreateResponseRequest, owner: string, opts: { watch?: boolean } = {}): Promise<Created> {
+  /**
+   * `generate: false` (WebSocket warm-up) validates and stores the request and seals it as
+   * completed with no output and no model call. `connectionResponses`: the `store: false` response
+   * ids a WebSocket connection created, which it (and only it) may continue.
+   */
+  async create(
+    request: CreateResponseRequest,
+    owner: string,
+    opts: { watch?: boolean; generate?: boolean; connectionResponses?: ReadonlySet<string> } = {},
+  ): Promise<Created> {
     const { limits } = this.d;
     const maxModel = limits.max_model_length ?? 256;
     if (request.model.length > maxModel) {
@@ -203,7 +230,9 @@ export class ResponsesService {
     }
     const route = this.d.routeOptions?.(request.model) ?? { dropParams: [], contextWindow: null };
     refuseUnservedParams(request, new Set(route.dropParams), route.contextWindow);
+    if (request.context_management?.[0]?.compact_threshold) return this.createCompacted(request, owner, opts, request.context_management[0].compact_threshold);
     const input = normalizeInput(request.input);
+    this.checkCompactions(input, owner);
     if (input.length > limits.max_input_items) throw ApiError.badRequest(`Too many input items: at most ${limits.max_input_items}.`, 'input', 'too_many_items');
     if (request.instructions && request.instructions.length > limits.max_instructions_chars) {
       throw ApiError.badRequest(`'instructions' is too long: ${request.instructions.length} characters, at most ${limits.max_instructions_chars}.`, 'instructions', 'string_above_max_length');
@@ -213,10 +242,19 @@ export class ResponsesService {
       // Accepted: kept only as long as a poll needs (ephemeral retention), documented in the README.
     }
 
+    const conversationId = conversationIdOf(request.conversation);
+    if (conversationId !== null) {
+      if (request.previous_response_id) {
+        throw ApiError.badRequest("Mutually exclusive parameters: send either 'previous_response_id' or 'conversation', not both.", 'conversation', 'mutually_exclusive_parameters');
+      }
+      if (!this.d.conversations) throw ApiError.badRequest('The conversation parameter is not supported by this server; use previous_response_id.', 'conversation', 'unsupported_parameter');
+    }
+
     let chain: ResponseRecord[] = [];
     if (request.previous_response_id) {
       try {
-        chain = await loadChain(this.d.store, request.previous_response_id, owner, limits.max_chain_depth);
+        const local = opts.connectionResponses;
+        chain = await loadChain(this.d.store, request.previous_response_id, owner, limits.max_chain_depth, (rid) => local?.has(rid) ?? false);
       } catch (err) {
         if (err instanceof ChainError && err.code === 'previous_response_not_found') {
           throw new ApiError(400, `Previous response with id '${request.previous_response_id}' not found.`, 'invalid_request_error', 'previous_response_not_found', 'previous_response_id');
@@ -241,12 +279,16 @@ export class ResponsesService {
     const decisions = await this.resolveApprovals(id, owner, request, input, chain);
     const background = request.background ?? false;
     const response = buildResponse({ id, request, createdAt: this.d.now(), status: background ? 'queued' : 'in_progress' });
+    if (conversationId !== null) response.conversation = { id: conversationId };
     const { input: _input, ...rest } = request;
-    const stored = { ...rest, tools: mcp.tools };
+    // The conversation is stored as its id: the worker reads its items as context.
+    const stored = { ...rest, tools: mcp.tools, ...(conversationId !== null ? { conversation: conversationId } : {}) };
     const events = [snapshotEvent('response.created'), snapshotEvent(background ? 'response.queued' : 'response.in_progress')];
     const storeIt = request.store ?? true;
     const subscription = opts.watch ? this.d.hub.open(this.d.keys.channel(id)) : null;
     try {
+      // One response at a time per conversation; a refusal here gives back the approvals taken above.
+      if (conversationId !== null) await this.d.conversations?.claim(conversationId, owner, id);
       // The subscription is confirmed before the job exists, so nothing it publishes can be missed.
       await Promise.all([
         subscription?.ready,
@@ -263,6 +305,12 @@ export class ResponsesService {
           ttlSeconds: retentionSeconds(limits, storeIt),
         }),
       ]);
+      if (opts.generate === false) {
+        const done: Response = { ...response, status: 'completed', completed_at: this.d.now() };
+        await this.d.store.append(id, [lifecycleEvent('response.completed', done)], { snapshot: done, status: 'completed', seal: true, ttlSeconds: retentionSeconds(limits, storeIt) });
+        if (conversationId !== null) await this.d.conversations?.appendTurn(conversationId, id, input);
+        return { id, response: done, subscription };
+      }
       await this.d.enqueueTurn({
         responseId: id,
         turn: 0,
@@ -271,6 +319,7 @@ export class ResponsesService {
       });
     } catch (err) {
       subscription?.close();
+      if (conversationId !== null) await this.d.conversations?.release(conversationId, id).catch(() => undefined);
       await this.giveBack(
         id,
         decisions.flatMap((d) => (d.heldBy ? [{ holder: d.heldBy, id: d.decision.approvalRequestId }] : [])),
@@ -281,6 +330,89 @@ export class ResponsesService {
       throw err;
     }
     return { id, response, subscription };
+  }
+
+  /** A compaction item must open with this server's key, for this owner: else a 400, before any job. */
+  private checkCompactions(input: InputItem[], owner: string): void {
+    input.forEach((item, i) => {
+      if (item.type !== 'compaction') return;
+      if (!this.d.openCompaction) throw ApiError.badRequest('Compaction items are not supported by this server.', `input[${i}]`, 'unsupported_input_type');
+      try {
+        this.d.openCompaction(owner, item.encrypted_content);
+      } catch (err) {
+        throw ApiError.badRequest(err instanceof Error ? err.message : 'Invalid compaction item.', `input[${i}].encrypted_content`, 'invalid_encrypted_content');
+      }
+    });
+  }
+
+  /**
+   * `POST /v1/responses/compact`: the routed model summarises the context (the
+   * previous_response_id chain, then `input`) in an ordinary, unstored turn job; the summary is
+   * sealed into a `compaction` item and the job's response is removed, so no plain copy stays.
+   */
+  async compact(req: CompactRequest, owner: string, signal?: AbortSignal): Promise<CompactedResponse | null> {
+    if (!this.d.sealCompaction) throw ApiError.notFound('Compaction is not served here.');
+    const input = typeof req.input === 'string' ? normalizeInput(req.input) : (req.input ?? []);
+    const created = await this.create(
+      {
+        model: req.model,
+        input: [...input, { type: 'message', role: 'user', content: COMPACTION_PROMPT }],
+        store: false,
+        ...(req.previous_response_id ? { previous_response_id: req.previous_response_id } : {}),
+        ...(req.instructions ? { instructions: req.instructions } : {}),
+        ...(req.prompt_cache_key ? { prompt_cache_key: req.prompt_cache_key } : {}),
+      },
+      owner,
+      { watch: true },
+    );
+    const final = await this.waitForFinal(created.id, signal, created.subscription);
+    if (!final) return null;
+    const response = JSON.parse(final.json) as Response;
+    await this.d.store.delete(created.id).catch(() => undefined);
+    if (response.status !== 'completed') {
+      const reason = response.error?.message ?? response.incomplete_details?.reason ?? response.status;
+      throw new ApiError(502, `The model could not write the compaction summary: ${reason}`, 'server_error', response.error?.code ?? 'compaction_failed');
+    }
+    return {
+      id: created.id,
+      object: 'response.compaction',
+      created_at: response.created_at,
+      output: [{ type: 'compaction', id: newId('cmp'), encrypted_content: this.d.sealCompaction(owner, summaryOf(response)), created_by: 'spool' }],
+      usage: response.usage ?? { input_tokens: 0, input_tokens_details: { cached_tokens: 0 }, output_tokens: 0, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 0 },
+    };
+  }
+
+  /**
+   * `context_management: [{type: 'compaction', compact_threshold}]`: when the context (chain and
+   * input) is estimated above the threshold, everything but the trailing user messages is
+   * compacted first, and the response runs on the compaction item and those messages (so it has
+   * no previous_response_id of its own). Below the threshold it is an ordinary create.
+   */
+  private async createCompacted(
+    request: CreateResponseRequest,
+    owner: string,
+    opts: Parameters<ResponsesService['create']>[2],
+    threshold: number,
+  ): Promise<Created> {
+    const { context_management: _cm, ...plain } = request;
+    const input = normalizeInput(request.input);
+    let chain: ResponseRecord[] = [];
+    if (request.previous_response_id) {
+      const local = opts?.connectionResponses;
+      chain = await loadChain(this.d.store, request.previous_response_id, owner, this.d.limits.max_chain_depth, (rid) => local?.has(rid) ?? false).catch(() => []);
+    }
+    const context = [...chain.flatMap((r) => [...(JSON.parse(r.input) as unknown[]), ...r.snapshot.output]), ...input];
+    if (estimateTokens(request.instructions, context) <= threshold) return this.create(plain, owner, opts);
+    const { head, tail } = splitTail(input);
+    if (head.length === 0 && chain.length === 0) return this.create(plain, owner, opts);
+    const compacted = await this.compact(
+      { model: request.model, input: head, ...(request.previous_response_id ? { previous_response_id: request.previous_response_id } : {}) },
+      owner,
+    );
+    const item = compacted?.output[0];
+    if (!item) throw new ApiError(503, 'The context could not be compacted in time.', 'service_unavailable', 'compaction_failed');
+    const { previous_response_id: _prev, ...rest } = plain;
+    return this.create({ ...rest, input: [{ type: 'compaction', id: item.id, encrypted_content: item.encrypted_content }, ...tail] }, owner, opts);
   }
 
   /**

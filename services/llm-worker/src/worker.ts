@@ -1,8 +1,8 @@
 import { FlowProducer, Queue, Worker } from 'bullmq';
 import type { RedisClient } from '@spool/redis';
 import { mcpJob, QUEUES, turnJob, type Keys, type McpJob, type McpSecrets, type TurnJob } from '@spool/contracts';
-import { ApprovalStore, InflightIndex, ToolListCache, type ResponseStore } from '@spool/redis';
-import type { Config, Logger, SecretBox } from '@spool/runtime';
+import { ApprovalStore, ConversationStore, InflightIndex, ToolListCache, type ResponseStore } from '@spool/redis';
+import { openCompaction, type Config, type Logger, type SecretBox } from '@spool/runtime';
 import type { ResponseStatus } from '@spool/protocol';
 import { createTurnProcessor } from './processor.ts';
 import { failFromLog } from './turn/recover.ts';
@@ -56,6 +56,8 @@ export function startLlmWorker(deps: LlmWorkerDeps): RunningWorker {
     enqueueNext: (next, children) => enqueueNext(flows, deps.keys, next, children),
     now: () => Math.floor(Date.now() / 1000),
     approvalMac: (text) => deps.box.digest(text),
+    conversations: new ConversationStore(deps.store.redis, deps.keys),
+    openCompaction: (owner, sealed) => openCompaction(deps.box, owner, sealed),
   };
   const processor = createTurnProcessor({ ...turnDeps, logger: deps.logger });
   const worker = new Worker(QUEUES.turns, processor, {

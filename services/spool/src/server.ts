@@ -2,15 +2,15 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue, type Worker } from 'bullmq';
 import { createKeys, QUEUES, turnJob, type TurnJob } from '@spool/contracts';
-import { createApp, ModelCatalog, ResponsesService, type SseWriter } from '@spool/api';
+import { attachResponsesWebSocket, ConversationsService, createApp, ModelCatalog, ResponsesService, type SseWriter } from '@spool/api';
 import OpenAI from 'openai';
 import { startLlmWorker } from '@spool/llm-worker';
 import { startMcpExecutor } from '@spool/mcp-executor';
 import { startWebhookWorker, WebhookNotifier } from '@spool/webhooks';
 import type { ResponseStatus } from '@spool/protocol';
 import { randomBytes } from 'node:crypto';
-import { ApprovalStore, checkEvictionPolicy, connect, isCluster, LiveHub, ResponseStore, waitReady, type RedisClient, type RedisTarget } from '@spool/redis';
-import { matchesModel, routeFor, SecretBox, type Config, type Logger } from '@spool/runtime';
+import { ApprovalStore, checkEvictionPolicy, connect, ConversationStore, isCluster, LiveHub, ResponseStore, waitReady, type RedisClient, type RedisTarget } from '@spool/redis';
+import { matchesModel, openCompaction, routeFor, sealCompaction, SecretBox, type Config, type Logger } from '@spool/runtime';
 
 /**
  * The key that seals MCP credentials in job data: SPOOL_SECRET_KEY, else one kept in Redis and
@@ -136,7 +136,14 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
       const route = routeFor(config, model);
       return { dropParams: route?.dropParams ?? [], contextWindow: route?.contextWindow ?? null };
     };
+    const conversations = new ConversationsService({
+      conversations: new ConversationStore(command, keys),
+      responses: store,
+      limits: config.limits,
+      now: () => Math.floor(Date.now() / 1000),
+    });
     const responses = new ResponsesService({
+      conversations,
       store,
       approvals: new ApprovalStore(command, keys),
       hub,
@@ -148,6 +155,8 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
       mcpServerPolicies: config.mcpServers,
       approvalMac: (text) => box.digest(text),
       sealSecrets: (v) => box.seal(v),
+      sealCompaction: (owner, summary) => sealCompaction(box, owner, summary),
+      openCompaction: (owner, sealed) => openCompaction(box, owner, sealed),
       onSealed,
       limits: config.limits,
       now: () => Math.floor(Date.now() / 1000),
@@ -166,16 +175,31 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
       maxJsonDepth: config.limits.max_json_depth,
       ready: async () => rolesStarted && (await command.ping()) === 'PONG',
       streams,
+      conversations,
     });
     const server: Server = await new Promise((resolve, reject) => {
       const s = app.listen(config.port, config.host, () => resolve(s));
       s.once('error', reject);
+    });
+    // WebSocket mode on the same server: the same service, keys and browser policy as HTTP.
+    const sockets = attachResponsesWebSocket(server, {
+      service: responses,
+      logger: logger.child({ role: 'api', transport: 'websocket' }),
+      apiKeys: config.apiKeys,
+      allowUnauthenticated: config.allowUnauthenticated,
+      corsAllowOrigins: config.corsAllowOrigins,
+      maxMessageBytes: config.limits.max_body_bytes,
+      maxJsonDepth: config.limits.max_json_depth,
+      maxQueued: config.limits.ws_max_queued,
+      idleMs: config.limits.ws_idle_ms,
+      pingMs: config.limits.ws_ping_ms,
     });
     const { port } = server.address() as AddressInfo;
     url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
     closers.push(async () => {
       // Stop accepting, end open streams so their clients resume elsewhere, then let requests
       // that wait for a synchronous answer finish within a short grace.
+      sockets.close();
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       for (const sse of [...streams]) sse.interrupt();

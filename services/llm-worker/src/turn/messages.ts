@@ -45,7 +45,7 @@ function outputAsText(output: string | InputContentPart[]): string {
 export function toChatMessages(
   instructions: string | null,
   items: ContextItem[],
-  opts: { reasoningField?: 'none' | 'reasoning_content' | 'reasoning' } = {},
+  opts: { reasoningField?: 'none' | 'reasoning_content' | 'reasoning'; /** Opens a compaction item's sealed summary (the worker's SecretBox); absent: compaction items are skipped. */ openCompaction?: (encryptedContent: string) => string } = {},
 ): ChatCompletionMessageParam[] {
   const messages: ChatCompletionMessageParam[] = [];
   if (instructions) messages.push({ role: 'system', content: instructions });
@@ -126,6 +126,13 @@ export function toChatMessages(
       case 'reasoning':
         reasoning += (item.content ?? []).map((p) => p.text).join('') || item.summary.map((p) => p.text).join('');
         break;
+      case 'compaction': {
+        // The summary stands for the context it replaced; a user message, since many
+        // OpenAI-compatible servers accept a system message only at the start.
+        if (!opts.openCompaction) break;
+        messages.push({ role: 'user', content: `Summary of the earlier conversation (compacted):\n${opts.openCompaction(item.encrypted_content)}` });
+        break;
+      }
       case 'mcp_list_tools':
       case 'mcp_approval_request':
       case 'item_reference':

@@ -13,9 +13,10 @@ import {
   type ResponseStatus,
   type Usage,
 } from '@spool/protocol';
-import { ChainError, loadChain, ResponseClosedError, ResponseWriter, type ApprovalStore, type ResponseRecord, type ResponseStore, type ToolListCache } from '@spool/redis';
+import { ChainError, loadChain, ResponseClosedError, ResponseWriter, type ApprovalStore, type ConversationStore, type ResponseRecord, type ResponseStore, type ToolListCache } from '@spool/redis';
 import { retentionSeconds, type McpServerConfig } from '@spool/runtime';
 import { completeChat, streamChat, type Upstreams } from '../upstream.ts';
+import { conversationContext, endConversationTurn } from './conversation.ts';
 import { filterTools, listsInContext, mcpFunctions, needsApproval, serverUrlOf, toolInfos } from './mcp.ts';
 import { toChatMessages, type ContextItem } from './messages.ts';
 import { buildChatParams, functionToolToModel, wantsLogprobs } from './params.ts';
@@ -40,6 +41,10 @@ export interface TurnDeps {
   now: () => number;
   /** The keyed MAC that approval request ids carry (SecretBox.digest), so a stateless client cannot forge one. */
   approvalMac: MacFn;
+  /** Opens a compaction item's summary for its owner (runtime/compaction); the API checked it on create. */
+  openCompaction?: (owner: string, encryptedContent: string) => string;
+  /** Conversations: their items are context, and a finished response is appended to its own. */
+  conversations?: ConversationStore | null;
 }
 
 export type TurnOutcome =
@@ -162,6 +167,7 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
     if (status === 'completed') final.completed_at = deps.now();
     const ok = await writer.finish(lifecycleEvent(`response.${status}`, final), status);
     if (!ok) return { kind: 'closed' };
+    await endConversationTurn(deps.conversations, request, record, final, status, deps.limits.retention_seconds);
     await deps.onSealed(responseId, status, record.background);
     return { kind: 'finished', status };
   };
@@ -243,7 +249,9 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
     let chain: ResponseRecord[] = [];
     if (record.previousResponseId) {
       try {
-        chain = await loadChain(deps.store, record.previousResponseId, record.owner, deps.limits.max_chain_depth);
+        // The API decided which unstored records this request may continue (those of its own WebSocket
+        // connection); here only ownership is checked again.
+        chain = await loadChain(deps.store, record.previousResponseId, record.owner, deps.limits.max_chain_depth, () => true);
       } catch (err) {
         if (err instanceof ChainError) return await fail('server_error', err.message);
         throw err;
@@ -251,7 +259,7 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
     }
     // The context is built once: what is emitted below before the model call (tool lists) is not
     // conversation, and reaches the model through `lists`.
-    const items: ContextItem[] = [...chain.flatMap(contextOf), ...contextOf({ ...record, snapshot: writer.snapshot })];
+    const items: ContextItem[] = [...(await conversationContext(deps.conversations, request)), ...chain.flatMap(contextOf), ...contextOf({ ...record, snapshot: writer.snapshot })];
 
     // 2. Tool lists: reuse what the context holds, then recent listings of the same server with the
     //    same credentials (ToolListCache), and fetch the rest on the MCP executor first.
@@ -307,7 +315,7 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
       request: freeChoice ? { ...request, tool_choice: 'auto' } : request,
       model: upstream.model,
       maxTokensParam: upstream.maxTokensParam,
-      messages: toChatMessages(request.instructions ?? null, items, { reasoningField: route.reasoningFeedback ?? 'none' }),
+      messages: toChatMessages(request.instructions ?? null, items, { reasoningField: route.reasoningFeedback ?? 'none', openCompaction: (sealed) => deps.openCompaction?.(record.owner, sealed) ?? '' }),
       functions: [...(request.tools ?? []).flatMap((t) => (t.type === 'function' ? [functionToolToModel(t)] : [])), ...mcp.functions],
       forcedFunction: forced,
       toolsExhausted: callsSoFar >= maxCalls,
