@@ -24,7 +24,12 @@ export const TextFormatSchema = z.discriminatedUnion('type', [
 export type TextFormat = z.infer<typeof TextFormatSchema>;
 
 /** `context_management` on create: compact the context first when it passes `compact_threshold` tokens. */
-export const ContextManagementSchema = z.array(z.object({ type: z.literal('compaction'), compact_threshold: z.number().int().min(1).nullish() })).max(1);
+/**
+ * `[{type: 'compaction', compact_threshold}]`. The threshold is required here (the OpenAI API has a
+ * default of its own): without one Spool would not know when to compact, and ignoring the entry
+ * would be a silent downgrade.
+ */
+export const ContextManagementSchema = z.array(z.object({ type: z.literal('compaction'), compact_threshold: z.number().int().min(1) })).max(1);
 export type ContextManagement = z.infer<typeof ContextManagementSchema>;
 
 /**

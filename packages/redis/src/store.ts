@@ -140,13 +140,13 @@ export class ResponseStore {
       'background', r.background ? '1' : '0',
     ];
     // The in-flight index is a global key, so it is written by its own command rather than inside
-    // the script (one slot per script on a cluster); pipelined, it costs no extra round trip. It
-    // goes first: a record never exists unindexed, and an index entry whose record never came is
-    // dropped by the watchdog.
-    const [[e1], [e2, created]] = (await this.redis
-      .pipeline()
-      .zadd(this.keys.inflight, Date.now() + this.staleAfterMs, r.id)
-      .spoolCreate(
+    // the script (one slot per script on a cluster). The two go out in the same tick (on one Redis,
+    // in one socket write, index first: a record never exists unindexed; an index entry whose record
+    // never came is dropped by the watchdog). Not a pipeline: on a cluster a pipeline must stay in
+    // one slot, and these two keys are in different ones.
+    const [, created] = await Promise.all([
+      this.redis.zadd(this.keys.inflight, Date.now() + this.staleAfterMs, r.id),
+      this.redis.spoolCreate(
         this.keys.record(r.id),
         this.keys.events(r.id),
         this.keys.channel(r.id),
@@ -156,10 +156,8 @@ export class ResponseStore {
         ...pairs,
         this.maxPublishBytes,
         ...eventArgs(r.events, snapshot),
-      )
-      .exec()) as [[Error | null, unknown], [Error | null, number]];
-    if (e1) throw e1;
-    if (e2) throw e2;
+      ),
+    ]);
     return created === 1;
   }
 
