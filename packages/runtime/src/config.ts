@@ -35,6 +35,12 @@ export const EnvSchema = z.object({
   UPSTREAM_API_KEY: z.string().optional(),
   OPENAI_API_KEY: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** A process without the api role serves `/metrics` on this port (unset: it serves none). */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** A bearer token that may scrape `/metrics` (besides the API and admin keys). */
+  SPOOL_METRICS_TOKEN: z.string().min(16).optional(),
+  /** Keys for the console, `/v1/usage` and `/metrics` (overrides `admin_keys`). */
+  SPOOL_ADMIN_KEYS: csv.optional(),
 });
 
 export const ModelRouteSchema = z
@@ -114,12 +120,52 @@ export const LimitsSchema = z
     max_instructions_chars: z.number().int().min(1).default(1024 * 1024),
     /** Bytes of one MCP tool result (its text as the model sees it); larger is a failed `mcp_call`. */
     max_mcp_result_bytes: z.number().int().min(1024).default(1024 * 1024),
+    /** Waiting turn jobs past which new responses are refused with 503 + Retry-After (0: no bound). */
+    max_queue_depth: z.number().int().min(0).default(0),
+    /**
+     * How long a response counts against `max_in_flight` at most: one that is never sealed (it
+     * cannot happen by design, but a key must not be locked out for good if it does) stops counting.
+     */
+    in_flight_ttl_seconds: z.number().int().min(60).default(3600),
+    /** Days of per-key usage kept in Redis. */
+    usage_retention_days: z.number().int().min(1).max(400).default(90),
   })
   .strict();
 
+/** Per-key limits; an unset limit is no limit. */
+export const KeyLimitsSchema = z
+  .object({
+    requests_per_minute: z.number().int().min(1).optional(),
+    tokens_per_minute: z.number().int().min(1).optional(),
+    tokens_per_day: z.number().int().min(1).optional(),
+    max_in_flight: z.number().int().min(1).optional(),
+    max_background_in_flight: z.number().int().min(1).optional(),
+  })
+  .strict();
+export type KeyLimits = z.infer<typeof KeyLimitsSchema>;
+
+/** An API key with a name (what metrics, usage and the console show) and limits. */
+export const NamedKeySchema = z
+  .object({
+    name: z.string().regex(/^[a-zA-Z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)'),
+    key: z.string().min(1).optional(),
+    key_env: z.string().min(1).optional(),
+    limits: KeyLimitsSchema.default({}),
+  })
+  .strict()
+  .refine((k) => Boolean(k.key) !== Boolean(k.key_env), 'give either key or key_env');
+
+/** A configured key, resolved: plain list entries are named `key-1`, `key-2`, … by position. */
+export interface ApiKeyEntry {
+  name: string;
+  key: string;
+  limits: KeyLimits;
+}
+
 export const FileSchema = z
   .object({
-    api_keys: z.array(z.string().min(1)).default([]),
+    /** Plain keys, or `{name, key | key_env, limits}` objects (both forms may be mixed). */
+    api_keys: z.array(z.union([z.string().min(1), NamedKeySchema])).default([]),
     models: z.array(ModelRouteSchema).default([]),
     mcp_servers: z.record(z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/), McpServerConfigSchema).default({}),
     mcp: z.object({ allow_hosts: z.array(z.string()).default([]) }).strict().default({ allow_hosts: [] }),
@@ -132,6 +178,10 @@ export const FileSchema = z
      * whose `maxmemory-policy` evicts keys, unless told that the operator accepts losing them.
      */
     redis: z.object({ allow_eviction: z.boolean().default(false) }).strict().default({ allow_eviction: false }),
+    /** Keys for the console, `/v1/usage` and `/metrics`; they do not create responses. */
+    admin_keys: z.array(z.union([z.string().min(1), NamedKeySchema])).default([]),
+    /** A bearer token that may scrape `/metrics`. */
+    metrics_token: z.string().min(16).optional(),
   })
   .strict();
 
@@ -164,6 +214,11 @@ export interface Config {
   dataDir: string;
   secretKey: string | null;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
+  /** Every API key with its name and limits (`apiKeys` lists the same keys). */
+  apiKeyEntries: ApiKeyEntry[];
+  adminKeys: ApiKeyEntry[];
+  metricsToken: string | null;
+  metricsPort: number | null;
 }
 
 export class ConfigError extends Error {
@@ -203,8 +258,27 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
     if (m.api_key_env && apiKey === undefined) problems.push(`models ${m.name}: environment variable ${m.api_key_env} is not set`);
     models.push({ pattern: m.name, baseUrl: m.base_url, apiKey: apiKey ?? 'none', upstreamModel: m.upstream_model ?? null, maxTokensParam: m.max_tokens_param });
   }
+  const resolveKeys = (where: string, list: Array<string | z.infer<typeof NamedKeySchema>>, prefix: string): ApiKeyEntry[] =>
+    list.flatMap((k, i) => {
+      if (typeof k === 'string') return [{ name: `${prefix}-${i + 1}`, key: k, limits: {} }];
+      const key = k.key ?? (k.key_env ? env[k.key_env] : undefined);
+      if (!key) {
+        problems.push(`${where} ${k.name}: environment variable ${k.key_env} is not set`);
+        return [];
+      }
+      return [{ name: k.name, key, limits: k.limits }];
+    });
+  const fileKeys = resolveKeys('api_keys', file.api_keys, 'key');
+  const fileAdmins = resolveKeys('admin_keys', file.admin_keys, 'admin');
+  for (const list of [fileKeys, fileAdmins]) {
+    const names = list.map((k) => k.name);
+    const dup = names.find((n, i) => names.indexOf(n) !== i);
+    if (dup) problems.push(`key name '${dup}' is used twice`);
+  }
   if (!envResult.success || problems.length > 0) throw new ConfigError(problems);
   const e = envResult.data;
+  const apiKeyEntries = e.SPOOL_API_KEYS ? e.SPOOL_API_KEYS.map((key, i) => ({ name: `key-${i + 1}`, key, limits: {} })) : fileKeys;
+  const adminKeys = e.SPOOL_ADMIN_KEYS ? e.SPOOL_ADMIN_KEYS.map((key, i) => ({ name: `admin-${i + 1}`, key, limits: {} })) : fileAdmins;
 
   const upstreamKey = e.UPSTREAM_API_KEY ?? e.OPENAI_API_KEY;
   const useDemo = e.SPOOL_DEMO_MODEL ?? (!e.UPSTREAM_BASE_URL && !upstreamKey);
@@ -218,7 +292,7 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
     redisUrl: e.REDIS_URL ?? null,
     prefix: e.SPOOL_PREFIX,
     roles: new Set(e.SPOOL_ROLES),
-    apiKeys: e.SPOOL_API_KEYS ?? file.api_keys,
+    apiKeys: apiKeyEntries.map((k) => k.key),
     allowUnauthenticated: e.SPOOL_ALLOW_UNAUTHENTICATED,
     defaultUpstream,
     models,
@@ -231,6 +305,10 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
     dataDir: e.SPOOL_DATA_DIR,
     secretKey: e.SPOOL_SECRET_KEY ?? null,
     logLevel: e.LOG_LEVEL,
+    apiKeyEntries,
+    adminKeys,
+    metricsToken: e.SPOOL_METRICS_TOKEN ?? file.metrics_token ?? null,
+    metricsPort: e.METRICS_PORT ?? null,
   };
 }
 

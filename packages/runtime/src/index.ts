@@ -13,6 +13,10 @@ export {
   type McpServerConfig,
   type Role,
   type UpstreamRoute,
+  KeyLimitsSchema,
+  NamedKeySchema,
+  type ApiKeyEntry,
+  type KeyLimits,
 } from './config.ts';
 export { createLogger, REDACT_PATHS, type Logger } from './logger.ts';
 export {
@@ -28,3 +32,5 @@ export {
 export { Shutdown } from './shutdown.ts';
 export { SecretBox } from './secrets.ts';
 export { QuietTimers, type QuietHandle } from './quiet-timers.ts';
+export { createMetrics, modelLabel, type Metrics } from './metrics.ts';
+export { tracer, injectTrace, extractTrace, GEN_AI, type TraceCarrier } from './tracing.ts';
