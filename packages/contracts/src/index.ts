@@ -1,4 +1,4 @@
-export { createKeys, QUEUES, type Keys, type QueueName } from './keys.ts';
+export { createKeys, QUEUES, type Keys, type KeyLimitKeys, type QueueName } from './keys.ts';
 export {
   McpCredentialsSchema,
   McpJobResultSchema,

@@ -20,3 +20,5 @@ export { CLOSED_POLL_MS, asCancelled, cancelResponse, replayEvents, watchClosed,
 export { ApprovalStore, type ClaimResult, type UseResult } from './approvals.ts';
 export { ToolListCache, type ToolListSource } from './tool-lists.ts';
 export { checkEvictionPolicy, type EvictionCheck } from './policy.ts';
+export { KeyLimiter, utcDay, type KeyLimitValues, type LimitCheck, type LimitReason, type SettledUsage } from './limits.ts';
+export { OpsIndex } from './ops-index.ts';
