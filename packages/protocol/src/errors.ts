@@ -18,7 +18,10 @@ export type ApiErrorType =
   | 'not_found_error'
   | 'rate_limit_error'
   | 'server_error'
-  | 'service_unavailable';
+  | 'service_unavailable'
+  /** OpenAI's 429s name the limit that was hit: `requests` or `tokens`. */
+  | 'requests'
+  | 'tokens';
 
 /**
  * An error that reaches a client as an OpenAI-shaped body with an HTTP status. Everything the API

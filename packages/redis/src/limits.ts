@@ -192,6 +192,12 @@ export class KeyLimiter {
     );
   }
 
+  /** Takes a response that was admitted but not created out of the in-flight sets. */
+  async release(owner: string, responseId: string): Promise<void> {
+    const k = this.keys.limits(owner);
+    await this.redis.multi().zrem(k.inFlight, responseId).zrem(k.background, responseId).zrem(k.requests, responseId).exec();
+  }
+
   /** One owner's usage on the given days, per model. */
   async usage(owner: string, days: string[]): Promise<Array<{ date: string; model: string; counters: Record<string, number> }>> {
     const pipe = this.redis.pipeline();

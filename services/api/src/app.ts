@@ -27,6 +27,8 @@ export interface AppDeps {
   maxJsonDepth?: number;
   /** Readiness: Redis reachable and the roles of this process started. */
   ready: () => Promise<boolean>;
+  /** `/metrics`, `/console`, `/v1/usage` (routes/operate.ts), with their own authentication. */
+  operateRouter?: express.Router;
 }
 
 /** Builds the HTTP app; does not listen. */
@@ -46,6 +48,8 @@ export function createApp(deps: AppDeps): Express {
     const ok = await deps.ready().catch(() => false);
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not_ready' });
   });
+
+  if (deps.operateRouter) app.use(deps.operateRouter);
 
   const v1 = express.Router();
   v1.use(authenticate(deps.apiKeys, deps.allowUnauthenticated));

@@ -22,7 +22,9 @@ import {
   type ResponseRecord,
   type ResponseStore,
 } from '@spool/redis';
-import { retentionSeconds } from '@spool/runtime';
+import { GEN_AI, injectTrace, retentionSeconds, tracer } from '@spool/runtime';
+import { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
+import type { Admission } from './admission.ts';
 import { pageInputItems, type InputItemsPage, type InputItemsQuery } from './input-items.ts';
 
 export interface ResponsesServiceDeps {
@@ -56,6 +58,10 @@ export interface ResponsesServiceDeps {
    * starts anyway finds the response sealed and does nothing).
    */
   removeQueuedTurns?: (responseId: string) => Promise<void>;
+  /** Per-key limits and the backlog bound, checked before anything is written (admission.ts). */
+  admission?: Pick<Admission, 'admit' | 'release'>;
+  /** Told of every response created (the console's index). */
+  onCreated?: (responseId: string) => Promise<void>;
   /** Told when this service sealed a response (the `response.cancelled` webhook). */
   onSealed?: (responseId: string, status: 'cancelled', background: boolean) => Promise<void>;
 }
@@ -117,6 +123,8 @@ export interface Created {
    * `waitForFinal` (they close it).
    */
   subscription: Watch | null;
+  /** `x-ratelimit-*` headers for the answer (empty when the key has no limits). */
+  headers?: Record<string, string>;
 }
 
 /** A subscription to a response's live channel, opened by `create` (routes only pass it on). */
@@ -205,8 +213,45 @@ export class ResponsesService {
 
     const mcp = splitMcpTools(request.tools, this.d.configuredMcpServers);
     const id = newId('resp');
-    const decisions = await this.resolveApprovals(id, owner, request, input, chain);
     const background = request.background ?? false;
+    const span = tracer.startSpan(`create_response ${request.model}`, {
+      kind: SpanKind.SERVER,
+      attributes: { [GEN_AI.operation]: 'create_response', [GEN_AI.requestModel]: request.model, [GEN_AI.responseId]: id, 'spool.background': background },
+    });
+    try {
+      return await this.createTraced(id, request, owner, input, chain, mcp, background, span, opts);
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
+  private async createTraced(
+    id: string,
+    request: CreateResponseRequest,
+    owner: string,
+    input: InputItem[],
+    chain: ResponseRecord[],
+    mcp: ReturnType<typeof splitMcpTools>,
+    background: boolean,
+    span: Span,
+    opts: { watch?: boolean },
+  ): Promise<Created> {
+    const { limits } = this.d;
+    const decisions = await this.resolveApprovals(id, owner, request, input, chain);
+    let admitted: Awaited<ReturnType<Admission['admit']>> = { headers: {} };
+    try {
+      admitted = (await this.d.admission?.admit({ owner, responseId: id, background })) ?? admitted;
+    } catch (err) {
+      await this.giveBack(
+        id,
+        decisions.flatMap((d) => (d.heldBy ? [{ holder: d.heldBy, id: d.decision.approvalRequestId }] : [])),
+        decisions.map((d) => d.decision.approvalRequestId),
+      );
+      throw err;
+    }
     const response = buildResponse({ id, request, createdAt: this.d.now(), status: background ? 'queued' : 'in_progress' });
     const { input: _input, ...rest } = request;
     const stored = { ...rest, tools: mcp.tools };
@@ -235,9 +280,11 @@ export class ResponsesService {
         turn: 0,
         ...(mcp.secrets ? { secrets: this.d.sealSecrets(mcp.secrets) } : {}),
         ...(decisions.length > 0 ? { approvals: decisions.map((d) => d.decision) } : {}),
+        trace: injectTrace(span),
       });
     } catch (err) {
       subscription?.close();
+      await this.d.admission?.release(owner, id).catch(() => undefined);
       await this.giveBack(
         id,
         decisions.flatMap((d) => (d.heldBy ? [{ holder: d.heldBy, id: d.decision.approvalRequestId }] : [])),
@@ -247,7 +294,8 @@ export class ResponsesService {
       await this.d.store.delete(id).catch(() => undefined);
       throw err;
     }
-    return { id, response, subscription };
+    await this.d.onCreated?.(id).catch(() => undefined);
+    return { id, response, subscription, headers: admitted.headers };
   }
 
   /**

@@ -2,7 +2,8 @@ import { FlowProducer, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { mcpJob, QUEUES, turnJob, type Keys, type McpJob, type McpSecrets, type TurnJob } from '@spool/contracts';
 import { ApprovalStore, ToolListCache, type ResponseStore } from '@spool/redis';
-import type { Config, Logger, SecretBox } from '@spool/runtime';
+import { modelLabel, type Config, type Logger, type Metrics, type SecretBox } from '@spool/runtime';
+import { createTurnObserver } from './observe.ts';
 import type { ResponseStatus } from '@spool/protocol';
 import { createTurnProcessor } from './processor.ts';
 import { Upstreams } from './upstream.ts';
@@ -17,6 +18,7 @@ export interface LlmWorkerDeps {
   queueConnection: Redis;
   onSealed: (responseId: string, status: ResponseStatus, background: boolean) => Promise<void>;
   logger: Logger;
+  metrics?: Metrics;
 }
 
 export interface RunningWorker {
@@ -53,6 +55,8 @@ export function startLlmWorker(deps: LlmWorkerDeps): RunningWorker {
     now: () => Math.floor(Date.now() / 1000),
     approvalMac: (text) => deps.box.digest(text),
     logger: deps.logger,
+    observe: createTurnObserver(deps.metrics),
+    routeLabel: (model) => modelLabel(config, model),
   });
   const worker = new Worker(QUEUES.turns, processor, {
     connection: deps.queueConnection,
