@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestMcpServer, type TestMcpServer } from './mcp-servers/index.ts';
+import { startTestMcpServer, unreachableUrl, type TestMcpServer } from './mcp-servers/index.ts';
 import { startTestSpool, untilTerminal, type TestSpool } from './support/spool.ts';
 
 /**
@@ -25,7 +25,13 @@ beforeAll(async () => {
   spool = await startTestSpool({
     name: 'console',
     env: { SPOOL_MCP_ALLOW_HOSTS: '127.0.0.1' },
-    file: { api_keys: [{ name: 'alice', key: 'alice-key' }], admin_keys: ['admin-key'] },
+    file: {
+      api_keys: [{ name: 'alice', key: 'alice-key' }],
+      admin_keys: ['admin-key'],
+      // Every background response's webhook fails at once: the console lists the dead letters.
+      webhooks: [{ url: await unreachableUrl('/hook'), secret: `whsec_${Buffer.alloc(32, 9).toString('base64')}`, events: ['response.completed'] }],
+      limits: { webhook_attempts: 1, webhook_backoff_ms: 10 },
+    },
     apiKey: 'alice-key',
   });
 }, 60_000);
@@ -131,6 +137,22 @@ describe.skipIf(!haveChromium)('the console in a real browser', () => {
         spool.client.responses.create({ model: 'm', previous_response_id: parked.id, tools, input: [{ type: 'mcp_approval_response', approval_request_id: request!.id, approve: true }] }),
       ).rejects.toMatchObject({ status: 400 });
       expect(mcp.calls.filter((c) => c.name === 'delete_thing').length).toBe(before + 1);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('lists dead-lettered webhooks', async () => {
+    const page = await signedIn();
+    try {
+      const bg = await spool.client.responses.create({ model: 'm', input: 'hook me', background: true });
+      await untilTerminal(spool.client, bg.id);
+      const row = page.locator('#dead-letters tbody tr', { hasText: bg.id });
+      await row.waitFor({ state: 'visible', timeout: 20_000 });
+      const cells = await row.locator('td').allTextContents();
+      expect(cells.slice(0, 2)).toEqual([bg.id, 'response.completed']);
+      expect(cells[2]).toMatch(/\/hook$/);
+      expect(cells[4]).toBe('1');
     } finally {
       await page.close();
     }
