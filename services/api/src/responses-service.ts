@@ -137,6 +137,12 @@ export interface FinalResponse {
   type: string | null;
 }
 
+/** The job's trace context, when a tracer SDK is installed (without one the carrier is empty). */
+function traceField(span: Span): { trace?: Record<string, string> } {
+  const trace = injectTrace(span);
+  return Object.keys(trace).length > 0 ? { trace } : {};
+}
+
 /** Gives every input item an id (input_items lists them, and the SDK pages by id). */
 export function normalizeInput(input: CreateResponseRequest['input']): InputItem[] {
   if (input === undefined) return [];
@@ -280,7 +286,7 @@ export class ResponsesService {
         turn: 0,
         ...(mcp.secrets ? { secrets: this.d.sealSecrets(mcp.secrets) } : {}),
         ...(decisions.length > 0 ? { approvals: decisions.map((d) => d.decision) } : {}),
-        trace: injectTrace(span),
+        ...traceField(span),
       });
     } catch (err) {
       subscription?.close();

@@ -25,7 +25,7 @@ export function createTurnProcessor(deps: TurnDeps & { logger: Logger }) {
     const parsed = TurnJobSchema.parse(job.data);
     // One span per turn job; the upstream call and the jobs this turn enqueues are its children.
     const span = deps.observe?.turnStarted(parsed);
-    const data = span ? { ...parsed, trace: span.carrier } : parsed;
+    const data = span && Object.keys(span.carrier).length > 0 ? { ...parsed, trace: span.carrier } : parsed;
     let outcomeKind = 'error';
     // Built only when something is logged: a child logger per job is a measurable cost per turn.
     let child: Logger | null = null;
@@ -41,6 +41,7 @@ export function createTurnProcessor(deps: TurnDeps & { logger: Logger }) {
       if (job.attemptsStarted > 1) {
         log().warn('turn interrupted by a dead worker; failing the response');
         await failFromLog(deps, data.responseId, INTERRUPTED);
+        outcomeKind = 'finished';
         return { kind: 'finished', status: 'failed' };
       }
       const outcome = await runTurn(deps, data, await childResults(job), abort.signal);
