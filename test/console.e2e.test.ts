@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestMcpServer, unreachableUrl, type TestMcpServer } from './mcp-servers/index.ts';
+import { sampleValue } from './support/prometheus.ts';
 import { startTestSpool, untilTerminal, type TestSpool } from './support/spool.ts';
 
 /**
@@ -98,6 +99,12 @@ describe.skipIf(!haveChromium)('the console in a real browser', () => {
       const stream = await spool.client.responses.retrieve(bg.id, { stream: true, starting_after: -1 } as never);
       for await (const e of stream as unknown as AsyncIterable<{ type: string; sequence_number: number }>) logged.push(`${e.sequence_number} ${e.type}`);
       expect(shown.map((s) => s.split(' ').slice(0, 2).join(' '))).toEqual(logged);
+      // Resuming: the console's stream starts after the last number it had.
+      const resumed = await page.evaluate(async (id) => {
+        const res = await fetch(`/console/api/responses/${id}/events?starting_after=3`, { headers: { Authorization: `Bearer ${sessionStorage.getItem('spoolAdminKey')}` } });
+        return (await res.text()).split('\n').filter((l) => l.startsWith('data: {')).map((l) => (JSON.parse(l.slice(6)) as { sequence_number: number }).sequence_number);
+      }, bg.id);
+      expect(resumed).toEqual(logged.slice(4).map((l) => Number(l.split(' ')[0])));
     } finally {
       await page.close();
     }
@@ -153,6 +160,9 @@ describe.skipIf(!haveChromium)('the console in a real browser', () => {
       expect(cells.slice(0, 2)).toEqual([bg.id, 'response.completed']);
       expect(cells[2]).toMatch(/\/hook$/);
       expect(cells[4]).toBe('1');
+      const scrape = await (await fetch(`${spool.url}/metrics`, { headers: { Authorization: 'Bearer admin-key' } })).text();
+      expect(sampleValue(scrape, 'spool_webhook_deliveries_total', { status: 'dead' })).toBeGreaterThanOrEqual(1);
+      expect(sampleValue(scrape, 'spool_webhook_deliveries_total', { status: 'failed' })).toBeGreaterThanOrEqual(1);
     } finally {
       await page.close();
     }

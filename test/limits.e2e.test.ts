@@ -13,6 +13,7 @@ const keys = {
   rpm: 'rpm-key',
   background: 'bg-key',
   tokens: 'tokens-key',
+  flight: 'flight-key',
 };
 
 beforeAll(async () => {
@@ -24,6 +25,7 @@ beforeAll(async () => {
         { name: 'rpm', key: keys.rpm, limits: { requests_per_minute: 2 } },
         { name: 'background', key: keys.background, limits: { max_background_in_flight: 1 } },
         { name: 'tokens', key: keys.tokens, limits: { tokens_per_minute: 5 } },
+        { name: 'flight', key: keys.flight, limits: { max_in_flight: 1 } },
       ],
       admin_keys: ['admin-key'],
     },
@@ -80,6 +82,15 @@ describe('per-key limits', () => {
     expect((await untilTerminal(client, slow.id)).status).toBe('completed');
     const next = await client.responses.create({ model: 'm', input: 'now', background: true });
     expect((await untilTerminal(client, next.id)).status).toBe('completed');
+  });
+
+  it("lets the SDK's own retry honour Retry-After: a request refused while the key's one slot is busy succeeds when it frees", async () => {
+    const busy = await spool.clientWith(keys.flight).responses.create({ model: 'm', input: '!delay 500\n!words 2', background: true });
+    const patient = new OpenAI({ baseURL: spool.baseURL, apiKey: keys.flight, maxRetries: 8, timeout: 30_000 });
+    const done = await patient.responses.create({ model: 'm', input: 'after you' });
+    expect(done.status).toBe('completed');
+    expect((await untilTerminal(spool.clientWith(keys.flight), busy.id)).status).toBe('completed');
+    expect(await metric('spool_rate_limited_total', { key_name: 'flight' })).toBeGreaterThanOrEqual(1);
   });
 
   it('refuses with type tokens once the tokens spent this minute reach tokens_per_minute', async () => {
