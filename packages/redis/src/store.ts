@@ -177,6 +177,16 @@ export class ResponseStore {
     return this.redis.hget(this.keys.record(id), 'request');
   }
 
+  /**
+   * Only the owner and the snapshot, or null when the response is gone: what settling usage on a
+   * seal and the console's lists need, without the request and input (which can be megabytes).
+   */
+  async summary(id: string): Promise<{ owner: string; status: ResponseStatus; background: boolean; snapshot: Response } | null> {
+    const [snapshot, owner, status, background] = await this.redis.hmget(this.keys.record(id), 'snapshot', 'owner', 'status', 'background');
+    if (!snapshot) return null;
+    return { owner: owner ?? '', status: status as ResponseStatus, background: background === '1', snapshot: JSON.parse(snapshot) as Response };
+  }
+
   /** Several records in one round trip (the previous_response_id chain). */
   async getMany(ids: string[]): Promise<Array<ResponseRecord | null>> {
     if (ids.length === 0) return [];

@@ -73,12 +73,12 @@ export class OperateService {
 
   async recentResponses(limit: number): Promise<ConsoleResponse[]> {
     const ids = await this.d.index.recent(limit);
-    const records = await Promise.all(ids.map((id) => this.d.store.get(id)));
-    return records.flatMap((r) =>
+    const records = await Promise.all(ids.map(async (id) => ({ id, r: await this.d.store.summary(id) })));
+    return records.flatMap(({ id, r }) =>
       r
         ? [
             {
-              id: r.id,
+              id,
               status: r.status,
               model: r.snapshot.model,
               key_name: this.keyName(r.owner),
@@ -93,7 +93,7 @@ export class OperateService {
 
   /** Any owner's response (the console is for admins); 404 when it is gone. */
   async response(id: string): Promise<Response & { key_name: string }> {
-    const r = await this.d.store.get(id);
+    const r = await this.d.store.summary(id);
     if (!r) throw ApiError.responseNotFound(id);
     return { ...r.snapshot, key_name: this.keyName(r.owner) };
   }
@@ -108,11 +108,11 @@ export class OperateService {
     for (const p of pending) byResponse.set(p.responseId, [...(byResponse.get(p.responseId) ?? []), p.approvalRequestId]);
     const out: PendingApproval[] = [];
     for (const [responseId, ids] of byResponse) {
-      const r = await this.d.store.get(responseId);
+      const r = await this.d.store.summary(responseId);
       if (!r) continue;
       for (const item of r.snapshot.output) {
         if (item.type !== 'mcp_approval_request' || !ids.includes(item.id)) continue;
-        out.push({ response_id: r.id, approval_request_id: item.id, server_label: item.server_label, name: item.name, arguments: item.arguments, key_name: this.keyName(r.owner), created_at: r.snapshot.created_at });
+        out.push({ response_id: responseId, approval_request_id: item.id, server_label: item.server_label, name: item.name, arguments: item.arguments, key_name: this.keyName(r.owner), created_at: r.snapshot.created_at });
       }
     }
     return out;

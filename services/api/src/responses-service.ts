@@ -300,7 +300,8 @@ export class ResponsesService {
       await this.d.store.delete(id).catch(() => undefined);
       throw err;
     }
-    await this.d.onCreated?.(id).catch(() => undefined);
+    // The console's index: not on the answer's path (a lost entry only hides it from the list).
+    void this.d.onCreated?.(id).catch(() => undefined);
     return { id, response, subscription, headers: admitted.headers };
   }
 

@@ -52,7 +52,7 @@ export function createOperations(config: Config, keys: Keys, command: Redis, que
 
   /** Once per sealed response (seals are compare-and-set): settle its key's usage and count it. */
   const onSealed = async (responseId: string, status: ResponseStatus) => {
-    const record = await store.get(responseId);
+    const record = await store.summary(responseId);
     if (!record) return;
     const u = record.snapshot.usage;
     const now = Date.now();
