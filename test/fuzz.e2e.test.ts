@@ -253,6 +253,27 @@ describe('fuzz: malformed requests never get a 5xx', () => {
     }
   });
 
+  it('the operator routes (/v1/usage, /console/api) with odd ids, queries and bodies', async () => {
+    const real = await post('/responses', { model: 'm', input: 'hi', background: true });
+    const realId = (JSON.parse(real.text) as { id: string }).id;
+    const part = fc.oneof(fc.string({ maxLength: 20 }).map((x) => encodeURIComponent(x)), fc.constantFrom('%zz', '%ED%A0%80', '..', realId, 'mcpr_x', 'resp_{x}', 'a'.repeat(3000)));
+    const value = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('-1', '0', '1', '366', '367', '1e3', '99999999999999999999', '%zz', ''));
+    const target = fc.oneof(
+      fc.tuple(fc.constant('GET'), value, fc.constant(null)).map(([m, v]) => [m, `/v1/usage?days=${v.includes('%') ? v : encodeURIComponent(v)}&key_name=${encodeURIComponent(v)}`, null] as const),
+      fc.tuple(fc.constant('GET'), part, fc.constant(null)).map(([m, id]) => [m, `/console/api/responses/${id}`, null] as const),
+      fc.tuple(fc.constant('GET'), part, value).map(([m, id, v]) => [m, `/console/api/responses/${id}/events?starting_after=${encodeURIComponent(v)}`, null] as const),
+      fc.tuple(fc.constant('POST'), fc.tuple(part, part), weird).map(([m, [r, a], body]) => [m, `/console/api/approvals/${r}/${a}`, body] as const),
+    );
+    await fc.assert(
+      fc.asyncProperty(target, async ([method, path, body]) => {
+        const init: RequestInit = { method, ...(body !== null ? { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } } : {}) };
+        const res = await fetch(`${spool.url}${path}`, { ...init, signal: AbortSignal.timeout(30_000) });
+        assertAnswer({ status: res.status, text: await res.text(), type: res.headers.get('content-type') ?? '' }, `${method} ${path}`);
+      }),
+      { seed: SEED + 7, numRuns: Math.ceil(RUNS / 2), endOnFailure: true },
+    );
+  });
+
   it('stays alive, and every response it accepted reaches a terminal status', async () => {
     const health = await fetch(`${spool.url}/healthz`);
     expect(health.status).toBe(200);

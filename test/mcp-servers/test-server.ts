@@ -27,7 +27,7 @@ export interface TestMcpServer {
   port: number;
   close(): Promise<void>;
   /** Every `tools/call` that reached the server, in order. */
-  calls: Array<{ name: string; args: unknown }>;
+  calls: Array<{ name: string; args: unknown; meta?: Record<string, unknown> }>;
   /** The tool name of each request a client cancelled with `notifications/cancelled`. */
   cancellations: string[];
   /** Every HTTP request, with its headers, to check what a client sent (including the SSE GET). */
@@ -78,10 +78,10 @@ export async function startTestMcpServer(opts: TestMcpServerOptions = {}): Promi
         listCursors.set(message.id, Number((message.params as { cursor?: string } | undefined)?.cursor ?? 0));
       }
       if ('method' in message && message.method === 'tools/call' && 'id' in message) {
-        const params = (message.params ?? {}) as { name?: unknown; arguments?: unknown };
+        const params = (message.params ?? {}) as { name?: unknown; arguments?: unknown; _meta?: Record<string, unknown> };
         const name = typeof params.name === 'string' ? params.name : '';
         toolOfRequest.set(message.id, name);
-        calls.push({ name, args: params.arguments ?? {} });
+        calls.push({ name, args: params.arguments ?? {}, ...(params._meta ? { meta: params._meta } : {}) });
         if (name === 'fail_protocol') {
           void transport.send(
             { jsonrpc: '2.0', id: message.id, error: { code: FAIL_PROTOCOL_CODE, message: FAIL_PROTOCOL_MESSAGE } },

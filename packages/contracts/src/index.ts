@@ -1,4 +1,4 @@
-export { createKeys, QUEUES, type KeyOptions, type Keys, type QueueName } from './keys.ts';
+export { createKeys, QUEUES, type KeyLimitKeys, type KeyOptions, type Keys, type QueueName } from './keys.ts';
 export {
   McpCredentialsSchema,
   McpJobResultSchema,

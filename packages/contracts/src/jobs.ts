@@ -53,6 +53,8 @@ export const TurnJobSchema = z.object({
       calls: z.array(z.object({ itemId: z.string(), outputIndex: z.number().int() })),
     })
     .optional(),
+  /** W3C trace context of the response (`traceparent`, `tracestate`): one trace across jobs. */
+  trace: z.record(z.string(), z.string()).optional(),
 });
 export type TurnJob = z.infer<typeof TurnJobSchema>;
 
@@ -74,6 +76,8 @@ export const McpJobSchema = z.discriminatedUnion('kind', [
     /** null: a server configured under this label. */
     serverUrl: z.string().nullable(),
     secrets: z.string().optional(),
+    /** W3C trace context of the response (`traceparent`, `tracestate`): one trace across jobs. */
+    trace: z.record(z.string(), z.string()).optional(),
   }),
   z.object({
     kind: z.literal('call'),
@@ -94,6 +98,8 @@ export const McpJobSchema = z.discriminatedUnion('kind', [
     /** The tool's readOnlyHint as listed: the policy's `read_only` filters read it. */
     readOnly: z.boolean().default(false),
     secrets: z.string().optional(),
+    /** W3C trace context of the response (`traceparent`, `tracestate`): one trace across jobs. */
+    trace: z.record(z.string(), z.string()).optional(),
   }),
 ]);
 export type McpJob = z.infer<typeof McpJobSchema>;

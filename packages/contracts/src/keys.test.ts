@@ -45,6 +45,14 @@ describe('keys', () => {
     expect(keys.conversation(id)).toBe('spool:conv:{conv_abc}');
   });
 
+  it('puts every limit and usage key of one API key in one hash slot, by its owner hash', () => {
+    const l = keys.limits('key_ab12');
+    const all = [l.requests, l.inFlight, l.background, l.tokensMinute, l.tokensDay('2026-12-02'), keys.usage('key_ab12', '2026-12-02')];
+    expect(new Set(all.map((k) => /\{([^}]+)\}/.exec(k)?.[1]))).toEqual(new Set(['key_ab12']));
+    expect(new Set(all).size).toBe(all.length);
+    expect(keys.usage('key_ab12', '2026-12-02')).toBe('spool:usage:{key_ab12}:2026-12-02');
+  });
+
   it('refuses a prefix that would break hash tags', () => {
     expect(() => createKeys('a{b}')).toThrow(/braces/);
   });

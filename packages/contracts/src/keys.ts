@@ -54,6 +54,30 @@ export interface Keys {
   conversationOrder(conversationId: string): string;
   /** String (a response id, with a TTL): the response that is running on the conversation. */
   conversationLock(conversationId: string): string;
+  /**
+   * The limit keys of one API key (by its owner hash, never the key), all under one hash tag
+   * (`{owner}`) so that the one script that checks or settles them runs on Redis Cluster too.
+   */
+  limits(owner: string): KeyLimitKeys;
+  /** Hash: one owner's usage on one UTC day (`YYYY-MM-DD`), fields `model\tcounter`; same hash tag. */
+  usage(owner: string, day: string): string;
+  /** Sorted set: recently created response ids by creation time (ms), trimmed (the console's list). */
+  readonly recentResponses: string;
+  /** Sorted set: `responseId approvalRequestId` of parked approvals by expiry (ms) (console, metrics). */
+  readonly pendingApprovals: string;
+}
+
+export interface KeyLimitKeys {
+  /** Sorted set: request timestamps of the last minute (sliding window). */
+  readonly requests: string;
+  /** Sorted set: response ids in flight, by expiry (ms). */
+  readonly inFlight: string;
+  /** Sorted set: background response ids in flight, by expiry (ms). */
+  readonly background: string;
+  /** Hash: tokens per minute number (`floor(ms / 60000)`), this minute and the last. */
+  readonly tokensMinute: string;
+  /** String: tokens spent on one UTC day. */
+  tokensDay(day: string): string;
 }
 
 export interface KeyOptions {
@@ -86,6 +110,16 @@ export function createKeys(prefix: string, opts: KeyOptions = {}): Keys {
     conversationItems: (id) => `${prefix}conv:{${id}}:items`,
     conversationOrder: (id) => `${prefix}conv:{${id}}:order`,
     conversationLock: (id) => `${prefix}conv:{${id}}:lock`,
+    limits: (owner) => ({
+      requests: `${prefix}limit:{${owner}}:requests`,
+      inFlight: `${prefix}limit:{${owner}}:in-flight`,
+      background: `${prefix}limit:{${owner}}:background`,
+      tokensMinute: `${prefix}limit:{${owner}}:tokens-minute`,
+      tokensDay: (day) => `${prefix}limit:{${owner}}:tokens-day:${day}`,
+    }),
+    usage: (owner, day) => `${prefix}usage:{${owner}}:${day}`,
+    recentResponses: `${prefix}ops:recent`,
+    pendingApprovals: `${prefix}ops:approvals`,
   };
 }
 

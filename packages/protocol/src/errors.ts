@@ -19,7 +19,10 @@ export type ApiErrorType =
   | 'rate_limit_error'
   | 'server_error'
   | 'service_unavailable'
-  | 'external_connector_error';
+  | 'external_connector_error'
+  /** OpenAI's 429s name the limit that was hit: `requests` or `tokens`. */
+  | 'requests'
+  | 'tokens';
 
 /**
  * An error that reaches a client as an OpenAI-shaped body with an HTTP status. Everything the API

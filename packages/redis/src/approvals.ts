@@ -1,6 +1,7 @@
 import type { Result } from 'ioredis';
 import type { RedisClient } from './connection.ts';
 import { ParkedApprovalSchema, type Keys, type ParkedApproval } from '@spool/contracts';
+import { OpsIndex } from './ops-index.ts';
 
 /**
  * claim_approval: takes a parked approval exactly once.
@@ -59,11 +60,16 @@ export class ApprovalStore {
       .hset(key, Object.fromEntries(parked.map((p) => [p.approvalRequestId, JSON.stringify(p)])))
       .expire(key, ttlSeconds)
       .exec();
+    // The console's and the metrics' index of unanswered approvals (another slot: its own command).
+    await new OpsIndex(this.redis, this.keys).approvalsParked(responseId, parked.map((p) => p.approvalRequestId), Date.now() + ttlSeconds * 1000);
   }
 
   async claim(responseId: string, approvalRequestId: string, claimant: string): Promise<ClaimResult> {
     const [status, value] = await this.redis.spoolClaimApproval(this.keys.approvals(responseId), approvalRequestId, claimant);
-    if (status === 1) return { kind: 'claimed', parked: ParkedApprovalSchema.parse(JSON.parse(value as string)) };
+    if (status === 1) {
+      await new OpsIndex(this.redis, this.keys).approvalAnswered(responseId, approvalRequestId).catch(() => undefined);
+      return { kind: 'claimed', parked: ParkedApprovalSchema.parse(JSON.parse(value as string)) };
+    }
     if (status === 0) return { kind: 'used', by: value ?? '' };
     return { kind: 'missing' };
   }

@@ -23,3 +23,5 @@ export { InflightIndex } from './inflight.ts';
 export { ToolListCache, type ToolListSource } from './tool-lists.ts';
 export { checkEvictionPolicy, type EvictionCheck } from './policy.ts';
 export { ConversationStore, type ConversationMeta, type ItemPage, type LockResult, type StoredItem } from './conversations.ts';
+export { KeyLimiter, utcDay, type KeyLimitValues, type LimitCheck, type LimitReason, type SettledUsage } from './limits.ts';
+export { OpsIndex } from './ops-index.ts';

@@ -205,6 +205,16 @@ export class ResponseStore {
   }
 
   /**
+   * Only the owner and the snapshot, or null when the response is gone: what settling usage on a
+   * seal and the console's lists need, without the request and input (which can be megabytes).
+   */
+  async summary(id: string): Promise<{ owner: string; status: ResponseStatus; background: boolean; snapshot: Response } | null> {
+    const [snapshot, owner, status, background] = await this.redis.hmget(this.keys.record(id), 'snapshot', 'owner', 'status', 'background');
+    if (!snapshot) return null;
+    return { owner: owner ?? '', status: status as ResponseStatus, background: background === '1', snapshot: JSON.parse(snapshot) as Response };
+  }
+
+  /**
    * Several records at once (the previous_response_id chain). Each record is its own slot, so on
    * a cluster they are read by separate commands (a cluster pipeline must stay on one node);
    * sent in the same tick, they still cost about one round trip per shard.

@@ -45,6 +45,12 @@ export const EnvSchema = z.object({
   REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
   /** Worker processes `npm start` runs beside the api process; 0: every role in this one process. */
   SPOOL_WORKERS: z.coerce.number().int().min(0).max(256).optional(),
+  /** A process without the api role serves `/metrics` on this port (unset: it serves none). */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** A bearer token that may scrape `/metrics` (besides the API and admin keys). */
+  SPOOL_METRICS_TOKEN: z.string().min(16).optional(),
+  /** Keys for the console, `/v1/usage` and `/metrics` (overrides `admin_keys`). */
+  SPOOL_ADMIN_KEYS: csv.optional(),
 });
 
 export const ModelRouteSchema = z
@@ -166,6 +172,15 @@ export const LimitsSchema = z
     ws_ping_ms: z.number().int().min(100).default(30_000),
     /** Items one conversation may hold: adding past it is a 400, and so is a response on a full one. */
     max_conversation_items: z.number().int().min(1).default(10_000),
+    /** Waiting turn jobs past which new responses are refused with 503 + Retry-After (0: no bound). */
+    max_queue_depth: z.number().int().min(0).default(0),
+    /**
+     * How long a response counts against `max_in_flight` at most: one that is never sealed (it
+     * cannot happen by design, but a key must not be locked out for good if it does) stops counting.
+     */
+    in_flight_ttl_seconds: z.number().int().min(60).default(3600),
+    /** Days of per-key usage kept in Redis. */
+    usage_retention_days: z.number().int().min(1).max(400).default(90),
   })
   .strict();
 
@@ -181,9 +196,40 @@ export const RedisFileSchema = z
   })
   .strict();
 
+/** Per-key limits; an unset limit is no limit. */
+export const KeyLimitsSchema = z
+  .object({
+    requests_per_minute: z.number().int().min(1).optional(),
+    tokens_per_minute: z.number().int().min(1).optional(),
+    tokens_per_day: z.number().int().min(1).optional(),
+    max_in_flight: z.number().int().min(1).optional(),
+    max_background_in_flight: z.number().int().min(1).optional(),
+  })
+  .strict();
+export type KeyLimits = z.infer<typeof KeyLimitsSchema>;
+
+/** An API key with a name (what metrics, usage and the console show) and limits. */
+export const NamedKeySchema = z
+  .object({
+    name: z.string().regex(/^[a-zA-Z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)'),
+    key: z.string().min(1).optional(),
+    key_env: z.string().min(1).optional(),
+    limits: KeyLimitsSchema.default({}),
+  })
+  .strict()
+  .refine((k) => Boolean(k.key) !== Boolean(k.key_env), 'give either key or key_env');
+
+/** A configured key, resolved: plain list entries are named `key-1`, `key-2`, … by position. */
+export interface ApiKeyEntry {
+  name: string;
+  key: string;
+  limits: KeyLimits;
+}
+
 export const FileSchema = z
   .object({
-    api_keys: z.array(z.string().min(1)).default([]),
+    /** Plain keys, or `{name, key | key_env, limits}` objects (both forms may be mixed). */
+    api_keys: z.array(z.union([z.string().min(1), NamedKeySchema])).default([]),
     models: z.array(ModelRouteSchema).default([]),
     mcp_servers: z.record(z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/), McpServerConfigSchema).default({}),
     mcp: z.object({ allow_hosts: z.array(z.string()).default([]) }).strict().default({ allow_hosts: [] }),
@@ -192,6 +238,10 @@ export const FileSchema = z
     /** Origins whose pages may call Spool from a browser (CORS); `*` for any. Empty: none. */
     cors: z.object({ allow_origins: z.array(z.string().min(1)).default([]) }).strict().default({ allow_origins: [] }),
     redis: RedisFileSchema.default({ allow_eviction: false }),
+    /** Keys for the console, `/v1/usage` and `/metrics`; they do not create responses. */
+    admin_keys: z.array(z.union([z.string().min(1), NamedKeySchema])).default([]),
+    /** A bearer token that may scrape `/metrics`. */
+    metrics_token: z.string().min(16).optional(),
   })
   .strict();
 
@@ -240,6 +290,11 @@ export interface Config {
    * needs to know it too, although the llm processes are the ones that run it.
    */
   demoModel: boolean;
+  /** Every API key with its name and limits (`apiKeys` lists the same keys). */
+  apiKeyEntries: ApiKeyEntry[];
+  adminKeys: ApiKeyEntry[];
+  metricsToken: string | null;
+  metricsPort: number | null;
 }
 
 export class ConfigError extends Error {
@@ -292,8 +347,27 @@ export function loadConfig(rawEnv: Record<string, string | undefined>, readFile:
       sendMetadata: m.send_metadata,
     });
   }
+  const resolveKeys = (where: string, list: Array<string | z.infer<typeof NamedKeySchema>>, prefix: string): ApiKeyEntry[] =>
+    list.flatMap((k, i) => {
+      if (typeof k === 'string') return [{ name: `${prefix}-${i + 1}`, key: k, limits: {} }];
+      const key = k.key ?? (k.key_env ? env[k.key_env] : undefined);
+      if (!key) {
+        problems.push(`${where} ${k.name}: environment variable ${k.key_env} is not set`);
+        return [];
+      }
+      return [{ name: k.name, key, limits: k.limits }];
+    });
+  const fileKeys = resolveKeys('api_keys', file.api_keys, 'key');
+  const fileAdmins = resolveKeys('admin_keys', file.admin_keys, 'admin');
+  for (const list of [fileKeys, fileAdmins]) {
+    const names = list.map((k) => k.name);
+    const dup = names.find((n, i) => names.indexOf(n) !== i);
+    if (dup) problems.push(`key name '${dup}' is used twice`);
+  }
   if (!envResult.success || problems.length > 0) throw new ConfigError(problems);
   const e = envResult.data;
+  const apiKeyEntries = e.SPOOL_API_KEYS ? e.SPOOL_API_KEYS.map((key, i) => ({ name: `key-${i + 1}`, key, limits: {} })) : fileKeys;
+  const adminKeys = e.SPOOL_ADMIN_KEYS ? e.SPOOL_ADMIN_KEYS.map((key, i) => ({ name: `admin-${i + 1}`, key, limits: {} })) : fileAdmins;
 
   const upstreamKey = e.UPSTREAM_API_KEY ?? e.OPENAI_API_KEY;
   const useDemo = e.SPOOL_DEMO_MODEL ?? (!e.UPSTREAM_BASE_URL && !upstreamKey);
@@ -307,7 +381,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>, readFile:
     redisUrl: e.REDIS_URL ?? null,
     prefix: e.SPOOL_PREFIX,
     roles: new Set(e.SPOOL_ROLES),
-    apiKeys: e.SPOOL_API_KEYS ?? file.api_keys,
+    apiKeys: apiKeyEntries.map((k) => k.key),
     allowUnauthenticated: e.SPOOL_ALLOW_UNAUTHENTICATED,
     defaultUpstream,
     models,
@@ -324,6 +398,10 @@ export function loadConfig(rawEnv: Record<string, string | undefined>, readFile:
     redisSentinel: e.REDIS_SENTINELS ? { sentinels: e.REDIS_SENTINELS.map(parseNode), name: e.REDIS_SENTINEL_NAME } : null,
     workers: e.SPOOL_WORKERS ?? availableParallelism(),
     demoModel: defaultUpstream === null && models.length === 0,
+    apiKeyEntries,
+    adminKeys,
+    metricsToken: e.SPOOL_METRICS_TOKEN ?? file.metrics_token ?? null,
+    metricsPort: e.METRICS_PORT ?? null,
   };
 }
 

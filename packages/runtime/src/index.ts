@@ -14,6 +14,10 @@ export {
   type McpServerConfig,
   type Role,
   type UpstreamRoute,
+  KeyLimitsSchema,
+  NamedKeySchema,
+  type ApiKeyEntry,
+  type KeyLimits,
 } from './config.ts';
 export { globMatch, substituteCaptures } from './glob.ts';
 export { createLogger, REDACT_PATHS, type Logger } from './logger.ts';
@@ -31,3 +35,5 @@ export { Shutdown } from './shutdown.ts';
 export { SecretBox } from './secrets.ts';
 export { QuietTimers, type QuietHandle } from './quiet-timers.ts';
 export { InvalidCompactionError, openCompaction, sealCompaction } from './compaction.ts';
+export { createMetrics, modelLabel, type Metrics } from './metrics.ts';
+export { tracer, injectTrace, extractTrace, GEN_AI, type TraceCarrier } from './tracing.ts';

@@ -36,6 +36,8 @@ export interface AppDeps {
   models?: ModelCatalog;
   /** The Conversations API (`/v1/conversations`); absent: not served. */
   conversations?: ConversationsService;
+  /** `/metrics`, `/console`, `/v1/usage` (routes/operate.ts), with their own authentication. */
+  operateRouter?: express.Router;
 }
 
 /** Builds the HTTP app; does not listen. */
@@ -55,6 +57,8 @@ export function createApp(deps: AppDeps): Express {
     const ok = await deps.ready().catch(() => false);
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not_ready' });
   });
+
+  if (deps.operateRouter) app.use(deps.operateRouter);
 
   const v1 = express.Router();
   v1.use(authenticate(deps.apiKeys, deps.allowUnauthenticated));

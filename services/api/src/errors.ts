@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { ApiError } from '@spool/protocol';
 import type { Logger } from '@spool/runtime';
+import { ApiErrorWithHeaders } from './admission.ts';
 
 /**
  * Storage is away or refusing writes: a 503 with `Retry-After`, so the SDKs retry by themselves
@@ -82,6 +83,7 @@ export function errorMiddleware(logger: Logger) {
       return;
     }
     if (apiError instanceof StorageUnavailableError) res.setHeader('Retry-After', String(apiError.retryAfterSeconds));
+    if (apiError instanceof ApiErrorWithHeaders) res.set(apiError.headers);
     res.status(apiError.status).json(apiError.toBody());
   };
 }

@@ -6,3 +6,6 @@ export { ModelCatalog, ModelObjectSchema, type ModelCatalogDeps, type ModelObjec
 export { bareKey } from './auth.ts';
 export { attachResponsesWebSocket, checkUpgrade, socketErrorEvent, type ResponsesSocketOptions } from './websocket.ts';
 export { ConversationsService, type ConversationsServiceDeps, type ConversationItemList } from './conversations-service.ts';
+export { Admission, ApiErrorWithHeaders, QueueFullError, RateLimitedError, formatReset, rateLimitHeaders, type AdmissionDeps } from './admission.ts';
+export { OperateService, type OperateServiceDeps, type QueueCounts } from './operate-service.ts';
+export { metricsHandler, operateRouter, type OperateRouteOptions } from './routes/operate.ts';

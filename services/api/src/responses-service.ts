@@ -28,7 +28,9 @@ import {
   type ResponseRecord,
   type ResponseStore,
 } from '@spool/redis';
-import { retentionSeconds } from '@spool/runtime';
+import { GEN_AI, injectTrace, retentionSeconds, tracer } from '@spool/runtime';
+import { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
+import type { Admission } from './admission.ts';
 import { COMPACTION_PROMPT, estimateTokens, splitTail, summaryOf } from './compaction.ts';
 import { pageInputItems, type InputItemsPage, type InputItemsQuery } from './input-items.ts';
 
@@ -75,6 +77,10 @@ export interface ResponsesServiceDeps {
   openCompaction?: (owner: string, encryptedContent: string) => string;
   /** Conversations, for `conversation` on create; absent: the parameter is refused. */
   conversations?: ConversationTurns;
+  /** Per-key limits and the backlog bound, checked before anything is written (admission.ts). */
+  admission?: Pick<Admission, 'admit' | 'release'>;
+  /** Told of every response created (the console's index). */
+  onCreated?: (responseId: string) => Promise<void>;
   /** Told when this service sealed a response (the `response.cancelled` webhook). */
   onSealed?: (responseId: string, status: 'cancelled', background: boolean) => Promise<void>;
 }
@@ -143,6 +149,8 @@ export interface Created {
    * `waitForFinal` (they close it).
    */
   subscription: Watch | null;
+  /** `x-ratelimit-*` headers for the answer (empty when the key has no limits). */
+  headers?: Record<string, string>;
 }
 
 /** A subscription to a response's live channel, opened by `create` (routes only pass it on). */
@@ -172,6 +180,12 @@ export class SyncTimeoutError extends ApiError {
       'timeout',
     );
   }
+}
+
+/** The job's trace context, when a tracer SDK is installed (without one the carrier is empty). */
+function traceField(span: Span): { trace?: Record<string, string> } {
+  const trace = injectTrace(span);
+  return Object.keys(trace).length > 0 ? { trace } : {};
 }
 
 /** Gives every input item an id (input_items lists them, and the SDK pages by id). */
@@ -276,8 +290,46 @@ export class ResponsesService {
 
     const mcp = splitMcpTools(request.tools, this.d.configuredMcpServers);
     const id = newId('resp');
-    const decisions = await this.resolveApprovals(id, owner, request, input, chain);
     const background = request.background ?? false;
+    const span = tracer.startSpan(`create_response ${request.model}`, {
+      kind: SpanKind.SERVER,
+      attributes: { [GEN_AI.operation]: 'create_response', [GEN_AI.requestModel]: request.model, [GEN_AI.responseId]: id, 'spool.background': background },
+    });
+    try {
+      return await this.createTraced(id, request, owner, input, chain, mcp, background, conversationId, span, opts);
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
+  private async createTraced(
+    id: string,
+    request: CreateResponseRequest,
+    owner: string,
+    input: InputItem[],
+    chain: ResponseRecord[],
+    mcp: ReturnType<typeof splitMcpTools>,
+    background: boolean,
+    conversationId: string | null,
+    span: Span,
+    opts: { watch?: boolean; generate?: boolean },
+  ): Promise<Created> {
+    const { limits } = this.d;
+    const decisions = await this.resolveApprovals(id, owner, request, input, chain);
+    let admitted: Awaited<ReturnType<Admission['admit']>> = { headers: {} };
+    try {
+      admitted = (await this.d.admission?.admit({ owner, responseId: id, background })) ?? admitted;
+    } catch (err) {
+      await this.giveBack(
+        id,
+        decisions.flatMap((d) => (d.heldBy ? [{ holder: d.heldBy, id: d.decision.approvalRequestId }] : [])),
+        decisions.map((d) => d.decision.approvalRequestId),
+      );
+      throw err;
+    }
     const response = buildResponse({ id, request, createdAt: this.d.now(), status: background ? 'queued' : 'in_progress' });
     if (conversationId !== null) response.conversation = { id: conversationId };
     const { input: _input, ...rest } = request;
@@ -309,6 +361,8 @@ export class ResponsesService {
         const done: Response = { ...response, status: 'completed', completed_at: this.d.now() };
         await this.d.store.append(id, [lifecycleEvent('response.completed', done)], { snapshot: done, status: 'completed', seal: true, ttlSeconds: retentionSeconds(limits, storeIt) });
         if (conversationId !== null) await this.d.conversations?.appendTurn(conversationId, id, input);
+        // Sealed here, not by a worker: its in-flight slot is given back here too.
+        await this.d.admission?.release(owner, id).catch(() => undefined);
         return { id, response: done, subscription };
       }
       await this.d.enqueueTurn({
@@ -316,10 +370,12 @@ export class ResponsesService {
         turn: 0,
         ...(mcp.secrets ? { secrets: this.d.sealSecrets(mcp.secrets) } : {}),
         ...(decisions.length > 0 ? { approvals: decisions.map((d) => d.decision) } : {}),
+        ...traceField(span),
       });
     } catch (err) {
       subscription?.close();
       if (conversationId !== null) await this.d.conversations?.release(conversationId, id).catch(() => undefined);
+      await this.d.admission?.release(owner, id).catch(() => undefined);
       await this.giveBack(
         id,
         decisions.flatMap((d) => (d.heldBy ? [{ holder: d.heldBy, id: d.decision.approvalRequestId }] : [])),
@@ -329,7 +385,9 @@ export class ResponsesService {
       await this.d.store.delete(id).catch(() => undefined);
       throw err;
     }
-    return { id, response, subscription };
+    // The console's index: not on the answer's path (a lost entry only hides it from the list).
+    void this.d.onCreated?.(id).catch(() => undefined);
+    return { id, response, subscription, headers: admitted.headers };
   }
 
   /** A compaction item must open with this server's key, for this owner: else a 400, before any job. */

@@ -38,6 +38,9 @@ export class SseWriter {
     this.res.socket?.setNoDelay(true);
     this.keepalive = QuietTimers.every(this.opts.keepaliveMs).watch(() => this.comment('keepalive'));
     this.opts.registry?.add(this);
+    // A reader that hangs up leaves the registry (and stops its keepalive) at once: otherwise it
+    // would count as open (spool_sse_streams) until a shutdown.
+    this.res.once('close', () => this.end());
   }
 
   /** `json` must be one line: JSON.stringify output is, and the event log stores only that. */

@@ -22,7 +22,11 @@ async function childResults(job: Job): Promise<McpJobResult[]> {
  */
 export function createTurnProcessor(deps: TurnDeps & { logger: Logger }) {
   return async (job: Job, _token?: string, signal?: AbortSignal): Promise<TurnOutcome> => {
-    const data = TurnJobSchema.parse(job.data);
+    const parsed = TurnJobSchema.parse(job.data);
+    // One span per turn job; the upstream call and the jobs this turn enqueues are its children.
+    const span = deps.observe?.turnStarted(parsed);
+    const data = span && Object.keys(span.carrier).length > 0 ? { ...parsed, trace: span.carrier } : parsed;
+    let outcomeKind = 'error';
     // Built only when something is logged: a child logger per job is a measurable cost per turn.
     let child: Logger | null = null;
     const log = () => (child ??= deps.logger.child({ responseId: data.responseId, turn: data.turn, jobId: job.id }));
@@ -37,10 +41,12 @@ export function createTurnProcessor(deps: TurnDeps & { logger: Logger }) {
       if (job.attemptsStarted > 1) {
         log().warn('turn interrupted by a dead worker; failing the response');
         await failFromLog(deps, data.responseId, INTERRUPTED);
+        outcomeKind = 'finished';
         return { kind: 'finished', status: 'failed' };
       }
       const outcome = await runTurn(deps, data, await childResults(job), abort.signal);
       if (deps.logger.isLevelEnabled('debug')) log().debug({ outcome }, 'turn done');
+      outcomeKind = outcome.kind === 'missing' ? 'closed' : outcome.kind;
       return outcome;
     } catch (err) {
       log().error({ err }, 'turn failed unexpectedly');
@@ -48,6 +54,7 @@ export function createTurnProcessor(deps: TurnDeps & { logger: Logger }) {
       return sealed ? { kind: 'finished', status: 'failed' } : { kind: 'closed' };
     } finally {
       stopWatching();
+      span?.end(outcomeKind);
     }
   };
 }

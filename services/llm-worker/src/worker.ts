@@ -2,7 +2,8 @@ import { FlowProducer, Queue, Worker } from 'bullmq';
 import type { RedisClient } from '@spool/redis';
 import { mcpJob, QUEUES, turnJob, type Keys, type McpJob, type McpSecrets, type TurnJob } from '@spool/contracts';
 import { ApprovalStore, ConversationStore, InflightIndex, ToolListCache, type ResponseStore } from '@spool/redis';
-import { openCompaction, type Config, type Logger, type SecretBox } from '@spool/runtime';
+import { modelLabel, openCompaction, type Config, type Logger, type Metrics, type SecretBox } from '@spool/runtime';
+import { createTurnObserver } from './observe.ts';
 import type { ResponseStatus } from '@spool/protocol';
 import { createTurnProcessor } from './processor.ts';
 import { failFromLog } from './turn/recover.ts';
@@ -20,6 +21,7 @@ export interface LlmWorkerDeps {
   queueConnection: RedisClient;
   onSealed: (responseId: string, status: ResponseStatus, background: boolean) => Promise<void>;
   logger: Logger;
+  metrics?: Metrics;
 }
 
 export interface RunningWorker {
@@ -58,6 +60,8 @@ export function startLlmWorker(deps: LlmWorkerDeps): RunningWorker {
     approvalMac: (text) => deps.box.digest(text),
     conversations: new ConversationStore(deps.store.redis, deps.keys),
     openCompaction: (owner, sealed) => openCompaction(deps.box, owner, sealed),
+    observe: createTurnObserver(deps.metrics),
+    routeLabel: (model) => modelLabel(config, model),
   };
   const processor = createTurnProcessor({ ...turnDeps, logger: deps.logger });
   const worker = new Worker(QUEUES.turns, processor, {

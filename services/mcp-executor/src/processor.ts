@@ -2,7 +2,8 @@ import type { Job } from 'bullmq';
 import { checkCall, McpJobSchema, type McpJob, type McpJobResult } from '@spool/contracts';
 import type { McpTool } from '@spool/protocol';
 import type { ToolListCache } from '@spool/redis';
-import type { Logger, McpServerConfig, SecretBox } from '@spool/runtime';
+import { extractTrace, GEN_AI, injectTrace, tracer, type Logger, type McpServerConfig, type Metrics, type SecretBox } from '@spool/runtime';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { McpServerError, McpUrlNotAllowedError, type AllowList, type McpClientPool } from './mcp/index.ts';
 import { resolveTarget, type Credentials } from './resolve.ts';
 
@@ -22,6 +23,46 @@ export interface McpProcessorDeps {
   onProgress?: (responseId: string) => void;
   /** A result larger than this (UTF-8 bytes of the text the model would see) fails the call. */
   maxResultBytes?: number;
+  metrics?: Metrics;
+}
+
+/**
+ * The span and metrics of one MCP job: `execute_tool {tool}` (GenAI conventions) for a call,
+ * `list_tools {server}` for a listing, as a child of the turn that asked for it; its context
+ * goes to the server as `_meta.traceparent`. The server label of a metric is the configured one,
+ * else `request` (labels from requests are not bounded).
+ */
+function observeMcpJob(raw: unknown, servers: Record<string, McpServerConfig>, metrics: Metrics | undefined) {
+  const data = (raw ?? {}) as { kind?: string; serverLabel?: string; toolName?: string; itemId?: string; trace?: Record<string, string>; responseId?: string };
+  const isCall = data.kind === 'call';
+  const server = data.serverLabel && Object.hasOwn(servers, data.serverLabel) ? data.serverLabel : 'request';
+  const parent = extractTrace(data.trace);
+  const span = tracer.startSpan(
+    isCall ? `execute_tool ${data.toolName ?? ''}` : `list_tools ${data.serverLabel ?? ''}`,
+    {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        [GEN_AI.operation]: isCall ? 'execute_tool' : 'list_tools',
+        ...(isCall ? { [GEN_AI.toolName]: data.toolName ?? '', [GEN_AI.toolCallId]: data.itemId ?? '' } : {}),
+        'mcp.server.label': data.serverLabel ?? '',
+        [GEN_AI.responseId]: data.responseId ?? '',
+      },
+    },
+    parent,
+  );
+  const started = performance.now();
+  return {
+    meta: injectTrace(span, parent),
+    done(result: McpJobResult | null) {
+      const status = result === null ? 'error' : result.kind === 'call' ? (result.error === null ? 'ok' : 'message' in result.error && result.error.message.startsWith('Not run') ? 'refused' : 'error') : result.error === null ? 'ok' : 'error';
+      if (isCall) {
+        metrics?.mcpCalls.inc({ server, status });
+        metrics?.mcpCallDuration.observe({ server }, (performance.now() - started) / 1000);
+      }
+      if (status !== 'ok') span.setStatus({ code: SpanStatusCode.ERROR, message: status });
+      span.end();
+    },
+  };
 }
 
 /** Why a call may not run now (the shared policy, contracts/mcp-policy), or null when it may. */
@@ -40,7 +81,7 @@ export function policyRefusal(call: Extract<McpJob, { kind: 'call' }>, requestTo
  * response goes on. Only infrastructure errors throw (and BullMQ retries where that is safe).
  */
 export function createMcpProcessor(deps: McpProcessorDeps) {
-  const handle = async (job: Job, signal: AbortSignal): Promise<McpJobResult> => {
+  const handle = async (job: Job, signal: AbortSignal, meta: Record<string, string>): Promise<McpJobResult> => {
     const data = McpJobSchema.parse(job.data);
     const log = deps.logger.child({ responseId: data.responseId, jobId: job.id, server: data.serverLabel });
     const secrets = data.secrets ? deps.box.open<Record<string, Credentials>>(data.secrets) : {};
@@ -95,6 +136,7 @@ export function createMcpProcessor(deps: McpProcessorDeps) {
       const outcome = await deps.pool.callTool(target, data.toolName, args, {
         ...opts,
         onProgress: () => deps.onProgress?.(data.responseId),
+        meta,
       });
       if (!outcome.ok) return { kind: 'call', itemId: data.itemId, output: null, error: outcome.error };
       const bytes = Buffer.byteLength(outcome.output, 'utf8');
@@ -128,8 +170,14 @@ export function createMcpProcessor(deps: McpProcessorDeps) {
     signal?.addEventListener('abort', () => abort.abort(), { once: true });
     const responseId = String((job.data as { responseId?: unknown })?.responseId ?? '');
     const unwatch = deps.watchClosed?.(responseId, () => abort.abort()) ?? (() => undefined);
+    const observed = observeMcpJob(job.data, deps.servers, deps.metrics);
     try {
-      return await handle(job, abort.signal);
+      const result = await handle(job, abort.signal, observed.meta);
+      observed.done(result);
+      return result;
+    } catch (err) {
+      observed.done(null);
+      throw err;
     } finally {
       unwatch();
     }

@@ -2,7 +2,7 @@ import { Worker } from 'bullmq';
 import type { RedisClient } from '@spool/redis';
 import { QUEUES, StoredRequestSchema, type Keys } from '@spool/contracts';
 import type { McpTool } from '@spool/protocol';
-import type { Config, Logger, SecretBox } from '@spool/runtime';
+import type { Config, Logger, Metrics, SecretBox } from '@spool/runtime';
 import { ToolListCache, watchClosed, type ResponseStore } from '@spool/redis';
 import { guardedLookup, McpClientPool, parseAllowList } from './mcp/index.ts';
 import { createMcpProcessor } from './processor.ts';
@@ -16,6 +16,7 @@ export interface McpExecutorDeps {
   onProgress?: (responseId: string) => void;
   /** Where the executor reads a response's tool policy before a call; lets a cancel or delete abort a call in flight. */
   store: ResponseStore;
+  metrics?: Metrics;
 }
 
 /** The MCP executor role: consumes MCP jobs on a pool of MCP client sessions. */
@@ -38,6 +39,7 @@ export function startMcpExecutor(deps: McpExecutorDeps): { worker: Worker; close
     maxResultBytes: deps.config.limits.max_mcp_result_bytes,
     watchClosed: (id: string, onClosed: () => void) => watchClosed(deps.store, id, onClosed),
     ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
   const worker = new Worker(QUEUES.mcp, processor, {
     connection: deps.queueConnection,

@@ -2,8 +2,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue, type Worker } from 'bullmq';
 import { createKeys, QUEUES, turnJob, type TurnJob } from '@spool/contracts';
-import { attachResponsesWebSocket, ConversationsService, createApp, ModelCatalog, ResponsesService, type SseWriter } from '@spool/api';
+import { Admission, attachResponsesWebSocket, ConversationsService, createApp, ModelCatalog, OperateService, operateRouter, ResponsesService, type SseWriter } from '@spool/api';
 import OpenAI from 'openai';
+import { createOperations } from './operate.ts';
 import { startLlmWorker } from '@spool/llm-worker';
 import { startMcpExecutor } from '@spool/mcp-executor';
 import { startWebhookWorker, WebhookNotifier } from '@spool/webhooks';
@@ -35,6 +36,8 @@ export interface RunningSpool {
   generatedApiKey: string | null;
   /** Whether clients need a generated key (made by this process or by an earlier one). */
   usesGeneratedKey: boolean;
+  /** Where a process without the api role serves /metrics (METRICS_PORT), else null. */
+  metricsUrl?: string | null;
   close(): Promise<void>;
 }
 
@@ -90,20 +93,26 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
   const workerStore = new ResponseStore(workerConn, keys, storeOptions);
   const box = await jobKey(config, command, keys.jobKey);
   let rolesStarted = false;
+  const ops = createOperations(config, keys, command, queueConn, logger);
+  closers.push(() => ops.close());
 
   // Webhooks: enqueued where a background response is sealed, delivered by the llm role's processes.
   const webhookQueue = config.webhooks.length > 0 ? new Queue(QUEUES.webhooks, { connection: queueConn, prefix: keys.bullPrefix }) : null;
   webhookQueue?.on('error', (err) => logger.debug({ err: err.message }, 'webhook queue error'));
   if (webhookQueue) closers.push(() => webhookQueue.close());
   const notifier = new WebhookNotifier(webhookQueue, config.webhooks, { attempts: config.limits.webhook_attempts, backoffMs: config.limits.webhook_backoff_ms });
-  const onSealed = (id: string, status: ResponseStatus, background: boolean) =>
-    notifier.notify(id, status, background).catch((err: unknown) => logger.error({ err, responseId: id }, 'could not enqueue webhooks'));
+  const onSealed = async (id: string, status: ResponseStatus, background: boolean) => {
+    await Promise.all([
+      notifier.notify(id, status, background).catch((err: unknown) => logger.error({ err, responseId: id }, 'could not enqueue webhooks')),
+      ops.onSealed(id, status).catch((err: unknown) => logger.error({ err, responseId: id }, 'could not settle usage')),
+    ]);
+  };
 
   if (config.roles.has('llm')) {
-    const llm = startLlmWorker({ config, keys, store: workerStore, box, queueConnection: queueConn, onSealed, logger: logger.child({ role: 'llm' }) });
+    const llm = startLlmWorker({ config, keys, store: workerStore, box, queueConnection: queueConn, onSealed, logger: logger.child({ role: 'llm' }), metrics: ops.metrics });
     closers.push(() => closeWithin(llm.worker, config.limits.shutdown_grace_ms, llm.close));
     if (webhookQueue) {
-      const hooks = startWebhookWorker({ config, keys, connection: queueConn, command, logger: logger.child({ role: 'webhooks' }) });
+      const hooks = startWebhookWorker({ config, keys, connection: queueConn, command, logger: logger.child({ role: 'webhooks' }), metrics: ops.metrics });
       closers.push(() => hooks.close());
     }
   }
@@ -142,7 +151,19 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
       limits: config.limits,
       now: () => Math.floor(Date.now() / 1000),
     });
+    ops.watchStreams(() => streams.size);
+    const admission = new Admission({
+      limiter: ops.limiter,
+      keys: config.apiKeyEntries,
+      queueDepth: () => turns.getWaitingCount(),
+      maxQueueDepth: config.limits.max_queue_depth,
+      inFlightTtlMs: config.limits.in_flight_ttl_seconds * 1000,
+      metrics: ops.metrics,
+      nowMs: () => Date.now(),
+    });
     const responses = new ResponsesService({
+      admission,
+      onCreated: (id) => ops.index.responseCreated(id, Date.now()),
       conversations,
       store,
       approvals: new ApprovalStore(command, keys),
@@ -162,8 +183,37 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
       now: () => Math.floor(Date.now() / 1000),
       removeQueuedTurns,
     });
+    const apiLogger = logger.child({ role: 'api' });
+    const operate = new OperateService({
+      store,
+      index: ops.index,
+      limiter: ops.limiter,
+      redis: command,
+      keys,
+      responses,
+      apiKeys: config.apiKeyEntries,
+      queueCounts: ops.queueCounts,
+      admission: () => ({ maxQueueDepth: config.limits.max_queue_depth, rejected: admission.rejectedByBacklog }),
+      nowMs: () => Date.now(),
+    });
     const app = createApp({
       models: modelCatalog(config),
+      operateRouter: operateRouter(
+        {
+          metrics: ops.metrics,
+          apiKeys: config.apiKeys,
+          adminKeys: config.adminKeys.map((k) => k.key),
+          metricsToken: config.metricsToken,
+          allowUnauthenticated: config.allowUnauthenticated,
+          operate,
+          queuesUi: ops.queuesUi(),
+          mac: (text) => box.digest(text),
+          keepaliveMs: config.limits.keepalive_ms,
+          nowMs: () => Date.now(),
+          onStreamError: (err, req) => apiLogger.error({ err, path: req.path }, 'console stream failed'),
+        },
+        ops.refresh,
+      ),
       responses,
       logger: logger.child({ role: 'api' }),
       apiKeys: auth.keys,
@@ -210,8 +260,15 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
     closers.push(async () => void subscriber.disconnect());
   }
   if (config.roles.has('mcp')) {
-    const mcp = startMcpExecutor({ config, keys, queueConnection: queueConn, box, store: workerStore, logger: logger.child({ role: 'mcp' }) });
+    const mcp = startMcpExecutor({ config, keys, queueConnection: queueConn, box, store: workerStore, logger: logger.child({ role: 'mcp' }), metrics: ops.metrics });
     closers.push(() => closeWithin(mcp.worker, config.limits.shutdown_grace_ms, mcp.close));
+  }
+  let metricsUrl: string | null = null;
+  if (!config.roles.has('api') && config.metricsPort !== null) {
+    // A worker-only process serves /metrics on its own port (the api role serves it on its own).
+    const metricsServer = await ops.serveMetrics(config.metricsPort);
+    metricsUrl = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${(metricsServer.address() as AddressInfo).port}/metrics`;
+    closers.push(() => new Promise<void>((r) => metricsServer.close(() => r())));
   }
   rolesStarted = true;
   // Closers run in reverse: the API stops first, then the workers finish or hand back their jobs.
@@ -220,6 +277,7 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
     url,
     generatedApiKey,
     usesGeneratedKey,
+    metricsUrl,
     close: async () => {
       for (const close of closers.reverse()) await close().catch((err) => logger.warn({ err }, 'close failed'));
       command.disconnect();

@@ -1,7 +1,7 @@
 import { Worker, type Job } from 'bullmq';
 import type { RedisClient } from '@spool/redis';
 import { QUEUES, WebhookJobSchema, type Keys } from '@spool/contracts';
-import type { Config, Logger } from '@spool/runtime';
+import type { Config, Logger, Metrics } from '@spool/runtime';
 import { signWebhook, webhookPayload } from './sign.ts';
 
 export class WebhookDeliveryError extends Error {
@@ -23,7 +23,7 @@ export async function deliver(endpoint: Config['webhooks'][number], job: Job, ti
  * The webhook delivery worker. After the last try, the delivery is written to a bounded
  * dead-letter list (`keys.webhookDeadLetters`) for an operator to inspect or replay.
  */
-export function startWebhookWorker(deps: { config: Config; keys: Keys; connection: RedisClient; command: RedisClient; logger: Logger; timeoutMs?: number }) {
+export function startWebhookWorker(deps: { config: Config; keys: Keys; connection: RedisClient; command: RedisClient; logger: Logger; timeoutMs?: number; metrics?: Metrics }) {
   const worker = new Worker(
     QUEUES.webhooks,
     async (job: Job) => {
@@ -34,8 +34,11 @@ export function startWebhookWorker(deps: { config: Config; keys: Keys; connectio
     },
     { connection: deps.connection, prefix: deps.keys.bullPrefix, concurrency: 16 },
   );
+  worker.on('completed', () => deps.metrics?.webhookDeliveries.inc({ status: 'delivered' }));
   worker.on('failed', (job, err) => {
+    deps.metrics?.webhookDeliveries.inc({ status: 'failed' });
     if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
+    deps.metrics?.webhookDeliveries.inc({ status: 'dead' });
     const record = JSON.stringify({ job: job.data, url: deps.config.webhooks[job.data.endpoint]?.url ?? null, error: err.message, attempts: job.attemptsMade, failed_at: Math.floor(Date.now() / 1000) });
     deps.command
       .multi()

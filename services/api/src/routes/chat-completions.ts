@@ -45,6 +45,7 @@ export function chatCompletionsRouter(service: ResponsesService, opts: ChatCompl
     } catch (err) {
       throw rebaseParam(err, paramFor);
     }
+    if (created.headers) res.set(created.headers);
     const meta: ChatMeta = { id: chatIdOf(created.id), created: created.response.created_at, model: chat.model };
     const reportMcp = (chat.tools ?? []).some((t) => t.type === 'mcp');
     if (chat.stream) {

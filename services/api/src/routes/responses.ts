@@ -35,6 +35,7 @@ export function responsesRouter(service: ResponsesService, opts: ResponsesRouteO
     const request = parseCreateRequest(req.body);
     const watch = request.stream === true || !request.background;
     const created = await service.create(request, req.owner as string, { watch });
+    if (created.headers) res.set(created.headers);
     if (request.stream) return handOff(req, streamTo(res, created.id, -1, created.subscription), (err) => opts.onStreamError?.(err, req));
     if (request.background) return res.json(created.response);
     const abort = new AbortController();

@@ -22,6 +22,7 @@ import { toChatMessages, type ContextItem } from './messages.ts';
 import { buildChatParams, functionToolToModel, wantsLogprobs } from './params.ts';
 import { fitContext } from './truncate.ts';
 import { mcpFunctionName } from './tool-names.ts';
+import type { TurnObserver } from '../observe.ts';
 import { completionAsChunk, TurnTranslator, type TurnResult, type UpstreamUsage } from './translate.ts';
 
 export interface TurnDeps {
@@ -45,6 +46,10 @@ export interface TurnDeps {
   openCompaction?: (owner: string, encryptedContent: string) => string;
   /** Conversations: their items are context, and a finished response is appended to its own. */
   conversations?: ConversationStore | null;
+  /** Metrics and spans of the upstream call (observe.ts). */
+  observe?: TurnObserver;
+  /** The metrics label of a model (its configured route). */
+  routeLabel?: (model: string) => string;
 }
 
 export type TurnOutcome =
@@ -158,7 +163,7 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
   if (record.sealed) return { kind: 'closed' };
   const request: StoredRequest = StoredRequestSchema.parse(JSON.parse(record.request));
   // Sealed MCP credentials pass from this turn to its MCP jobs and to the next turn.
-  const carry = job.secrets ? { secrets: job.secrets } : {};
+  const carry = { ...(job.secrets ? { secrets: job.secrets } : {}), ...(job.trace ? { trace: job.trace } : {}) };
   const ttl = retentionFor(record, deps.limits);
   const writer = new ResponseWriter({ store: deps.store, responseId, snapshot: record.snapshot, ttlSeconds: ttl });
 
@@ -343,6 +348,7 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
       mintApprovalRequestId(deps.approvalMac, { owner: record.owner, serverLabel: ref.serverLabel, name: ref.toolName, arguments: args }, approvalFlags(ref.serverLabel, ref.toolName), deps.now());
     const translator = new TurnTranslator((e) => writer.emit(e), () => writer.snapshot.output.length, classify, { approvalId, logprobs: wantsLogprobs(request, dropParams) });
     let result: TurnResult;
+    const observed = deps.observe?.upstreamCall({ route: deps.routeLabel?.(request.model) ?? 'default', model: request.model, upstreamModel: upstream.model, responseId, trace: job.trace });
     try {
       if (watched) {
         await streamChat(
@@ -350,6 +356,7 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
           params,
           signal,
           (chunks) => {
+            observed?.chunk();
             for (const chunk of chunks) translator.onChunk(chunk);
           },
           upstream.idleTimeoutMs,
@@ -359,7 +366,9 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
         translator.onChunk(completionAsChunk(await completeChat(upstream.client, { ...whole, stream: false }, signal)));
       }
       result = translator.finish();
+      observed?.done(result.usage, result.finishReason);
     } catch (err) {
+      observed?.failed(err);
       if (err instanceof ResponseClosedError || signal.aborted || err instanceof APIUserAbortError) throw err;
       const started = translator.started;
       translator.abandon();

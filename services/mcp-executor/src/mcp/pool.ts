@@ -130,7 +130,7 @@ export class McpClientPool {
     t: McpTarget,
     name: string,
     args: Record<string, unknown>,
-    opts: { signal?: AbortSignal; onProgress?: (p: McpProgress) => void } = {},
+    opts: { signal?: AbortSignal; onProgress?: (p: McpProgress) => void; meta?: Record<string, string> } = {},
   ): Promise<McpCallOutcome> {
     if (opts.signal?.aborted) return failedOutcome(t, { kind: 'cancelled' });
     let session: Session;
@@ -142,7 +142,8 @@ export class McpClientPool {
     const { onProgress } = opts;
     try {
       const result = await withLinkedSignal(opts.signal, (signal) =>
-        session.client.callTool({ name, arguments: args }, undefined, {
+        // `_meta` carries the W3C trace context (`traceparent`) to the server, as MCP tracing expects.
+        session.client.callTool({ name, arguments: args, ...(opts.meta && Object.keys(opts.meta).length > 0 ? { _meta: opts.meta } : {}) }, undefined, {
           signal,
           timeout: t.timeoutMs,
           resetTimeoutOnProgress: true,
