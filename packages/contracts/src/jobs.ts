@@ -94,6 +94,8 @@ export const McpJobSchema = z.discriminatedUnion('kind', [
     /** The tool's readOnlyHint as listed: the policy's `read_only` filters read it. */
     readOnly: z.boolean().default(false),
     secrets: z.string().optional(),
+    /** Where the call's item sits in the response's output: the executor's progress events name it. */
+    outputIndex: z.number().int().min(0).optional(),
   }),
 ]);
 export type McpJob = z.infer<typeof McpJobSchema>;

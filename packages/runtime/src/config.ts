@@ -115,6 +115,11 @@ export const LimitsSchema = z
     max_instructions_chars: z.number().int().min(1).default(1024 * 1024),
     /** Bytes of one MCP tool result (its text as the model sees it); larger is a failed `mcp_call`. */
     max_mcp_result_bytes: z.number().int().min(1024).default(1024 * 1024),
+    /**
+     * At most one `response.mcp_call.in_progress` event per call this often, however often the MCP
+     * server reports progress: enough for a client to see a long call alive, little for the event log.
+     */
+    mcp_progress_interval_ms: z.number().int().min(50).default(1000),
   })
   .strict();
 

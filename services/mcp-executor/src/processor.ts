@@ -1,9 +1,10 @@
 import type { Job } from 'bullmq';
 import { checkCall, McpJobSchema, type McpJob, type McpJobResult } from '@spool/contracts';
-import type { McpTool } from '@spool/protocol';
+import type { EventDraft, McpTool } from '@spool/protocol';
 import type { ToolListCache } from '@spool/redis';
 import type { Logger, McpServerConfig, SecretBox } from '@spool/runtime';
-import { McpServerError, McpUrlNotAllowedError, type AllowList, type McpClientPool } from './mcp/index.ts';
+import { McpServerError, McpUrlNotAllowedError, type AllowList, type McpCallOutcome, type McpClientPool } from './mcp/index.ts';
+import { ProgressEvents } from './progress.ts';
 import { resolveTarget, type Credentials } from './resolve.ts';
 
 export interface McpProcessorDeps {
@@ -18,8 +19,11 @@ export interface McpProcessorDeps {
   /** Successful listings are kept here for later responses (turn/run.ts reads them). */
   toolLists?: ToolListCache;
   logger: Logger;
-  /** Called on MCP progress notifications, so open streams of the response see life. */
-  onProgress?: (responseId: string) => void;
+  /**
+   * MCP progress notifications become rate-limited `response.mcp_call.in_progress` events in the
+   * response's log (see progress.ts); without this they only keep the call's timeout from expiring.
+   */
+  progress?: { intervalMs: number; append: (responseId: string, events: EventDraft[]) => Promise<unknown>; now?: () => number };
   /** A result larger than this (UTF-8 bytes of the text the model would see) fails the call. */
   maxResultBytes?: number;
 }
@@ -92,10 +96,14 @@ export function createMcpProcessor(deps: McpProcessorDeps) {
     }
     try {
       const target = await resolveTarget(data.serverLabel, data.serverUrl, cred, deps.servers, deps.allow);
-      const outcome = await deps.pool.callTool(target, data.toolName, args, {
-        ...opts,
-        onProgress: () => deps.onProgress?.(data.responseId),
-      });
+      const progress = deps.progress && data.outputIndex !== undefined ? progressEvents(deps.progress, data.responseId, data.itemId, data.outputIndex, log) : null;
+      let outcome: McpCallOutcome;
+      try {
+        // The SDK asks for progress (sends a progressToken) only when there is someone to tell.
+        outcome = await deps.pool.callTool(target, data.toolName, args, progress ? { ...opts, onProgress: () => progress.report() } : opts);
+      } finally {
+        await progress?.close();
+      }
       if (!outcome.ok) return { kind: 'call', itemId: data.itemId, output: null, error: outcome.error };
       const bytes = Buffer.byteLength(outcome.output, 'utf8');
       if (deps.maxResultBytes !== undefined && bytes > deps.maxResultBytes) {
@@ -134,4 +142,21 @@ export function createMcpProcessor(deps: McpProcessorDeps) {
       unwatch();
     }
   };
+}
+
+function progressEvents(
+  cfg: NonNullable<McpProcessorDeps['progress']>,
+  responseId: string,
+  itemId: string,
+  outputIndex: number,
+  log: Logger,
+): ProgressEvents {
+  return new ProgressEvents({
+    itemId,
+    outputIndex,
+    intervalMs: cfg.intervalMs,
+    now: cfg.now ?? Date.now,
+    append: (events) => cfg.append(responseId, events),
+    onError: (err) => log.warn({ err }, 'could not append an mcp progress event'),
+  });
 }

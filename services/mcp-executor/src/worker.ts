@@ -13,7 +13,6 @@ export interface McpExecutorDeps {
   queueConnection: Redis;
   box: SecretBox;
   logger: Logger;
-  onProgress?: (responseId: string) => void;
   /** Where the executor reads a response's tool policy before a call; lets a cancel or delete abort a call in flight. */
   store: ResponseStore;
 }
@@ -37,7 +36,8 @@ export function startMcpExecutor(deps: McpExecutorDeps): { worker: Worker; close
     logger: deps.logger,
     maxResultBytes: deps.config.limits.max_mcp_result_bytes,
     watchClosed: (id: string, onClosed: () => void) => watchClosed(deps.store, id, onClosed),
-    ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
+    // A sealed or deleted response refuses the append (APPEND_SEALED / APPEND_GONE): nothing to do then.
+    progress: { intervalMs: deps.config.limits.mcp_progress_interval_ms, append: (id, events) => deps.store.append(id, events) },
   });
   const worker = new Worker(QUEUES.mcp, processor, {
     connection: deps.queueConnection,
