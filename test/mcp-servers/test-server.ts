@@ -20,6 +20,13 @@ export interface TestMcpServerOptions {
   failWith?: number;
   /** Split `tools/list` into pages of this many tools, with numeric cursors (McpServer never pages). */
   pageSize?: number;
+  /**
+   * Demand OAuth: every MCP request needs `Authorization: Bearer <token>` with a token this server's
+   * own token endpoint (`POST /token`, client credentials, client_secret_basic) issued and has not
+   * revoked. A 401 carries `WWW-Authenticate: Bearer resource_metadata=…, scope=…` (RFC 9728), and
+   * the metadata is served at `/.well-known/oauth-protected-resource/mcp`.
+   */
+  oauth?: { clientId: string; clientSecret: string; scope: string };
 }
 
 export interface TestMcpServer {
@@ -34,6 +41,11 @@ export interface TestMcpServer {
   requests: Array<{ method: string; path: string; headers: IncomingHttpHeaders }>;
   /** How many `tools/list` requests reached the server (pages count one each). */
   listings(): number;
+  /** With `oauth`: the token endpoint, the tokens it issued (in order), and a way to revoke them all. */
+  tokenUrl: string;
+  resourceMetadataUrl: string;
+  tokensIssued: string[];
+  revokeTokens(): void;
 }
 
 /** The JSON-RPC error `fail_protocol` answers with. */
@@ -120,10 +132,48 @@ export async function startTestMcpServer(opts: TestMcpServerOptions = {}): Promi
     instrument(transport);
   }
 
+  const tokensIssued: string[] = [];
+  const validTokens = new Set<string>();
+  let origin = '';
+
+  /** The OAuth side of `opts.oauth`; true when the request was answered here. */
+  async function handleOAuth(req: IncomingMessage, res: ServerResponse, path: string, oauth: NonNullable<TestMcpServerOptions['oauth']>): Promise<boolean> {
+    if (path === '/.well-known/oauth-protected-resource/mcp') {
+      sendJson(res, 200, { resource: `${origin}/mcp`, authorization_servers: [origin], scopes_supported: [oauth.scope] });
+      return true;
+    }
+    if (path === '/token' && req.method === 'POST') {
+      const form = new URLSearchParams(await readText(req));
+      const basic = `Basic ${Buffer.from(`${encodeURIComponent(oauth.clientId)}:${encodeURIComponent(oauth.clientSecret)}`).toString('base64')}`;
+      if (req.headers.authorization !== basic) {
+        sendJson(res, 401, { error: 'invalid_client' });
+        return true;
+      }
+      if (form.get('grant_type') !== 'client_credentials') {
+        sendJson(res, 400, { error: 'unsupported_grant_type' });
+        return true;
+      }
+      const token = `tok-${tokensIssued.length + 1}-${randomUUID()}`;
+      tokensIssued.push(token);
+      validTokens.add(token);
+      sendJson(res, 200, { access_token: token, token_type: 'Bearer', expires_in: 3600, scope: form.get('scope') ?? oauth.scope });
+      return true;
+    }
+    const presented = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    if (presented === undefined || !validTokens.has(presented)) {
+      sendJson(res, 401, { error: 'invalid_token' }, {
+        'www-authenticate': `Bearer error="invalid_token", resource_metadata="${origin}/.well-known/oauth-protected-resource/mcp", scope="${oauth.scope}"`,
+      });
+      return true;
+    }
+    return false;
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
     requests.push({ method: req.method ?? '', path, headers: req.headers });
     if (opts.failWith !== undefined) return sendJson(res, opts.failWith, { error: 'failing on purpose' });
+    if (opts.oauth && (await handleOAuth(req, res, path, opts.oauth))) return;
     if (opts.requireAuth !== undefined && req.headers.authorization !== opts.requireAuth) {
       sendJson(res, 401, { error: 'unauthorized' }, { 'www-authenticate': 'Bearer realm="spool-test"' });
       return;
@@ -249,6 +299,7 @@ export async function startTestMcpServer(opts: TestMcpServerOptions = {}): Promi
     httpServer.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
   });
   const port = (httpServer.address() as AddressInfo).port;
+  origin = `http://127.0.0.1:${port}`;
 
   return {
     url: `http://127.0.0.1:${port}${mode === 'sse' ? '/sse' : '/mcp'}`,
@@ -257,6 +308,10 @@ export async function startTestMcpServer(opts: TestMcpServerOptions = {}): Promi
     cancellations,
     requests,
     listings: () => listings,
+    tokenUrl: `${origin}/token`,
+    resourceMetadataUrl: `${origin}/.well-known/oauth-protected-resource/mcp`,
+    tokensIssued,
+    revokeTokens: () => validTokens.clear(),
     async close() {
       await Promise.allSettled([...servers].map((s) => s.close()));
       // Open SSE streams would keep close() waiting forever.
@@ -274,9 +329,13 @@ function rpcError(code: number, message: string) {
   return { jsonrpc: '2.0', error: { code, message }, id: null };
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+async function readText(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const text = await readText(req);
   return text === '' ? undefined : JSON.parse(text);
 }

@@ -63,9 +63,18 @@ export const McpServerConfigSchema = z
     disallowed_tools: z.array(z.string()).default([]),
     require_approval: z.enum(['always', 'never', 'request']).default('request'),
     timeout_ms: z.number().int().min(100).default(300_000),
+    /**
+     * OAuth 2.1 client credentials: Spool gets (and renews) the access token itself and sends it as
+     * `Authorization: Bearer`. The secret is read from the environment variable named here, never the file.
+     */
+    oauth: z
+      .object({ token_url: z.string().url(), client_id: z.string().min(1), client_secret_env: z.string().min(1), scope: z.string().min(1).optional() })
+      .strict()
+      .optional(),
   })
   .strict()
-  .refine((s) => Boolean(s.url) !== Boolean(s.command), 'give either url or command');
+  .refine((s) => Boolean(s.url) !== Boolean(s.command), 'give either url or command')
+  .refine((s) => !(s.oauth && s.command), 'oauth applies to url servers only');
 export type McpServerConfig = z.infer<typeof McpServerConfigSchema>;
 
 export const WebhookConfigSchema = z
@@ -163,6 +172,8 @@ export interface Config {
   models: UpstreamRoute[];
   mcpServers: Record<string, McpServerConfig>;
   mcpAllowHosts: string[];
+  /** Client secrets of `mcp_servers.<label>.oauth`, by label, read from their `client_secret_env`. */
+  mcpOAuthSecrets: Record<string, string>;
   webhooks: z.infer<typeof WebhookConfigSchema>[];
   limits: z.infer<typeof LimitsSchema>;
   corsAllowOrigins: string[];
@@ -209,6 +220,13 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
     if (m.api_key_env && apiKey === undefined) problems.push(`models ${m.name}: environment variable ${m.api_key_env} is not set`);
     models.push({ pattern: m.name, baseUrl: m.base_url, apiKey: apiKey ?? 'none', upstreamModel: m.upstream_model ?? null, maxTokensParam: m.max_tokens_param });
   }
+  const mcpOAuthSecrets: Record<string, string> = {};
+  for (const [label, server] of Object.entries(file.mcp_servers)) {
+    if (!server.oauth) continue;
+    const secret = env[server.oauth.client_secret_env];
+    if (secret === undefined || secret === '') problems.push(`mcp_servers ${label}.oauth: environment variable ${server.oauth.client_secret_env} is not set`);
+    else mcpOAuthSecrets[label] = secret;
+  }
   if (!envResult.success || problems.length > 0) throw new ConfigError(problems);
   const e = envResult.data;
 
@@ -230,6 +248,7 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
     models,
     mcpServers: file.mcp_servers,
     mcpAllowHosts: e.SPOOL_MCP_ALLOW_HOSTS ?? file.mcp.allow_hosts,
+    mcpOAuthSecrets,
     webhooks: file.webhooks,
     limits: file.limits,
     corsAllowOrigins: e.SPOOL_CORS_ALLOW_ORIGINS ?? file.cors.allow_origins,

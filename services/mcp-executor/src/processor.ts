@@ -4,6 +4,7 @@ import type { EventDraft, McpTool } from '@spool/protocol';
 import type { ToolListCache } from '@spool/redis';
 import type { Logger, McpServerConfig, SecretBox } from '@spool/runtime';
 import { McpServerError, McpUrlNotAllowedError, type AllowList, type McpCallOutcome, type McpClientPool } from './mcp/index.ts';
+import type { OAuthTokens } from './oauth.ts';
 import { ProgressEvents } from './progress.ts';
 import { resolveTarget, type Credentials } from './resolve.ts';
 
@@ -24,6 +25,8 @@ export interface McpProcessorDeps {
    * response's log (see progress.ts); without this they only keep the call's timeout from expiring.
    */
   progress?: { intervalMs: number; append: (responseId: string, events: EventDraft[]) => Promise<unknown>; now?: () => number };
+  /** Tokens of configured servers with `oauth`; a 401 from such a server drops its token. */
+  oauth?: OAuthTokens;
   /** A result larger than this (UTF-8 bytes of the text the model would see) fails the call. */
   maxResultBytes?: number;
 }
@@ -50,17 +53,28 @@ export function createMcpProcessor(deps: McpProcessorDeps) {
     const secrets = data.secrets ? deps.box.open<Record<string, Credentials>>(data.secrets) : {};
     const cred = secrets[data.serverLabel];
     const opts = { signal };
+    // A configured OAuth server that refuses its token (revoked, or expired before it said) gets one
+    // more try with a fresh token: a 401 means the request was refused, so nothing ran.
+    const oauthServer = data.serverUrl === null && deps.oauth !== undefined && deps.servers[data.serverLabel]?.oauth !== undefined;
+    const renewToken = (): boolean => {
+      if (oauthServer) deps.oauth?.invalidate(data.serverLabel);
+      return oauthServer;
+    };
 
     if (data.kind === 'list') {
       try {
-        const target = await resolveTarget(data.serverLabel, data.serverUrl, cred, deps.servers, deps.allow);
-        const tools = await deps.pool.listTools(target, opts);
+        const list = async () => deps.pool.listTools(await resolveTarget(data.serverLabel, data.serverUrl, cred, deps.servers, deps.allow, deps.oauth), opts);
+        const tools = await list().catch((err: unknown) => {
+          if (err instanceof McpServerError && err.httpStatus === 401 && renewToken()) return list();
+          throw err;
+        });
         // A lost cache write only costs the next response a listing job.
         await deps.toolLists?.put({ serverLabel: data.serverLabel, serverUrl: data.serverUrl, credentials: cred }, tools).catch((err: unknown) => log.warn({ err }, 'could not cache the tool list'));
         return { kind: 'list', serverLabel: data.serverLabel, tools, error: null };
       } catch (err) {
         if (err instanceof McpServerError || err instanceof McpUrlNotAllowedError) {
           log.info({ code: err.code }, 'mcp list failed');
+          if (err instanceof McpServerError && err.httpStatus === 401) renewToken();
           const message = err instanceof McpUrlNotAllowedError ? `Error retrieving tool list from MCP server: '${data.serverLabel}'. ${err.message}` : err.message;
           return { kind: 'list', serverLabel: data.serverLabel, tools: [], error: message };
         }
@@ -95,12 +109,18 @@ export function createMcpProcessor(deps: McpProcessorDeps) {
       return { kind: 'call', itemId: data.itemId, output: null, error: { type: 'mcp_protocol_error', code: -32602, message: `Invalid tool arguments: ${(err as Error).message}` } };
     }
     try {
-      const target = await resolveTarget(data.serverLabel, data.serverUrl, cred, deps.servers, deps.allow);
+      const target = await resolveTarget(data.serverLabel, data.serverUrl, cred, deps.servers, deps.allow, deps.oauth);
       const progress = deps.progress && data.outputIndex !== undefined ? progressEvents(deps.progress, data.responseId, data.itemId, data.outputIndex, log) : null;
       let outcome: McpCallOutcome;
       try {
         // The SDK asks for progress (sends a progressToken) only when there is someone to tell.
-        outcome = await deps.pool.callTool(target, data.toolName, args, progress ? { ...opts, onProgress: () => progress.report() } : opts);
+        const callOpts = progress ? { ...opts, onProgress: () => progress.report() } : opts;
+        outcome = await deps.pool.callTool(target, data.toolName, args, callOpts);
+        if (!outcome.ok && outcome.error.type === 'http_error' && outcome.error.code === 401 && renewToken()) {
+          const renewed = await resolveTarget(data.serverLabel, data.serverUrl, cred, deps.servers, deps.allow, deps.oauth);
+          outcome = await deps.pool.callTool(renewed, data.toolName, args, callOpts);
+          if (!outcome.ok && outcome.error.type === 'http_error' && outcome.error.code === 401) renewToken();
+        }
       } finally {
         await progress?.close();
       }

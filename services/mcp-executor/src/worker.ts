@@ -5,6 +5,7 @@ import type { McpTool } from '@spool/protocol';
 import type { Config, Logger, SecretBox } from '@spool/runtime';
 import { ToolListCache, watchClosed, type ResponseStore } from '@spool/redis';
 import { guardedLookup, McpClientPool, parseAllowList } from './mcp/index.ts';
+import { OAuthTokens } from './oauth.ts';
 import { createMcpProcessor } from './processor.ts';
 
 export interface McpExecutorDeps {
@@ -31,6 +32,7 @@ export function startMcpExecutor(deps: McpExecutorDeps): { worker: Worker; close
       return (request.tools ?? []).filter((t): t is McpTool => t.type === 'mcp');
     },
     allow,
+    oauth: new OAuthTokens({ secrets: deps.config.mcpOAuthSecrets }),
     box: deps.box,
     toolLists: new ToolListCache(deps.queueConnection, deps.keys, (text) => deps.box.digest(text), deps.config.limits.mcp_tool_list_cache_seconds),
     logger: deps.logger,

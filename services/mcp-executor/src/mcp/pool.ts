@@ -4,7 +4,7 @@ import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { LookupFunction } from 'node:net';
 import type { McpCallError, McpToolInfo } from '@spool/protocol';
 import { abortable, withLinkedSignal, withTimeout } from './async.ts';
-import { ConnectTimeoutError, type McpCallOutcome, PoolError, classify, failedOutcome, httpStatusOf, isRecord, isSessionFailure, isStaleSocket, listError, looksLikeOtherTransport, networkFailureOf } from './failures.ts';
+import { type AuthChallenge, ConnectTimeoutError, type McpCallOutcome, PoolError, classify, rememberChallenge, failedOutcome, httpStatusOf, isRecord, isSessionFailure, isStaleSocket, listError, looksLikeOtherTransport, networkFailureOf } from './failures.ts';
 import { SseError } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { poolKey, type McpTarget } from './target.ts';
@@ -65,6 +65,8 @@ interface Session {
   closed: boolean;
   idleTimer: NodeJS.Timeout | undefined;
   disposing: Promise<void> | undefined;
+  /** The last authorization challenge the server sent on this session (see failures.ts). */
+  readonly auth: { challenge?: AuthChallenge };
 }
 
 /**
@@ -289,9 +291,11 @@ export class McpClientPool {
   }
 
   async #open(t: McpTarget, key: string, kind: TransportKind): Promise<Session> {
-    const transport = this.#transports.make(t, kind);
+    const auth: Session['auth'] = {};
+    const transport = this.#transports.make(t, kind, (c) => (auth.challenge = c));
     const client = new Client(this.#clientInfo, { capabilities: {} });
     const session: Session = {
+      auth,
       key,
       client,
       transport,
@@ -331,6 +335,7 @@ export class McpClientPool {
       session.closed = true;
       await client.close().catch(() => undefined);
       await transport.close().catch(() => undefined);
+      rememberChallenge(error, auth.challenge);
       throw error;
     }
     connected = true;

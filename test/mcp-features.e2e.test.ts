@@ -1,0 +1,129 @@
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestMcpServer, type TestMcpServer } from './mcp-servers/index.ts';
+import { startTestSpool, type TestSpool } from './support/spool.ts';
+
+/**
+ * MCP beyond plain calls: progress reaching the client's stream, per-user authorization and OAuth
+ * client credentials. Real MCP servers (the SDK's), real Redis, the official client.
+ */
+let spool: TestSpool;
+let server: TestMcpServer;
+let oauthServer: TestMcpServer;
+const never = { require_approval: 'never' as const };
+const OAUTH = { clientId: 'spool-client', clientSecret: 'cs-e2e-secret-value', scope: 'tools' };
+
+beforeAll(async () => {
+  [server, oauthServer] = await Promise.all([startTestMcpServer({}), startTestMcpServer({ oauth: OAUTH })]);
+  spool = await startTestSpool({
+    name: 'mcp-features',
+    env: { SPOOL_MCP_ALLOW_HOSTS: '127.0.0.1', MCP_OAUTH_SECRET: OAUTH.clientSecret },
+    file: {
+      // The test server reports progress every 200 ms; one event per 100 ms lets each through.
+      limits: { mcp_progress_interval_ms: 100, mcp_tool_list_cache_seconds: 0 },
+      mcp_servers: {
+        machine: {
+          url: oauthServer.url,
+          transport: 'streamable-http',
+          oauth: { token_url: oauthServer.tokenUrl, client_id: OAUTH.clientId, client_secret_env: 'MCP_OAUTH_SECRET', scope: OAUTH.scope },
+        },
+      },
+    },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await spool?.close();
+  await Promise.all([server?.close(), oauthServer?.close()]);
+});
+
+/** A token from the test server's token endpoint, as a user's OAuth client would get one. */
+async function userToken(): Promise<string> {
+  const res = await fetch(oauthServer.tokenUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${OAUTH.clientId}:${OAUTH.clientSecret}`).toString('base64')}` },
+    body: 'grant_type=client_credentials',
+  });
+  return ((await res.json()) as { access_token: string }).access_token;
+}
+
+describe('MCP progress as events', () => {
+  it('streams mcp_call.in_progress while the tool reports progress; the SDK helper accepts it and a poll sees the call in progress', async () => {
+    const stream = spool.client.responses.stream({
+      model: 'm',
+      input: '!call t__slow {"ms":1500}',
+      tools: [{ type: 'mcp', server_label: 't', server_url: server.url, ...never }],
+      background: true,
+    });
+    let responseId = '';
+    let callId = '';
+    let progressEvents = 0;
+    let polled: OpenAI.Responses.Response | undefined;
+    for await (const e of stream) {
+      if (e.type === 'response.created') responseId = e.response.id;
+      if (e.type === 'response.output_item.added' && e.item.type === 'mcp_call') callId = e.item.id;
+      if (e.type === 'response.mcp_call.in_progress' && e.item_id === callId) {
+        progressEvents++;
+        // The first one is the turn's own; from the second on they come from the executor, mid-call.
+        if (progressEvents === 2) polled = await spool.client.responses.retrieve(responseId);
+      }
+    }
+    const final = await stream.finalResponse();
+    expect(progressEvents).toBeGreaterThanOrEqual(3);
+    expect(polled?.status).toBe('in_progress');
+    expect(polled?.output.find((i) => i.id === callId)).toMatchObject({ type: 'mcp_call', status: 'in_progress' });
+    // Nothing arrived after the result: the streamed snapshot's call is completed, as is the stored one.
+    expect(final.status).toBe('completed');
+    expect(final.output.find((i) => i.id === callId)).toMatchObject({ status: 'completed', output: 'Slept 1500 ms' });
+    const stored = await spool.client.responses.retrieve(final.id);
+    expect(stored.output.find((i) => i.id === callId)).toMatchObject({ status: 'completed' });
+    expect(server.calls.filter((c) => c.name === 'slow')).toHaveLength(1);
+  });
+});
+
+describe('MCP authorization', () => {
+  it('a 401 with OAuth metadata fails the listing saying where to get authorization; the authorization field then works, sent to that server only, never echoed or stored', async () => {
+    const err = await spool.client.responses
+      .create({ model: 'm', input: 'hi', tools: [{ type: 'mcp', server_label: 'u', server_url: oauthServer.url, ...never }] })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect(err).toMatchObject({ status: 424 });
+    expect((err as Error).message).toContain('Http status code: 401 (Unauthorized). Authorization required');
+    expect((err as Error).message).toContain(`protected-resource metadata is at ${oauthServer.resourceMetadataUrl}; scope: tools`);
+
+    // Told where, the user gets a token; the `authorization` field carries it to that server only.
+    const token = await userToken();
+    const r = await spool.client.responses.create({
+      model: 'm',
+      input: '!call u__echo {"message":"as the user"}',
+      tools: [
+        { type: 'mcp', server_label: 'u', server_url: oauthServer.url, authorization: token, ...never } as OpenAI.Responses.Tool,
+        { type: 'mcp', server_label: 'other', server_url: server.url, ...never },
+      ],
+    });
+    expect(r.output.find((i) => i.type === 'mcp_call')).toMatchObject({ status: 'completed', output: 'Echo: as the user' });
+    const mcpRequests = oauthServer.requests.filter((q) => q.path === '/mcp' && q.headers.authorization === `Bearer ${token}`);
+    expect(mcpRequests.length).toBeGreaterThan(0);
+    expect(server.requests.some((q) => JSON.stringify(q.headers).includes(token))).toBe(false);
+    expect(JSON.stringify(r)).not.toContain(token);
+    expect(JSON.stringify(await spool.client.responses.retrieve(r.id))).not.toContain(token);
+  });
+
+  it('gets a token for a configured server with oauth client credentials, reuses it, and renews it when refused', async () => {
+    const before = oauthServer.tokensIssued.length;
+    const call = (message: string) =>
+      spool.client.responses.create({ model: 'm', input: `!call machine__echo {"message":"${message}"}`, tools: [{ type: 'mcp', server_label: 'machine', ...never }] });
+    const first = await call('one');
+    expect(first.output.map((i) => i.type)).toEqual(['mcp_list_tools', 'mcp_call', 'message']);
+    expect(first.output[1]).toMatchObject({ status: 'completed', output: 'Echo: one' });
+    await call('two');
+    // One token for the listing and both calls of both responses.
+    expect(oauthServer.tokensIssued.length).toBe(before + 1);
+
+    oauthServer.revokeTokens();
+    const third = await call('three');
+    expect(third.output[1]).toMatchObject({ status: 'completed', output: 'Echo: three' });
+    expect(oauthServer.tokensIssued.length).toBe(before + 2);
+    expect(JSON.stringify(third)).not.toContain(OAUTH.clientSecret);
+  });
+});
