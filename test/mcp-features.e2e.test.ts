@@ -14,7 +14,7 @@ const never = { require_approval: 'never' as const };
 const OAUTH = { clientId: 'spool-client', clientSecret: 'cs-e2e-secret-value', scope: 'tools' };
 
 beforeAll(async () => {
-  [server, oauthServer] = await Promise.all([startTestMcpServer({}), startTestMcpServer({ oauth: OAUTH })]);
+  [server, oauthServer] = await Promise.all([startTestMcpServer({ extras: true }), startTestMcpServer({ oauth: OAUTH })]);
   spool = await startTestSpool({
     name: 'mcp-features',
     env: { SPOOL_MCP_ALLOW_HOSTS: '127.0.0.1', MCP_OAUTH_SECRET: OAUTH.clientSecret },
@@ -125,5 +125,38 @@ describe('MCP authorization', () => {
     expect(third.output[1]).toMatchObject({ status: 'completed', output: 'Echo: three' });
     expect(oauthServer.tokensIssued.length).toBe(before + 2);
     expect(JSON.stringify(third)).not.toContain(OAUTH.clientSecret);
+  });
+});
+
+describe('MCP structured output and resource links', () => {
+  it('keeps resource links, embedded resources and structuredContent in the mcp_call output, in the documented form', async () => {
+    const r = await spool.client.responses.create({
+      model: 'm',
+      input: '!call t__rich {}',
+      tools: [{ type: 'mcp', server_label: 't', server_url: server.url, ...never }],
+    });
+    const call = r.output.find((i): i is OpenAI.Responses.ResponseOutputItem.McpCall => i.type === 'mcp_call');
+    expect(call).toMatchObject({ status: 'completed', error: null });
+    expect(call?.output).toBe(
+      [
+        'Found 1 report.',
+        '[resource_link file:///reports/q3.pdf] q3.pdf (application/pdf): The Q3 report',
+        '[resource file:///notes.txt] (text/plain)',
+        'remember the milk',
+        '[resource file:///logo.bin] (application/octet-stream) 8 bytes of binary content, not shown',
+        '[image (image/png) 14 bytes, not shown]',
+        '[structuredContent] {"reports":1}',
+      ].join('\n'),
+    );
+    // The model reads the same text (the scripted upstream answers with the tool results it got).
+    expect(r.output_text).toBe(`Tool results: ${call?.output}`);
+
+    const structured = await spool.client.responses.create({
+      model: 'm',
+      input: '!call t__structured {"city":"Oslo"}',
+      tools: [{ type: 'mcp', server_label: 't', server_url: server.url, ...never }],
+    });
+    // The spec's text copy of the structured content is not repeated.
+    expect(structured.output.find((i) => i.type === 'mcp_call')).toMatchObject({ status: 'completed', output: '{"city":"Oslo","celsius":21}' });
   });
 });

@@ -27,6 +27,13 @@ export interface TestMcpServerOptions {
    * the metadata is served at `/.well-known/oauth-protected-resource/mcp`.
    */
   oauth?: { clientId: string; clientSecret: string; scope: string };
+  /**
+   * Also list the tools of newer MCP result features (kept apart so that the basic list stays the same):
+   * `rich {}` answers with text, a resource_link, an embedded text resource, an embedded blob and an
+   * image, plus structuredContent that no text block repeats; `structured {city}` answers with
+   * structuredContent and, as the spec asks, the same JSON as its text block.
+   */
+  extras?: boolean;
 }
 
 export interface TestMcpServer {
@@ -285,6 +292,7 @@ export async function startTestMcpServer(opts: TestMcpServerOptions = {}): Promi
       { description: 'Safe to repeat', annotations: { idempotentHint: true, readOnlyHint: false } },
       async () => text('done'),
     );
+    if (opts.extras) registerExtras(server);
     return server;
   }
 
@@ -319,6 +327,32 @@ export async function startTestMcpServer(opts: TestMcpServerOptions = {}): Promi
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
     },
   };
+}
+
+function registerExtras(server: McpServer): void {
+  server.registerTool('rich', { description: 'Answers with every kind of content block', annotations: { readOnlyHint: true } }, async () => ({
+    content: [
+      { type: 'text' as const, text: 'Found 1 report.' },
+      { type: 'resource_link' as const, uri: 'file:///reports/q3.pdf', name: 'q3.pdf', mimeType: 'application/pdf', description: 'The Q3 report' },
+      { type: 'resource' as const, resource: { uri: 'file:///notes.txt', mimeType: 'text/plain', text: 'remember the milk' } },
+      { type: 'resource' as const, resource: { uri: 'file:///logo.bin', mimeType: 'application/octet-stream', blob: Buffer.from('12345678').toString('base64') } },
+      { type: 'image' as const, data: Buffer.from('fake png bytes').toString('base64'), mimeType: 'image/png' },
+    ],
+    structuredContent: { reports: 1 },
+  }));
+  server.registerTool(
+    'structured',
+    {
+      description: 'Weather as structured content',
+      inputSchema: { city: z.string() },
+      outputSchema: { city: z.string(), celsius: z.number() },
+      annotations: { readOnlyHint: true },
+    },
+    async ({ city }) => {
+      const weather = { city, celsius: 21 };
+      return { content: [{ type: 'text' as const, text: JSON.stringify(weather) }], structuredContent: weather };
+    },
+  );
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -4,6 +4,7 @@ import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { LookupFunction } from 'node:net';
 import type { McpCallError, McpToolInfo } from '@spool/protocol';
 import { abortable, withLinkedSignal, withTimeout } from './async.ts';
+import { resultText } from './content.ts';
 import { type AuthChallenge, ConnectTimeoutError, type McpCallOutcome, PoolError, classify, rememberChallenge, failedOutcome, httpStatusOf, isRecord, isSessionFailure, isStaleSocket, listError, looksLikeOtherTransport, networkFailureOf } from './failures.ts';
 import { SseError } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -156,10 +157,10 @@ export class McpClientPool {
         return {
           ok: false,
           error: { type: 'mcp_tool_execution_error', content },
-          message: contentText(content, undefined) || `Tool '${name}' failed without a message.`,
+          message: resultText(content, undefined) || `Tool '${name}' failed without a message.`,
         };
       }
-      return { ok: true, output: contentText(content, result.structuredContent) };
+      return { ok: true, output: resultText(content, result.structuredContent) };
     } catch (error) {
       const failure = classify(error, opts.signal, session);
       if (isSessionFailure(failure)) this.#retire(session);
@@ -372,18 +373,6 @@ function toToolInfo(tool: Tool): McpToolInfo {
     input_schema: tool.inputSchema,
     annotations: tool.annotations ?? null,
   };
-}
-
-/**
- * OpenAI's `mcp_call.output` is one string: text blocks as they are, other blocks (images,
- * resources, links) as JSON, one block per line; a result with only structured content gives that as JSON.
- */
-function contentText(content: unknown[], structured: unknown): string {
-  const parts = content.map((block) =>
-    isRecord(block) && block.type === 'text' && typeof block.text === 'string' ? block.text : JSON.stringify(block),
-  );
-  if (parts.length === 0 && structured !== undefined) return JSON.stringify(structured);
-  return parts.join('\n');
 }
 
 function reportProgress(
