@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestMcpServer, type TestMcpServer } from './mcp-servers/index.ts';
-import { startTestSpool, type TestSpool } from './support/spool.ts';
+import { startTaskMcpServer, startTestMcpServer, type TestMcpServer } from './mcp-servers/index.ts';
+import { startTestSpool, until, type TestSpool } from './support/spool.ts';
 
 /**
  * MCP beyond plain calls: progress reaching the client's stream, per-user authorization and OAuth
@@ -158,5 +158,59 @@ describe('MCP structured output and resource links', () => {
     });
     // The spec's text copy of the structured content is not repeated.
     expect(structured.output.find((i) => i.type === 'mcp_call')).toMatchObject({ status: 'completed', output: '{"city":"Oslo","celsius":21}' });
+  });
+});
+
+describe('MCP tasks', () => {
+  it('runs a call on a tasks-enabled server as a task: polled in short jobs, progress on the stream, the result fetched once', async () => {
+    const tasks = await startTaskMcpServer({ pollIntervalMs: 100 });
+    try {
+      const stream = spool.client.responses.stream({
+        model: 'm',
+        input: '!call k__long_task {"ms":1200}',
+        tools: [{ type: 'mcp', server_label: 'k', server_url: tasks.url, ...never }],
+        background: true,
+      });
+      let callId = '';
+      let inProgress = 0;
+      for await (const e of stream) {
+        if (e.type === 'response.output_item.added' && e.item.type === 'mcp_call') callId = e.item.id;
+        if (e.type === 'response.mcp_call.in_progress' && e.item_id === callId) inProgress++;
+      }
+      const final = await stream.finalResponse();
+      expect(final.output.find((i) => i.id === callId)).toMatchObject({ status: 'completed', output: 'Done after 1200 ms' });
+      expect(tasks.runs()).toBe(1);
+      const calls = tasks.methods.filter((m) => m === 'tools/call');
+      expect(calls).toHaveLength(1);
+      expect(tasks.methods.filter((m) => m === 'tasks/get').length).toBeGreaterThan(1);
+      expect(tasks.methods.filter((m) => m === 'tasks/result')).toHaveLength(1);
+      // The turn's own event, then "still working" from the polls (one per 100 ms at most).
+      expect(inProgress).toBeGreaterThanOrEqual(2);
+      // A tool without task support on the same server runs as a plain call.
+      const plain = await spool.client.responses.create({ model: 'm', input: '!call k__echo {"message":"x"}', tools: [{ type: 'mcp', server_label: 'k', server_url: tasks.url, ...never }] });
+      expect(plain.output.find((i) => i.type === 'mcp_call')).toMatchObject({ status: 'completed', output: 'Echo: x' });
+      expect(tasks.methods.filter((m) => m === 'tools/call')).toHaveLength(2);
+    } finally {
+      await tasks.close();
+    }
+  });
+
+  it('sends tasks/cancel when the response is cancelled', async () => {
+    const tasks = await startTaskMcpServer({ pollIntervalMs: 100 });
+    try {
+      const r = await spool.client.responses.create({
+        model: 'm',
+        input: '!call k__long_task {"ms":60000}',
+        tools: [{ type: 'mcp', server_label: 'k', server_url: tasks.url, ...never }],
+        background: true,
+      });
+      await until(async () => tasks.methods.includes('tasks/get'), 20_000);
+      expect((await spool.client.responses.cancel(r.id)).status).toBe('cancelled');
+      await until(async () => tasks.methods.includes('tasks/cancel'), 20_000);
+      const [taskId] = tasks.taskIds();
+      expect((await tasks.task(taskId!))?.status).toBe('cancelled');
+    } finally {
+      await tasks.close();
+    }
   });
 });

@@ -71,6 +71,8 @@ export const McpServerConfigSchema = z
       .object({ token_url: z.string().url(), client_id: z.string().min(1), client_secret_env: z.string().min(1), scope: z.string().min(1).optional() })
       .strict()
       .optional(),
+    /** Total time of a call that runs as an MCP task (polled, surviving executor restarts): hours, not minutes. */
+    task_timeout_ms: z.number().int().min(1000).default(6 * 3600_000),
   })
   .strict()
   .refine((s) => Boolean(s.url) !== Boolean(s.command), 'give either url or command')

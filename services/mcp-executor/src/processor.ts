@@ -1,12 +1,13 @@
-import type { Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import { checkCall, McpJobSchema, type McpJob, type McpJobResult } from '@spool/contracts';
 import type { EventDraft, McpTool } from '@spool/protocol';
 import type { ToolListCache } from '@spool/redis';
 import type { Logger, McpServerConfig, SecretBox } from '@spool/runtime';
-import { McpServerError, McpUrlNotAllowedError, type AllowList, type McpCallOutcome, type McpClientPool } from './mcp/index.ts';
+import { McpServerError, McpUrlNotAllowedError, type AllowList, type McpCallOutcome, type McpClientPool, type McpTarget } from './mcp/index.ts';
 import type { OAuthTokens } from './oauth.ts';
 import { ProgressEvents } from './progress.ts';
 import { resolveTarget, type Credentials } from './resolve.ts';
+import { DEFAULT_TASK_TIMEOUT_MS, pollTask, startAsTask, type TaskStep } from './tasks.ts';
 
 export interface McpProcessorDeps {
   pool: McpClientPool;
@@ -27,6 +28,10 @@ export interface McpProcessorDeps {
   progress?: { intervalMs: number; append: (responseId: string, events: EventDraft[]) => Promise<unknown>; now?: () => number };
   /** Tokens of configured servers with `oauth`; a 401 from such a server drops its token. */
   oauth?: OAuthTokens;
+  /** Whether a response is sealed (cancelled, finished) or gone: a call of a closed response does not run. */
+  responseClosed?: (responseId: string) => Promise<boolean>;
+  /** The clock of task deadlines and poll times (tests). */
+  now?: () => number;
   /** A result larger than this (UTF-8 bytes of the text the model would see) fails the call. */
   maxResultBytes?: number;
 }
@@ -47,7 +52,7 @@ export function policyRefusal(call: Extract<McpJob, { kind: 'call' }>, requestTo
  * response goes on. Only infrastructure errors throw (and BullMQ retries where that is safe).
  */
 export function createMcpProcessor(deps: McpProcessorDeps) {
-  const handle = async (job: Job, signal: AbortSignal): Promise<McpJobResult> => {
+  const handle = async (job: Job, signal: AbortSignal, token: string | undefined): Promise<McpJobResult> => {
     const data = McpJobSchema.parse(job.data);
     const log = deps.logger.child({ responseId: data.responseId, jobId: job.id, server: data.serverLabel });
     const secrets = data.secrets ? deps.box.open<Record<string, Credentials>>(data.secrets) : {};
@@ -82,23 +87,92 @@ export function createMcpProcessor(deps: McpProcessorDeps) {
       }
     }
 
+    const result = (outcome: McpCallOutcome): McpJobResult => {
+      if (!outcome.ok) return { kind: 'call', itemId: data.itemId, output: null, error: outcome.error };
+      const bytes = Buffer.byteLength(outcome.output, 'utf8');
+      if (deps.maxResultBytes !== undefined && bytes > deps.maxResultBytes) {
+        // Refused here, before it enters the job result, the event log and the model's context.
+        return {
+          kind: 'call',
+          itemId: data.itemId,
+          output: null,
+          error: { type: 'mcp_protocol_error', code: -32603, message: `The tool result is too large: ${bytes} bytes, over the limit of ${deps.maxResultBytes} (limits.max_mcp_result_bytes).` },
+        };
+      }
+      return { kind: 'call', itemId: data.itemId, output: outcome.output, error: null };
+    };
+    const notRun = (code: number, message: string): McpJobResult => ({ kind: 'call', itemId: data.itemId, output: null, error: { type: 'mcp_protocol_error', code, message } });
+    /** Resolves the target and maps a failure to reach it to the call's error. */
+    const withTarget = async (run: (target: McpTarget) => Promise<McpJobResult>): Promise<McpJobResult> => {
+      try {
+        return await run(await resolveTarget(data.serverLabel, data.serverUrl, cred, deps.servers, deps.allow, deps.oauth));
+      } catch (err) {
+        if (err instanceof McpServerError || err instanceof McpUrlNotAllowedError) {
+          const code = err instanceof McpServerError && err.httpStatus ? err.httpStatus : 0;
+          return {
+            kind: 'call',
+            itemId: data.itemId,
+            output: null,
+            error: code ? { type: 'http_error', code, message: err.message } : { type: 'mcp_protocol_error', code: -32000, message: err.message },
+          };
+        }
+        throw err;
+      }
+    };
+    const now = deps.now ?? Date.now;
+    const taskTimeoutMs = (data.serverUrl === null ? deps.servers[data.serverLabel]?.task_timeout_ms : undefined) ?? DEFAULT_TASK_TIMEOUT_MS;
+    const cancelled = 'The tool call was cancelled with its response.';
+
+    /**
+     * After one task step: a result ends the job; an unfinished task is stored with the job, which
+     * goes back to the queue (delayed) until the next poll, so no process holds the call meanwhile.
+     */
+    const afterStep = async (step: TaskStep, target: McpTarget, taskId: string | undefined): Promise<McpJobResult> => {
+      if (signal.aborted) {
+        // The response was cancelled (or deleted) during this step: the server stops the work too.
+        const id = step.kind === 'wait' ? step.handle.taskId : taskId;
+        if (id !== undefined) await deps.pool.cancelTask(target, id);
+        return notRun(-32001, cancelled);
+      }
+      if (step.kind === 'done') return result(step.outcome);
+      const handle = { ...step.handle };
+      // "Still working" becomes a progress event, at the progress rate across polls.
+      if (step.alive && deps.progress && data.outputIndex !== undefined && now() - handle.lastEventAt >= deps.progress.intervalMs) {
+        handle.lastEventAt = now();
+        await deps.progress.append(data.responseId, [{ type: 'response.mcp_call.in_progress', item_id: data.itemId, output_index: data.outputIndex }]).catch((err: unknown) => log.warn({ err }, 'could not append an mcp progress event'));
+      }
+      if (!token) throw new Error('An MCP task can only be polled from a BullMQ worker (no job token).');
+      await job.updateData({ ...(job.data as Record<string, unknown>), task: handle });
+      await job.moveToDelayed(now() + step.delayMs, token);
+      throw new DelayedError();
+    };
+
+    // A cancelled or deleted response runs nothing more (its queued calls are left to end here, so
+    // that a call running as a task is told to stop: see removeQueuedTurns).
+    if (await deps.responseClosed?.(data.responseId)) {
+      const task = data.task;
+      if (task) await withTarget(async (target) => (await deps.pool.cancelTask(target, task.taskId), notRun(-32001, cancelled)));
+      return notRun(-32001, cancelled);
+    }
+
+    // A call already running as a task is polled, whichever executor started it: nothing runs again.
+    const running = data.task;
+    if (running) {
+      return withTarget(async (target) => afterStep(await pollTask(deps.pool, target, data.toolName, running, { signal, now: now(), taskTimeoutMs }), target, running.taskId));
+    }
+
     // The policy is checked here, where the call happens, and not only where the tool was offered
     // or the approval accepted: the configuration may have changed since, and a job may come from
     // a path that never offered the tool (an approval).
     const refusal = await policyRefusal(data, await deps.requestTools(data.responseId), deps.servers);
     if (refusal) {
       log.warn({ tool: data.toolName }, 'mcp call refused by policy');
-      return { kind: 'call', itemId: data.itemId, output: null, error: { type: 'mcp_protocol_error', code: -32600, message: refusal } };
+      return notRun(-32600, refusal);
     }
 
     // A call that was interrupted by a crash runs again only when the tool says that is safe.
     if (job.attemptsStarted > 1 && !data.retrySafe) {
-      return {
-        kind: 'call',
-        itemId: data.itemId,
-        output: null,
-        error: { type: 'mcp_protocol_error', code: -32001, message: 'The tool call was interrupted (the executor stopped) and was not run again because the tool is not marked read-only or idempotent.' },
-      };
+      return notRun(-32001, 'The tool call was interrupted (the executor stopped) and was not run again because the tool is not marked read-only or idempotent.');
     }
     let args: Record<string, unknown>;
     try {
@@ -106,10 +180,12 @@ export function createMcpProcessor(deps: McpProcessorDeps) {
       if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('arguments must be a JSON object');
       args = parsed as Record<string, unknown>;
     } catch (err) {
-      return { kind: 'call', itemId: data.itemId, output: null, error: { type: 'mcp_protocol_error', code: -32602, message: `Invalid tool arguments: ${(err as Error).message}` } };
+      return notRun(-32602, `Invalid tool arguments: ${(err as Error).message}`);
     }
-    try {
-      const target = await resolveTarget(data.serverLabel, data.serverUrl, cred, deps.servers, deps.allow, deps.oauth);
+    return withTarget(async (target) => {
+      // Servers with the tasks extension run the call as a task (it survives any executor); the rest as today.
+      const asTask = await startAsTask(deps.pool, target, data.toolName, args, { signal, now: now(), taskTimeoutMs });
+      if (asTask) return afterStep(asTask, target, undefined);
       const progress = deps.progress && data.outputIndex !== undefined ? progressEvents(deps.progress, data.responseId, data.itemId, data.outputIndex, log) : null;
       let outcome: McpCallOutcome;
       try {
@@ -124,40 +200,18 @@ export function createMcpProcessor(deps: McpProcessorDeps) {
       } finally {
         await progress?.close();
       }
-      if (!outcome.ok) return { kind: 'call', itemId: data.itemId, output: null, error: outcome.error };
-      const bytes = Buffer.byteLength(outcome.output, 'utf8');
-      if (deps.maxResultBytes !== undefined && bytes > deps.maxResultBytes) {
-        // Refused here, before it enters the job result, the event log and the model's context.
-        return {
-          kind: 'call',
-          itemId: data.itemId,
-          output: null,
-          error: { type: 'mcp_protocol_error', code: -32603, message: `The tool result is too large: ${bytes} bytes, over the limit of ${deps.maxResultBytes} (limits.max_mcp_result_bytes).` },
-        };
-      }
-      return { kind: 'call', itemId: data.itemId, output: outcome.output, error: null };
-    } catch (err) {
-      if (err instanceof McpServerError || err instanceof McpUrlNotAllowedError) {
-        const code = err instanceof McpServerError && err.httpStatus ? err.httpStatus : 0;
-        return {
-          kind: 'call',
-          itemId: data.itemId,
-          output: null,
-          error: code ? { type: 'http_error', code, message: err.message } : { type: 'mcp_protocol_error', code: -32000, message: err.message },
-        };
-      }
-      throw err;
-    }
+      return result(outcome);
+    });
   };
 
-  return async (job: Job, _token?: string, signal?: AbortSignal): Promise<McpJobResult> => {
+  return async (job: Job, token?: string, signal?: AbortSignal): Promise<McpJobResult> => {
     // Cancel reaches a running call: the pool aborts it and the server gets notifications/cancelled.
     const abort = new AbortController();
     signal?.addEventListener('abort', () => abort.abort(), { once: true });
     const responseId = String((job.data as { responseId?: unknown })?.responseId ?? '');
     const unwatch = deps.watchClosed?.(responseId, () => abort.abort()) ?? (() => undefined);
     try {
-      return await handle(job, abort.signal);
+      return await handle(job, abort.signal, token);
     } finally {
       unwatch();
     }

@@ -97,7 +97,9 @@ export async function startSpool(config: Config, redisUrl: string, logger: Logge
     // can be named; BullMQ leaves a running (locked) job alone, and its worker stops by itself.
     const removeQueuedTurns = async (responseId: string) => {
       const turnNumbers = Array.from({ length: config.limits.max_turns + 1 }, (_, turn) => turn);
-      await Promise.all(turnNumbers.map((turn) => turns.remove(turnJob.jobId({ responseId, turn }))));
+      // The MCP jobs a removed turn waited for stay: each sees the response closed and ends at once,
+      // and one polling an MCP task sends tasks/cancel first (removing them would leave the task running).
+      await Promise.all(turnNumbers.map((turn) => turns.remove(turnJob.jobId({ responseId, turn }), { removeChildren: false })));
     };
     const hasModel = (model: string) => routeFor(config, model) !== null;
     const responses = new ResponsesService({

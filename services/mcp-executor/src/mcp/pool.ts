@@ -1,6 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { CreateTaskResultSchema } from '@modelcontextprotocol/sdk/experimental/tasks/types.js';
 import type { LookupFunction } from 'node:net';
 import type { McpCallError, McpToolInfo } from '@spool/protocol';
 import { abortable, withLinkedSignal, withTimeout } from './async.ts';
@@ -68,7 +69,25 @@ interface Session {
   disposing: Promise<void> | undefined;
   /** The last authorization challenge the server sent on this session (see failures.ts). */
   readonly auth: { challenge?: AuthChallenge };
+  /** Tools that may run as MCP tasks (`execution.taskSupport` optional/required), once listed on this session. */
+  taskTools: Set<string> | undefined;
 }
+
+/** A call started as an MCP task (tasks extension): what is needed to poll it from any process. */
+export interface McpTaskStart {
+  taskId: string;
+  /** The server's suggested polling interval, if it gave one. */
+  pollIntervalMs: number | undefined;
+}
+
+/** One `tasks/get` answer. */
+export interface McpTaskState {
+  status: 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled';
+  statusMessage: string | undefined;
+  pollIntervalMs: number | undefined;
+}
+
+type SessionResult<T> = { ok: true; value: T } | { ok: false; outcome: McpCallOutcome };
 
 /**
  * One connected MCP `Client` per target and credentials (`poolKey`), created on first use; callers
@@ -152,19 +171,73 @@ export class McpClientPool {
           ...(onProgress ? { onprogress: (p) => reportProgress(onProgress, p) } : {}),
         }),
       );
-      const content: unknown[] = Array.isArray(result.content) ? result.content : [];
-      if (result.isError === true) {
-        return {
-          ok: false,
-          error: { type: 'mcp_tool_execution_error', content },
-          message: resultText(content, undefined) || `Tool '${name}' failed without a message.`,
-        };
-      }
-      return { ok: true, output: resultText(content, result.structuredContent) };
+      return toOutcome(name, result);
     } catch (error) {
       const failure = classify(error, opts.signal, session);
       if (isSessionFailure(failure)) this.#retire(session);
       return failedOutcome(t, failure);
+    } finally {
+      this.#release(session);
+    }
+  }
+
+  /**
+   * Starts a call as an MCP task when the server declares task-augmented `tools/call` and the tool's
+   * `execution.taskSupport` is optional or required; null when they do not (the caller then uses
+   * callTool). The task outlives this session and this process: poll it with `taskState`.
+   */
+  async startTask(t: McpTarget, name: string, args: Record<string, unknown>, opts: { signal?: AbortSignal; ttlMs: number }): Promise<SessionResult<McpTaskStart | null>> {
+    return this.#onSession(t, opts.signal, async (session, signal) => {
+      if (!session.client.getServerCapabilities()?.tasks?.requests?.tools?.call) return null;
+      if (session.taskTools === undefined) await this.#listAllPages(session, t, signal);
+      if (!session.taskTools?.has(name)) return null;
+      const created = await session.client.request({ method: 'tools/call', params: { name, arguments: args } }, CreateTaskResultSchema, {
+        signal,
+        timeout: t.timeoutMs,
+        task: { ttl: opts.ttlMs },
+      });
+      return { taskId: created.task.taskId, pollIntervalMs: created.task.pollInterval };
+    });
+  }
+
+  /** One `tasks/get`. */
+  async taskState(t: McpTarget, taskId: string, opts: { signal?: AbortSignal } = {}): Promise<SessionResult<McpTaskState>> {
+    return this.#onSession(t, opts.signal, async (session, signal) => {
+      const task = await session.client.experimental.tasks.getTask(taskId, { signal, timeout: t.timeoutMs });
+      return { status: task.status, statusMessage: task.statusMessage, pollIntervalMs: task.pollInterval };
+    });
+  }
+
+  /** `tasks/result` of a finished task, as a call outcome (the same form as callTool's). */
+  async taskResult(t: McpTarget, name: string, taskId: string, opts: { signal?: AbortSignal } = {}): Promise<McpCallOutcome> {
+    const r = await this.#onSession(t, opts.signal, async (session, signal) =>
+      toOutcome(name, await session.client.experimental.tasks.getTaskResult(taskId, CallToolResultSchema, { signal, timeout: t.timeoutMs })),
+    );
+    return r.ok ? r.value : r.outcome;
+  }
+
+  /** `tasks/cancel`, best effort: a server that has finished or forgotten the task has nothing to stop. */
+  async cancelTask(t: McpTarget, taskId: string): Promise<void> {
+    await this.#onSession(t, undefined, async (session, signal) => {
+      await session.client.experimental.tasks.cancelTask(taskId, { signal, timeout: Math.min(t.timeoutMs, 30_000) });
+    });
+  }
+
+  /** Runs one request on a pooled session; failures come back as call outcomes, and a broken session is dropped. */
+  async #onSession<T>(t: McpTarget, callerSignal: AbortSignal | undefined, op: (session: Session, signal: AbortSignal) => Promise<T>): Promise<SessionResult<T>> {
+    if (callerSignal?.aborted) return { ok: false, outcome: failedOutcome(t, { kind: 'cancelled' }) };
+    let session: Session;
+    try {
+      ({ session } = await this.#acquire(t, callerSignal));
+    } catch (error) {
+      return { ok: false, outcome: failedOutcome(t, classify(error, callerSignal, undefined)) };
+    }
+    try {
+      return { ok: true, value: await withLinkedSignal(callerSignal, (signal) => op(session, signal)) };
+    } catch (error) {
+      const failure = classify(error, callerSignal, session);
+      if (isSessionFailure(failure)) this.#retire(session);
+      return { ok: false, outcome: failedOutcome(t, failure) };
     } finally {
       this.#release(session);
     }
@@ -297,6 +370,7 @@ export class McpClientPool {
     const client = new Client(this.#clientInfo, { capabilities: {} });
     const session: Session = {
       auth,
+      taskTools: undefined,
       key,
       client,
       transport,
@@ -353,6 +427,10 @@ export class McpClientPool {
         session.client.listTools(cursor === undefined ? undefined : { cursor }, { signal: s, timeout: t.timeoutMs }),
       );
       tools.push(...result.tools.map(toToolInfo));
+      session.taskTools ??= new Set();
+      for (const tool of result.tools) {
+        if (tool.execution?.taskSupport === 'optional' || tool.execution?.taskSupport === 'required') session.taskTools.add(tool.name);
+      }
       cursor = result.nextCursor;
       if (cursor === undefined) return tools;
       if (seen.has(cursor)) throw new PoolError('The MCP server repeated a tools/list cursor.');
@@ -373,6 +451,18 @@ function toToolInfo(tool: Tool): McpToolInfo {
     input_schema: tool.inputSchema,
     annotations: tool.annotations ?? null,
   };
+}
+
+function toOutcome(name: string, result: { [key: string]: unknown }): McpCallOutcome {
+  const content: unknown[] = Array.isArray(result.content) ? result.content : [];
+  if (result.isError === true) {
+    return {
+      ok: false,
+      error: { type: 'mcp_tool_execution_error', content },
+      message: resultText(content, undefined) || `Tool '${name}' failed without a message.`,
+    };
+  }
+  return { ok: true, output: resultText(content, result.structuredContent) };
 }
 
 function reportProgress(
