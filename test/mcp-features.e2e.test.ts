@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTaskMcpServer, startTestMcpServer, type TestMcpServer } from './mcp-servers/index.ts';
+import { startTaskMcpServer, startTestMcpServer, type TaskMcpServer, type TestMcpServer } from './mcp-servers/index.ts';
 import { startTestSpool, until, type TestSpool } from './support/spool.ts';
 
 /**
@@ -10,11 +10,12 @@ import { startTestSpool, until, type TestSpool } from './support/spool.ts';
 let spool: TestSpool;
 let server: TestMcpServer;
 let oauthServer: TestMcpServer;
+let timedTasks: TaskMcpServer;
 const never = { require_approval: 'never' as const };
 const OAUTH = { clientId: 'spool-client', clientSecret: 'cs-e2e-secret-value', scope: 'tools' };
 
 beforeAll(async () => {
-  [server, oauthServer] = await Promise.all([startTestMcpServer({ extras: true }), startTestMcpServer({ oauth: OAUTH })]);
+  [server, oauthServer, timedTasks] = await Promise.all([startTestMcpServer({ extras: true }), startTestMcpServer({ oauth: OAUTH }), startTaskMcpServer({ pollIntervalMs: 100 })]);
   spool = await startTestSpool({
     name: 'mcp-features',
     env: { SPOOL_MCP_ALLOW_HOSTS: '127.0.0.1', MCP_OAUTH_SECRET: OAUTH.clientSecret },
@@ -22,6 +23,7 @@ beforeAll(async () => {
       // The test server reports progress every 200 ms; one event per 100 ms lets each through.
       limits: { mcp_progress_interval_ms: 100, mcp_tool_list_cache_seconds: 0 },
       mcp_servers: {
+        timed: { url: timedTasks.url, transport: 'streamable-http', task_timeout_ms: 1000 },
         machine: {
           url: oauthServer.url,
           transport: 'streamable-http',
@@ -34,7 +36,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await spool?.close();
-  await Promise.all([server?.close(), oauthServer?.close()]);
+  await Promise.all([server?.close(), oauthServer?.close(), timedTasks?.close()]);
 });
 
 /** A token from the test server's token endpoint, as a user's OAuth client would get one. */
@@ -193,6 +195,17 @@ describe('MCP tasks', () => {
     } finally {
       await tasks.close();
     }
+  });
+
+  it('bounds a task by the server\'s task_timeout_ms: past it the task is cancelled and the call fails saying so', async () => {
+    const r = await spool.client.responses.create({ model: 'm', input: '!call timed__long_task {"ms":60000}', tools: [{ type: 'mcp', server_label: 'timed', ...never }] });
+    expect(r.status).toBe('completed');
+    const call = r.output.find((i): i is OpenAI.Responses.ResponseOutputItem.McpCall => i.type === 'mcp_call');
+    expect(call?.status).toBe('failed');
+    expect(call?.error).toMatchObject({ type: 'mcp_protocol_error', code: -32001 });
+    expect(JSON.stringify(call?.error)).toContain('did not finish within 1000 ms (task_timeout_ms) and was cancelled');
+    expect(timedTasks.methods).toContain('tasks/cancel');
+    expect((await timedTasks.task(timedTasks.taskIds()[0]!))?.status).toBe('cancelled');
   });
 
   it('sends tasks/cancel when the response is cancelled', async () => {
