@@ -227,3 +227,16 @@ describe('MCP tasks', () => {
     }
   });
 });
+
+describe('MCP elicitation during a live call', () => {
+  it('declines a form elicitation cleanly and tells the model what the tool asked', async () => {
+    const r = await spool.client.responses.create({ model: 'm', input: '!call t__ask {}', tools: [{ type: 'mcp', server_label: 't', server_url: server.url, ...never }] });
+    expect(r.status).toBe('completed');
+    expect(r.output.find((i) => i.type === 'mcp_call')).toMatchObject({
+      status: 'completed',
+      error: null,
+      output:
+        'No answer (decline), nothing deployed.\n[elicitation declined] The tool asked the user: "Which environment should I deploy to?". Spool cannot ask the user during a running call, so it declined.',
+    });
+  });
+});

@@ -31,7 +31,8 @@ export interface TestMcpServerOptions {
    * Also list the tools of newer MCP result features (kept apart so that the basic list stays the same):
    * `rich {}` answers with text, a resource_link, an embedded text resource, an embedded blob and an
    * image, plus structuredContent that no text block repeats; `structured {city}` answers with
-   * structuredContent and, as the spec asks, the same JSON as its text block.
+   * structuredContent and, as the spec asks, the same JSON as its text block; `ask {}` asks the user
+   * a question (form elicitation) and reports the answer or the refusal.
    */
   extras?: boolean;
 }
@@ -340,6 +341,14 @@ function registerExtras(server: McpServer): void {
     ],
     structuredContent: { reports: 1 },
   }));
+  server.registerTool('ask', { description: 'Asks the user which environment to use (form elicitation)' }, async () => {
+    const answer = await server.server.elicitInput({
+      mode: 'form',
+      message: 'Which environment should I deploy to?',
+      requestedSchema: { type: 'object', properties: { env: { type: 'string' } }, required: ['env'] },
+    });
+    return { content: [{ type: 'text' as const, text: answer.action === 'accept' ? `Deploying to ${String(answer.content?.env)}` : `No answer (${answer.action}), nothing deployed.` }] };
+  });
   server.registerTool(
     'structured',
     {

@@ -1,6 +1,6 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { CallToolResultSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, ElicitRequestSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { CreateTaskResultSchema } from '@modelcontextprotocol/sdk/experimental/tasks/types.js';
 import type { LookupFunction } from 'node:net';
 import type { McpCallError, McpToolInfo } from '@spool/protocol';
@@ -71,7 +71,12 @@ interface Session {
   readonly auth: { challenge?: AuthChallenge };
   /** Tools that may run as MCP tasks (`execution.taskSupport` optional/required), once listed on this session. */
   taskTools: Set<string> | undefined;
+  /** Calls in flight on this session that want to hear of elicitation requests (see declineElicitation). */
+  readonly elicitations: Set<(message: string) => void>;
 }
+
+/** How much of a server's elicitation message is repeated to the model. */
+const MAX_ELICITATION_CHARS = 500;
 
 /** A call started as an MCP task (tasks extension): what is needed to poll it from any process. */
 export interface McpTaskStart {
@@ -162,6 +167,9 @@ export class McpClientPool {
       return failedOutcome(t, classify(error, opts.signal, undefined));
     }
     const { onProgress } = opts;
+    const asked: string[] = [];
+    const hear = (message: string) => void asked.push(message);
+    session.elicitations.add(hear);
     try {
       const result = await withLinkedSignal(opts.signal, (signal) =>
         session.client.callTool({ name, arguments: args }, undefined, {
@@ -171,12 +179,17 @@ export class McpClientPool {
           ...(onProgress ? { onprogress: (p) => reportProgress(onProgress, p) } : {}),
         }),
       );
-      return toOutcome(name, result);
+      const outcome = toOutcome(name, result);
+      if (!outcome.ok || asked.length === 0) return outcome;
+      // The model learns that the tool wanted to ask the user something and was told no.
+      const notes = asked.map((m) => `[elicitation declined] The tool asked the user: "${m}". Spool cannot ask the user during a running call, so it declined.`);
+      return { ok: true, output: [outcome.output, ...notes].filter((x) => x !== '').join('\n') };
     } catch (error) {
       const failure = classify(error, opts.signal, session);
       if (isSessionFailure(failure)) this.#retire(session);
       return failedOutcome(t, failure);
     } finally {
+      session.elicitations.delete(hear);
       this.#release(session);
     }
   }
@@ -367,10 +380,13 @@ export class McpClientPool {
   async #open(t: McpTarget, key: string, kind: TransportKind): Promise<Session> {
     const auth: Session['auth'] = {};
     const transport = this.#transports.make(t, kind, (c) => (auth.challenge = c));
-    const client = new Client(this.#clientInfo, { capabilities: {} });
+    // Form elicitation is declared so that a server asks (and hears a clean "decline") instead of
+    // failing its tool on a client without the capability; see declineElicitation.
+    const client = new Client(this.#clientInfo, { capabilities: { elicitation: { form: {} } } });
     const session: Session = {
       auth,
       taskTools: undefined,
+      elicitations: new Set(),
       key,
       client,
       transport,
@@ -380,6 +396,7 @@ export class McpClientPool {
       idleTimer: undefined,
       disposing: undefined,
     };
+    client.setRequestHandler(ElicitRequestSchema, (request) => declineElicitation(session, request.params));
     let connected = false;
     client.onclose = () => {
       session.closed = true;
@@ -451,6 +468,18 @@ function toToolInfo(tool: Tool): McpToolInfo {
     input_schema: tool.inputSchema,
     annotations: tool.annotations ?? null,
   };
+}
+
+/**
+ * A server's elicitation request during a call. Spool holds no live user to ask (the client may not
+ * even be connected), so it declines (`action: "decline"`, which the tool can handle) and the calls
+ * in flight on the session note it in their output. With several calls in flight on one session
+ * each of them notes it: the request does not say which call it belongs to.
+ */
+function declineElicitation(session: Session, params: { message?: unknown }): { action: 'decline' } {
+  const message = typeof params.message === 'string' ? params.message.replace(/[\r\n]+/g, ' ').slice(0, MAX_ELICITATION_CHARS) : '';
+  for (const hear of session.elicitations) hear(message);
+  return { action: 'decline' };
 }
 
 function toOutcome(name: string, result: { [key: string]: unknown }): McpCallOutcome {
