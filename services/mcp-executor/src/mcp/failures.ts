@@ -251,7 +251,7 @@ export function failedOutcome(t: McpTarget, failure: Failure): McpCallOutcome {
  * client read this, so it names the protected-resource metadata (which lists the authorization
  * servers) and the scope, and the field the token goes in.
  */
-export function authorizationHint(c: AuthChallenge): string {
+function authorizationHint(c: AuthChallenge): string {
   const where = [
     c.resourceMetadataUrl ? `its OAuth protected-resource metadata is at ${c.resourceMetadataUrl}` : null,
     c.scope ? `scope: ${c.scope}` : null,
