@@ -1,6 +1,6 @@
 import { DelayedError, type Job } from 'bullmq';
 import { checkCall, McpJobSchema, type McpJob, type McpJobResult } from '@spool/contracts';
-import type { EventDraft, McpTool } from '@spool/protocol';
+import type { EventDraft, McpTool, ResponseStatus } from '@spool/protocol';
 import type { ToolListCache } from '@spool/redis';
 import type { Logger, McpServerConfig, SecretBox } from '@spool/runtime';
 import { McpServerError, McpUrlNotAllowedError, type AllowList, type McpCallOutcome, type McpClientPool, type McpTarget } from './mcp/index.ts';
@@ -28,13 +28,15 @@ export interface McpProcessorDeps {
   progress?: { intervalMs: number; append: (responseId: string, events: EventDraft[]) => Promise<unknown>; now?: () => number };
   /** Tokens of configured servers with `oauth`; a 401 from such a server drops its token. */
   oauth?: OAuthTokens;
-  /** Whether a response is sealed (cancelled, finished) or gone: a call of a closed response does not run. */
-  responseClosed?: (responseId: string) => Promise<boolean>;
+  /** A response's status, null when it is gone: a cancelled response runs no new call, and a finished one's task is stopped. */
+  responseStatus?: (responseId: string) => Promise<ResponseStatus | null>;
   /** The clock of task deadlines and poll times (tests). */
   now?: () => number;
   /** A result larger than this (UTF-8 bytes of the text the model would see) fails the call. */
   maxResultBytes?: number;
 }
+
+const TERMINAL: ReadonlySet<ResponseStatus> = new Set<ResponseStatus>(['completed', 'failed', 'incomplete', 'cancelled']);
 
 /** Why a call may not run now (the shared policy, contracts/mcp-policy), or null when it may. */
 export function policyRefusal(call: Extract<McpJob, { kind: 'call' }>, requestTools: McpTool[] | null, servers: Record<string, McpServerConfig>): string | null {
@@ -147,18 +149,19 @@ export function createMcpProcessor(deps: McpProcessorDeps) {
       throw new DelayedError();
     };
 
-    // A cancelled or deleted response runs nothing more (its queued calls are left to end here, so
-    // that a call running as a task is told to stop: see removeQueuedTurns).
-    if (await deps.responseClosed?.(data.responseId)) {
-      const task = data.task;
-      if (task) await withTarget(async (target) => (await deps.pool.cancelTask(target, task.taskId), notRun(-32001, cancelled)));
-      return notRun(-32001, cancelled);
-    }
-
     // A call already running as a task is polled, whichever executor started it: nothing runs again.
+    // A cancelled or deleted response's task is told to stop (its job is left queued for that: see
+    // removeQueuedTurns).
     const running = data.task;
     if (running) {
-      return withTarget(async (target) => afterStep(await pollTask(deps.pool, target, data.toolName, running, { signal, now: now(), taskTimeoutMs }), target, running.taskId));
+      return withTarget(async (target) => {
+        const status = deps.responseStatus ? await deps.responseStatus(data.responseId) : 'in_progress';
+        if (status === null || TERMINAL.has(status)) {
+          await deps.pool.cancelTask(target, running.taskId);
+          return notRun(-32001, cancelled);
+        }
+        return afterStep(await pollTask(deps.pool, target, data.toolName, running, { signal, now: now(), taskTimeoutMs }), target, running.taskId);
+      });
     }
 
     // The policy is checked here, where the call happens, and not only where the tool was offered
@@ -169,6 +172,9 @@ export function createMcpProcessor(deps: McpProcessorDeps) {
       log.warn({ tool: data.toolName }, 'mcp call refused by policy');
       return notRun(-32600, refusal);
     }
+
+    // A cancelled response runs no more calls (its queued ones are left to end here).
+    if ((await deps.responseStatus?.(data.responseId)) === 'cancelled') return notRun(-32001, cancelled);
 
     // A call that was interrupted by a crash runs again only when the tool says that is safe.
     if (job.attemptsStarted > 1 && !data.retrySafe) {

@@ -32,10 +32,7 @@ export function startMcpExecutor(deps: McpExecutorDeps): { worker: Worker; close
       return (request.tools ?? []).filter((t): t is McpTool => t.type === 'mcp');
     },
     allow,
-    responseClosed: async (responseId) => {
-      const record = await deps.store.get(responseId);
-      return record === null || record.sealed;
-    },
+    responseStatus: async (responseId) => (await deps.store.get(responseId))?.status ?? null,
     oauth: new OAuthTokens({ secrets: deps.config.mcpOAuthSecrets }),
     box: deps.box,
     toolLists: new ToolListCache(deps.queueConnection, deps.keys, (text) => deps.box.digest(text), deps.config.limits.mcp_tool_list_cache_seconds),
