@@ -72,8 +72,9 @@ export async function startEverything(transport: EverythingTransport): Promise<E
 }
 
 /**
- * The tools server-everything 2026.8.31 lists for a client without sampling/elicitation/roots
- * capabilities (the others are registered only for clients that declare them).
+ * The tools server-everything 2026.8.31 lists for a client that declares (form) elicitation, as
+ * Spool's does, and not sampling or roots (those tools are registered only for clients that declare
+ * them): `trigger-elicitation-request` is the elicitation one.
  * `simulate-research-query` is registered after `initialize` and declares
  * `execution.taskSupport: "required"`: a plain `tools/call` of it is refused.
  */
@@ -89,6 +90,7 @@ export const EVERYTHING_TOOLS = [
   'gzip-file-as-resource',
   'toggle-simulated-logging',
   'toggle-subscriber-updates',
+  'trigger-elicitation-request',
   'trigger-long-running-operation',
   'simulate-research-query',
 ] as const;

@@ -8,3 +8,4 @@ export {
 } from './test-server.ts';
 export { EVERYTHING_TOOLS, startEverything, type EverythingServer, type EverythingTransport } from './everything.ts';
 export { freePort, startSilentServer, unreachableUrl } from './ports.ts';
+export { startTaskMcpServer, type TaskMcpServer } from './task-server.ts';

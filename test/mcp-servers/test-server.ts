@@ -20,6 +20,21 @@ export interface TestMcpServerOptions {
   failWith?: number;
   /** Split `tools/list` into pages of this many tools, with numeric cursors (McpServer never pages). */
   pageSize?: number;
+  /**
+   * Demand OAuth: every MCP request needs `Authorization: Bearer <token>` with a token this server's
+   * own token endpoint (`POST /token`, client credentials, client_secret_basic) issued and has not
+   * revoked. A 401 carries `WWW-Authenticate: Bearer resource_metadata=…, scope=…` (RFC 9728), and
+   * the metadata is served at `/.well-known/oauth-protected-resource/mcp`.
+   */
+  oauth?: { clientId: string; clientSecret: string; scope: string };
+  /**
+   * Also list the tools of newer MCP result features (kept apart so that the basic list stays the same):
+   * `rich {}` answers with text, a resource_link, an embedded text resource, an embedded blob and an
+   * image, plus structuredContent that no text block repeats; `structured {city}` answers with
+   * structuredContent and, as the spec asks, the same JSON as its text block; `ask {}` asks the user
+   * a question (form elicitation) and reports the answer or the refusal.
+   */
+  extras?: boolean;
 }
 
 export interface TestMcpServer {
@@ -34,6 +49,11 @@ export interface TestMcpServer {
   requests: Array<{ method: string; path: string; headers: IncomingHttpHeaders }>;
   /** How many `tools/list` requests reached the server (pages count one each). */
   listings(): number;
+  /** With `oauth`: the token endpoint, the tokens it issued (in order), and a way to revoke them all. */
+  tokenUrl: string;
+  resourceMetadataUrl: string;
+  tokensIssued: string[];
+  revokeTokens(): void;
 }
 
 /** The JSON-RPC error `fail_protocol` answers with. */
@@ -120,10 +140,48 @@ export async function startTestMcpServer(opts: TestMcpServerOptions = {}): Promi
     instrument(transport);
   }
 
+  const tokensIssued: string[] = [];
+  const validTokens = new Set<string>();
+  let origin = '';
+
+  /** The OAuth side of `opts.oauth`; true when the request was answered here. */
+  async function handleOAuth(req: IncomingMessage, res: ServerResponse, path: string, oauth: NonNullable<TestMcpServerOptions['oauth']>): Promise<boolean> {
+    if (path === '/.well-known/oauth-protected-resource/mcp') {
+      sendJson(res, 200, { resource: `${origin}/mcp`, authorization_servers: [origin], scopes_supported: [oauth.scope] });
+      return true;
+    }
+    if (path === '/token' && req.method === 'POST') {
+      const form = new URLSearchParams(await readText(req));
+      const basic = `Basic ${Buffer.from(`${encodeURIComponent(oauth.clientId)}:${encodeURIComponent(oauth.clientSecret)}`).toString('base64')}`;
+      if (req.headers.authorization !== basic) {
+        sendJson(res, 401, { error: 'invalid_client' });
+        return true;
+      }
+      if (form.get('grant_type') !== 'client_credentials') {
+        sendJson(res, 400, { error: 'unsupported_grant_type' });
+        return true;
+      }
+      const token = `tok-${tokensIssued.length + 1}-${randomUUID()}`;
+      tokensIssued.push(token);
+      validTokens.add(token);
+      sendJson(res, 200, { access_token: token, token_type: 'Bearer', expires_in: 3600, scope: form.get('scope') ?? oauth.scope });
+      return true;
+    }
+    const presented = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    if (presented === undefined || !validTokens.has(presented)) {
+      sendJson(res, 401, { error: 'invalid_token' }, {
+        'www-authenticate': `Bearer error="invalid_token", resource_metadata="${origin}/.well-known/oauth-protected-resource/mcp", scope="${oauth.scope}"`,
+      });
+      return true;
+    }
+    return false;
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
     requests.push({ method: req.method ?? '', path, headers: req.headers });
     if (opts.failWith !== undefined) return sendJson(res, opts.failWith, { error: 'failing on purpose' });
+    if (opts.oauth && (await handleOAuth(req, res, path, opts.oauth))) return;
     if (opts.requireAuth !== undefined && req.headers.authorization !== opts.requireAuth) {
       sendJson(res, 401, { error: 'unauthorized' }, { 'www-authenticate': 'Bearer realm="spool-test"' });
       return;
@@ -235,6 +293,7 @@ export async function startTestMcpServer(opts: TestMcpServerOptions = {}): Promi
       { description: 'Safe to repeat', annotations: { idempotentHint: true, readOnlyHint: false } },
       async () => text('done'),
     );
+    if (opts.extras) registerExtras(server);
     return server;
   }
 
@@ -249,6 +308,7 @@ export async function startTestMcpServer(opts: TestMcpServerOptions = {}): Promi
     httpServer.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
   });
   const port = (httpServer.address() as AddressInfo).port;
+  origin = `http://127.0.0.1:${port}`;
 
   return {
     url: `http://127.0.0.1:${port}${mode === 'sse' ? '/sse' : '/mcp'}`,
@@ -257,6 +317,10 @@ export async function startTestMcpServer(opts: TestMcpServerOptions = {}): Promi
     cancellations,
     requests,
     listings: () => listings,
+    tokenUrl: `${origin}/token`,
+    resourceMetadataUrl: `${origin}/.well-known/oauth-protected-resource/mcp`,
+    tokensIssued,
+    revokeTokens: () => validTokens.clear(),
     async close() {
       await Promise.allSettled([...servers].map((s) => s.close()));
       // Open SSE streams would keep close() waiting forever.
@@ -264,6 +328,40 @@ export async function startTestMcpServer(opts: TestMcpServerOptions = {}): Promi
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
     },
   };
+}
+
+function registerExtras(server: McpServer): void {
+  server.registerTool('rich', { description: 'Answers with every kind of content block', annotations: { readOnlyHint: true } }, async () => ({
+    content: [
+      { type: 'text' as const, text: 'Found 1 report.' },
+      { type: 'resource_link' as const, uri: 'file:///reports/q3.pdf', name: 'q3.pdf', mimeType: 'application/pdf', description: 'The Q3 report' },
+      { type: 'resource' as const, resource: { uri: 'file:///notes.txt', mimeType: 'text/plain', text: 'remember the milk' } },
+      { type: 'resource' as const, resource: { uri: 'file:///logo.bin', mimeType: 'application/octet-stream', blob: Buffer.from('12345678').toString('base64') } },
+      { type: 'image' as const, data: Buffer.from('fake png bytes').toString('base64'), mimeType: 'image/png' },
+    ],
+    structuredContent: { reports: 1 },
+  }));
+  server.registerTool('ask', { description: 'Asks the user which environment to use (form elicitation)' }, async () => {
+    const answer = await server.server.elicitInput({
+      mode: 'form',
+      message: 'Which environment should I deploy to?',
+      requestedSchema: { type: 'object', properties: { env: { type: 'string' } }, required: ['env'] },
+    });
+    return { content: [{ type: 'text' as const, text: answer.action === 'accept' ? `Deploying to ${String(answer.content?.env)}` : `No answer (${answer.action}), nothing deployed.` }] };
+  });
+  server.registerTool(
+    'structured',
+    {
+      description: 'Weather as structured content',
+      inputSchema: { city: z.string() },
+      outputSchema: { city: z.string(), celsius: z.number() },
+      annotations: { readOnlyHint: true },
+    },
+    async ({ city }) => {
+      const weather = { city, celsius: 21 };
+      return { content: [{ type: 'text' as const, text: JSON.stringify(weather) }], structuredContent: weather };
+    },
+  );
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -274,9 +372,13 @@ function rpcError(code: number, message: string) {
   return { jsonrpc: '2.0', error: { code, message }, id: null };
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+async function readText(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const text = await readText(req);
   return text === '' ? undefined : JSON.parse(text);
 }

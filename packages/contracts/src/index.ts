@@ -15,6 +15,8 @@ export {
   type McpSecrets,
   type McpJobResult,
   type TurnJob,
+  McpTaskHandleSchema,
+  type McpTaskHandle,
 } from './jobs.ts';
 export { StoredInputSchema, StoredRequestSchema, UpstreamFailureSchema, type StoredRequest, type UpstreamFailure } from './record.ts';
 export { ApprovalDecisionSchema, ParkedApprovalSchema, type ApprovalDecision, type ParkedApproval } from './approvals.ts';

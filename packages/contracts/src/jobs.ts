@@ -66,6 +66,23 @@ export const turnJob: JobDefinition<typeof TurnJobSchema> & { options: typeof TU
   options: TURN_JOB_OPTIONS,
 };
 
+/**
+ * An MCP call running as a task on its server (the MCP tasks extension), kept in the call's job
+ * data (`job.updateData`), so that whichever executor runs the job next can poll it. Polling is the
+ * same job moved to delayed between polls (`moveToDelayed`): a short job every `pollIntervalMs`, no
+ * process holding a connection, and the job stays the next turn's child in the flow.
+ */
+export const McpTaskHandleSchema = z.object({
+  taskId: z.string().min(1),
+  /** The next wait between polls: the server's suggestion, bounded (mcp-executor/src/tasks.ts). */
+  pollIntervalMs: z.number().int().min(1),
+  /** Epoch ms after which the call has taken longer than `task_timeout_ms`: it is cancelled and fails. */
+  deadline: z.number().int(),
+  /** When the last progress event was written (epoch ms), so that polls do not exceed the progress rate. */
+  lastEventAt: z.number().int().default(0),
+});
+export type McpTaskHandle = z.infer<typeof McpTaskHandleSchema>;
+
 /** One MCP operation on the executor: list a server's tools, or call one tool. */
 export const McpJobSchema = z.discriminatedUnion('kind', [
   z.object({
@@ -100,6 +117,10 @@ export const McpJobSchema = z.discriminatedUnion('kind', [
     secrets: z.string().optional(),
     /** W3C trace context of the response (`traceparent`, `tracestate`): one trace across jobs. */
     trace: z.record(z.string(), z.string()).optional(),
+    /** Where the call's item sits in the response's output: the executor's progress events name it. */
+    outputIndex: z.number().int().min(0).optional(),
+    /** Set once the call runs as an MCP task: the job then polls it instead of calling again. */
+    task: McpTaskHandleSchema.optional(),
   }),
 ]);
 export type McpJob = z.infer<typeof McpJobSchema>;

@@ -127,3 +127,18 @@ describe('hardening settings', () => {
     expect(loadConfig({}).redisAllowEviction).toBe(false);
   });
 });
+
+describe('mcp_servers oauth', () => {
+  const yaml = 'mcp_servers:\n  gh:\n    url: https://mcp.example.com/mcp\n    oauth: { token_url: https://auth.example.com/token, client_id: spool, client_secret_env: GH_SECRET, scope: repo }\n';
+  it('reads the client secret from the environment variable it names, never the file', () => {
+    const c = loadConfig({ SPOOL_CONFIG: 's.yaml', GH_SECRET: 'cs' }, () => yaml);
+    expect(c.mcpServers.gh?.oauth).toEqual({ token_url: 'https://auth.example.com/token', client_id: 'spool', client_secret_env: 'GH_SECRET', scope: 'repo' });
+    expect(c.mcpOAuthSecrets).toEqual({ gh: 'cs' });
+  });
+
+  it('refuses to start when the secret is not set, or oauth is given to a stdio server', () => {
+    expect(() => loadConfig({ SPOOL_CONFIG: 's.yaml' }, () => yaml)).toThrow(/mcp_servers gh\.oauth: environment variable GH_SECRET is not set/);
+    const stdio = 'mcp_servers:\n  s:\n    command: x\n    oauth: { token_url: https://a.example/t, client_id: c, client_secret_env: S }\n';
+    expect(() => loadConfig({ SPOOL_CONFIG: 's.yaml', S: 'x' }, () => stdio)).toThrow(/oauth applies to url servers only/);
+  });
+});

@@ -93,9 +93,20 @@ export const McpServerConfigSchema = z
     disallowed_tools: z.array(z.string()).default([]),
     require_approval: z.enum(['always', 'never', 'request']).default('request'),
     timeout_ms: z.number().int().min(100).default(300_000),
+    /**
+     * OAuth 2.1 client credentials: Spool gets (and renews) the access token itself and sends it as
+     * `Authorization: Bearer`. The secret is read from the environment variable named here, never the file.
+     */
+    oauth: z
+      .object({ token_url: z.string().url(), client_id: z.string().min(1), client_secret_env: z.string().min(1), scope: z.string().min(1).optional() })
+      .strict()
+      .optional(),
+    /** Total time of a call that runs as an MCP task (polled, surviving executor restarts): hours, not minutes. */
+    task_timeout_ms: z.number().int().min(1000).default(6 * 3600_000),
   })
   .strict()
-  .refine((s) => Boolean(s.url) !== Boolean(s.command), 'give either url or command');
+  .refine((s) => Boolean(s.url) !== Boolean(s.command), 'give either url or command')
+  .refine((s) => !(s.oauth && s.command), 'oauth applies to url servers only');
 export type McpServerConfig = z.infer<typeof McpServerConfigSchema>;
 
 export const WebhookConfigSchema = z
@@ -181,6 +192,11 @@ export const LimitsSchema = z
     in_flight_ttl_seconds: z.number().int().min(60).default(3600),
     /** Days of per-key usage kept in Redis. */
     usage_retention_days: z.number().int().min(1).max(400).default(90),
+    /**
+     * At most one `response.mcp_call.in_progress` event per call this often, however often the MCP
+     * server reports progress: enough for a client to see a long call alive, little for the event log.
+     */
+    mcp_progress_interval_ms: z.number().int().min(50).default(1000),
   })
   .strict();
 
@@ -272,6 +288,8 @@ export interface Config {
   models: UpstreamRoute[];
   mcpServers: Record<string, McpServerConfig>;
   mcpAllowHosts: string[];
+  /** Client secrets of `mcp_servers.<label>.oauth`, by label, read from their `client_secret_env`. */
+  mcpOAuthSecrets: Record<string, string>;
   webhooks: z.infer<typeof WebhookConfigSchema>[];
   limits: z.infer<typeof LimitsSchema>;
   corsAllowOrigins: string[];
@@ -364,6 +382,13 @@ export function loadConfig(rawEnv: Record<string, string | undefined>, readFile:
     const dup = names.find((n, i) => names.indexOf(n) !== i);
     if (dup) problems.push(`key name '${dup}' is used twice`);
   }
+  const mcpOAuthSecrets: Record<string, string> = {};
+  for (const [label, server] of Object.entries(file.mcp_servers)) {
+    if (!server.oauth) continue;
+    const secret = env[server.oauth.client_secret_env];
+    if (secret === undefined || secret === '') problems.push(`mcp_servers ${label}.oauth: environment variable ${server.oauth.client_secret_env} is not set`);
+    else mcpOAuthSecrets[label] = secret;
+  }
   if (!envResult.success || problems.length > 0) throw new ConfigError(problems);
   const e = envResult.data;
   const apiKeyEntries = e.SPOOL_API_KEYS ? e.SPOOL_API_KEYS.map((key, i) => ({ name: `key-${i + 1}`, key, limits: {} })) : fileKeys;
@@ -387,6 +412,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>, readFile:
     models,
     mcpServers: file.mcp_servers,
     mcpAllowHosts: e.SPOOL_MCP_ALLOW_HOSTS ?? file.mcp.allow_hosts,
+    mcpOAuthSecrets,
     webhooks: file.webhooks,
     limits: file.limits,
     corsAllowOrigins: e.SPOOL_CORS_ALLOW_ORIGINS ?? file.cors.allow_origins,

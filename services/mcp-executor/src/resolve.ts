@@ -1,4 +1,5 @@
 import type { McpServerConfig } from '@spool/runtime';
+import type { OAuthTokens } from './oauth.ts';
 import { assertUrlAllowed, mcpHeadersFor, McpUrlNotAllowedError, type AllowList, type McpTarget } from './mcp/index.ts';
 
 export type { McpCredentials as Credentials } from '@spool/contracts';
@@ -19,6 +20,8 @@ export async function resolveTarget(
   cred: Credentials | undefined,
   servers: Record<string, McpServerConfig>,
   allow: AllowList,
+  /** Access tokens of configured servers with `oauth` (client credentials). */
+  tokens?: OAuthTokens,
 ): Promise<McpTarget> {
   const requestHeaders = mcpHeadersFor(label, cred?.headers, cred?.authorization);
   if (serverUrl === null) {
@@ -27,12 +30,15 @@ export async function resolveTarget(
     if (cfg.command) {
       return { kind: 'stdio', label, command: cfg.command, args: cfg.args, env: cfg.env, timeoutMs: cfg.timeout_ms };
     }
+    // The configured OAuth client's token is the default; a request's own `authorization` (a user
+    // acting as themselves) goes on top, like any request header over the configured ones.
+    const oauthHeader = cfg.oauth && tokens ? { Authorization: `Bearer ${await tokens.token(label, cfg.oauth)}` } : {};
     return {
       kind: 'http',
       label,
       url: cfg.url as string,
       transport: cfg.transport === 'stdio' ? 'auto' : cfg.transport,
-      headers: { ...cfg.headers, ...requestHeaders },
+      headers: { ...cfg.headers, ...oauthHeader, ...requestHeaders },
       timeoutMs: cfg.timeout_ms,
     };
   }

@@ -5,6 +5,7 @@ import type { McpTool } from '@spool/protocol';
 import type { Config, Logger, Metrics, SecretBox } from '@spool/runtime';
 import { ToolListCache, watchClosed, type ResponseStore } from '@spool/redis';
 import { guardedLookup, McpClientPool, parseAllowList } from './mcp/index.ts';
+import { OAuthTokens } from './oauth.ts';
 import { createMcpProcessor } from './processor.ts';
 
 export interface McpExecutorDeps {
@@ -13,7 +14,6 @@ export interface McpExecutorDeps {
   queueConnection: RedisClient;
   box: SecretBox;
   logger: Logger;
-  onProgress?: (responseId: string) => void;
   /** Where the executor reads a response's tool policy before a call; lets a cancel or delete abort a call in flight. */
   store: ResponseStore;
   metrics?: Metrics;
@@ -33,13 +33,16 @@ export function startMcpExecutor(deps: McpExecutorDeps): { worker: Worker; close
       return (request.tools ?? []).filter((t): t is McpTool => t.type === 'mcp');
     },
     allow,
+    responseStatus: async (responseId) => (await deps.store.get(responseId))?.status ?? null,
+    oauth: new OAuthTokens({ secrets: deps.config.mcpOAuthSecrets }),
     box: deps.box,
     toolLists: new ToolListCache(deps.queueConnection, deps.keys, (text) => deps.box.digest(text), deps.config.limits.mcp_tool_list_cache_seconds),
     logger: deps.logger,
     maxResultBytes: deps.config.limits.max_mcp_result_bytes,
     watchClosed: (id: string, onClosed: () => void) => watchClosed(deps.store, id, onClosed),
-    ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    // A sealed or deleted response refuses the append (APPEND_SEALED / APPEND_GONE): nothing to do then.
+    progress: { intervalMs: deps.config.limits.mcp_progress_interval_ms, append: (id, events) => deps.store.append(id, events) },
   });
   const worker = new Worker(QUEUES.mcp, processor, {
     connection: deps.queueConnection,

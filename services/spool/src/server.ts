@@ -137,7 +137,9 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
     // can be named; BullMQ leaves a running (locked) job alone, and its worker stops by itself.
     const removeQueuedTurns = async (responseId: string) => {
       const turnNumbers = Array.from({ length: config.limits.max_turns + 1 }, (_, turn) => turn);
-      await Promise.all(turnNumbers.map((turn) => turns.remove(turnJob.jobId({ responseId, turn }))));
+      // The MCP jobs a removed turn waited for stay: each sees the response closed and ends at once,
+      // and one polling an MCP task sends tasks/cancel first (removing them would leave the task running).
+      await Promise.all(turnNumbers.map((turn) => turns.remove(turnJob.jobId({ responseId, turn }), { removeChildren: false })));
     };
     // With the demo model, the llm processes serve every name; this one may not run it itself.
     const hasModel = (model: string) => config.demoModel || routeFor(config, model) !== null;

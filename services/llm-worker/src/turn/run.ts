@@ -242,6 +242,7 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
           retrySafe: a.call.retrySafe,
           approvalRequestId: a.approvalRequestId,
           readOnly: a.call.readOnly,
+          outputIndex,
           ...carry,
         });
       }
@@ -432,6 +433,7 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
           retrySafe: annotations.readOnlyHint === true || annotations.idempotentHint === true,
           approvalRequestId: null,
           readOnly: annotations.readOnlyHint === true,
+          outputIndex,
           ...carry,
         });
       }

@@ -34,8 +34,28 @@ export class ConnectTimeoutError extends Error {
   }
 }
 
+/**
+ * What a 401/403 said about how to authorize (its `WWW-Authenticate: Bearer` challenge, RFC 9728):
+ * where the server's OAuth protected-resource metadata is, and the scope it wants. Only values safe
+ * to show are kept (an http(s) URL, a printable scope).
+ */
+export interface AuthChallenge {
+  resourceMetadataUrl?: string;
+  scope?: string;
+}
+
+/**
+ * Challenges seen on the way to an error, keyed by the error object: the SDK's transport errors
+ * carry only the status, and the header is read where the response passes (transport.ts).
+ */
+const challenges = new WeakMap<object, AuthChallenge>();
+
+export function rememberChallenge(error: unknown, challenge: AuthChallenge | undefined): void {
+  if (challenge && typeof error === 'object' && error !== null) challenges.set(error, challenge);
+}
+
 export type Failure =
-  | { kind: 'http'; status: number }
+  | { kind: 'http'; status: number; challenge?: AuthChallenge }
   | { kind: 'unreachable'; detail: string }
   | { kind: 'timeout'; timeoutMs: number | undefined; connecting: boolean }
   | { kind: 'cancelled' }
@@ -49,7 +69,11 @@ export function isSessionFailure(f: Failure): boolean {
 }
 
 /** `session` is undefined while connecting. */
-export function classify(error: unknown, callerSignal: AbortSignal | undefined, session: { readonly closed: boolean } | undefined): Failure {
+export function classify(
+  error: unknown,
+  callerSignal: AbortSignal | undefined,
+  session: { readonly closed: boolean; readonly auth?: { challenge?: AuthChallenge } } | undefined,
+): Failure {
   // Whatever the SDK made of it (it wraps an abort as a RequestTimeout McpError), the caller gave up.
   if (callerSignal?.aborted) return { kind: 'cancelled' };
   if (error instanceof ConnectTimeoutError) {
@@ -69,7 +93,10 @@ export function classify(error: unknown, callerSignal: AbortSignal | undefined, 
     return { kind: 'protocol', code: error.code, message: stripMcpPrefix(error.message) };
   }
   const status = httpStatusOf(error);
-  if (status !== undefined) return { kind: 'http', status };
+  if (status !== undefined) {
+    const challenge = status === 401 || status === 403 ? ((typeof error === 'object' && error !== null ? challenges.get(error) : undefined) ?? session?.auth?.challenge) : undefined;
+    return challenge ? { kind: 'http', status, challenge } : { kind: 'http', status };
+  }
   const network = networkFailureOf(error);
   if (network) return { kind: 'unreachable', detail: network };
   if (session?.closed) return { kind: 'closed' };
@@ -162,7 +189,8 @@ export function listError(t: McpTarget, failure: Failure, cause: unknown): McpSe
   switch (failure.kind) {
     case 'http': {
       const code = failure.status === 401 || failure.status === 403 ? 'mcp_unauthorized' : 'mcp_list_failed';
-      return new McpServerError(code, `${prefix} Http status code: ${describeStatus(failure.status)}`, {
+      const status = `${prefix} Http status code: ${describeStatus(failure.status)}`;
+      return new McpServerError(code, failure.challenge ? `${status}. ${authorizationHint(failure.challenge)}` : status, {
         httpStatus: failure.status,
         cause,
       });
@@ -193,8 +221,9 @@ export function failedOutcome(t: McpTarget, failure: Failure): McpCallOutcome {
   const server = `MCP server '${t.label}'`;
   switch (failure.kind) {
     case 'http': {
-      const text = `HTTP ${failure.status} ${STATUS_CODES[failure.status] ?? ''}`.trim();
-      return { ok: false, error: { type: 'http_error', code: failure.status, message: text }, message: `${server} answered ${text}.` };
+      const status = `HTTP ${failure.status} ${STATUS_CODES[failure.status] ?? ''}`.trim();
+      const text = failure.challenge ? `${status}. ${authorizationHint(failure.challenge)}` : status;
+      return { ok: false, error: { type: 'http_error', code: failure.status, message: text }, message: `${server} answered ${text}${failure.challenge ? '' : '.'}` };
     }
     case 'unreachable': {
       const text = `Could not reach the MCP server: ${failure.detail}.`;
@@ -215,6 +244,33 @@ export function failedOutcome(t: McpTarget, failure: Failure): McpCallOutcome {
     default:
       return assertNever(failure);
   }
+}
+
+/**
+ * What the user must do about a 401/403 that came with a Bearer challenge: the model and the
+ * client read this, so it names the protected-resource metadata (which lists the authorization
+ * servers) and the scope, and the field the token goes in.
+ */
+function authorizationHint(c: AuthChallenge): string {
+  const where = [
+    c.resourceMetadataUrl ? `its OAuth protected-resource metadata is at ${c.resourceMetadataUrl}` : null,
+    c.scope ? `scope: ${c.scope}` : null,
+  ].filter((x): x is string => x !== null);
+  return (
+    'Authorization required: get an OAuth access token for this MCP server' +
+    (where.length > 0 ? ` (${where.join('; ')})` : '') +
+    " and pass it as the mcp tool's `authorization`."
+  );
+}
+
+/** The parts of a `WWW-Authenticate` challenge worth repeating, or undefined when it is not a Bearer one. */
+export function toChallenge(header: string | null, params: { resourceMetadataUrl?: URL | undefined; scope?: string | undefined }): AuthChallenge | undefined {
+  if (header === null || !/^\s*bearer\b/i.test(header)) return undefined;
+  const challenge: AuthChallenge = {};
+  const url = params.resourceMetadataUrl;
+  if (url && (url.protocol === 'https:' || url.protocol === 'http:') && url.href.length <= 500) challenge.resourceMetadataUrl = url.href;
+  if (params.scope !== undefined && /^[\x21-\x7e ]{1,200}$/.test(params.scope)) challenge.scope = params.scope;
+  return challenge;
 }
 
 function protocolFailure(code: number, text: string, message: string): McpCallOutcome {

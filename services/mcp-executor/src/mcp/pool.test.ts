@@ -283,24 +283,46 @@ describe.each(['streamable-http', 'sse'] as const)('authentication (%s)', (mode)
     pool = new McpClientPool();
     const t = target(server.url, 'auto', { label: 'secured', headers });
     const error = await pool.listTools(t).catch((e: unknown) => e);
+    // The server's challenge is a plain `Bearer realm=…`: the hint says what to do, with no metadata to point at.
+    const hint = "Authorization required: get an OAuth access token for this MCP server and pass it as the mcp tool's `authorization`.";
     expect(error).toBeInstanceOf(McpServerError);
     expect(error).toMatchObject({
       name: 'McpServerError',
       code: 'mcp_unauthorized',
       httpStatus: 401,
-      message: "Error retrieving tool list from MCP server: 'secured'. Http status code: 401 (Unauthorized)",
+      message: `Error retrieving tool list from MCP server: 'secured'. Http status code: 401 (Unauthorized). ${hint}`,
     });
     expect((error as McpServerError).toJSON()).toEqual({
       code: 'mcp_unauthorized',
       httpStatus: 401,
-      message: "Error retrieving tool list from MCP server: 'secured'. Http status code: 401 (Unauthorized)",
+      message: `Error retrieving tool list from MCP server: 'secured'. Http status code: 401 (Unauthorized). ${hint}`,
     });
     // The wrong credential is not repeated in the error.
     expect(JSON.stringify((error as McpServerError).toJSON())).not.toContain('wrong');
 
     const outcome = failure(await pool.callTool(t, 'echo', { message: 'x' }));
-    expect(outcome.error).toEqual({ type: 'http_error', code: 401, message: 'HTTP 401 Unauthorized' });
+    expect(outcome.error).toEqual({ type: 'http_error', code: 401, message: `HTTP 401 Unauthorized. ${hint}` });
     expect(outcome.message).toContain('HTTP 401 Unauthorized');
+  });
+
+  it('says where to get authorization when the 401 points at OAuth protected-resource metadata', async () => {
+    const oauth = await startTestMcpServer({ transport: mode, oauth: { clientId: 'c', clientSecret: 's', scope: 'tools:read' } });
+    try {
+      pool = new McpClientPool();
+      const t = target(oauth.url, 'auto', { label: 'secured', headers: { Authorization: 'Bearer not-issued' } });
+      const where = `(its OAuth protected-resource metadata is at ${oauth.resourceMetadataUrl}; scope: tools:read)`;
+      const error = await pool.listTools(t).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'mcp_unauthorized', httpStatus: 401 });
+      expect((error as Error).message).toBe(
+        `Error retrieving tool list from MCP server: 'secured'. Http status code: 401 (Unauthorized). Authorization required: get an OAuth access token for this MCP server ${where} and pass it as the mcp tool's \`authorization\`.`,
+      );
+      const outcome = failure(await pool.callTool(t, 'echo', { message: 'x' }));
+      expect(outcome.error).toMatchObject({ type: 'http_error', code: 401 });
+      expect((outcome.error as { message: string }).message).toContain(where);
+      expect(outcome.message).not.toContain('not-issued');
+    } finally {
+      await oauth.close();
+    }
   });
 
   it('works with the right header, on every transport setting', async () => {

@@ -1,10 +1,12 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, ElicitRequestSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { CreateTaskResultSchema } from '@modelcontextprotocol/sdk/experimental/tasks/types.js';
 import type { LookupFunction } from 'node:net';
 import type { McpCallError, McpToolInfo } from '@spool/protocol';
 import { abortable, withLinkedSignal, withTimeout } from './async.ts';
-import { ConnectTimeoutError, type McpCallOutcome, PoolError, classify, failedOutcome, httpStatusOf, isRecord, isSessionFailure, isStaleSocket, listError, looksLikeOtherTransport, networkFailureOf } from './failures.ts';
+import { resultText } from './content.ts';
+import { type AuthChallenge, ConnectTimeoutError, type McpCallOutcome, PoolError, classify, rememberChallenge, failedOutcome, httpStatusOf, isRecord, isSessionFailure, isStaleSocket, listError, looksLikeOtherTransport, networkFailureOf } from './failures.ts';
 import { SseError } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { poolKey, type McpTarget } from './target.ts';
@@ -65,7 +67,32 @@ interface Session {
   closed: boolean;
   idleTimer: NodeJS.Timeout | undefined;
   disposing: Promise<void> | undefined;
+  /** The last authorization challenge the server sent on this session (see failures.ts). */
+  readonly auth: { challenge?: AuthChallenge };
+  /** Tools that may run as MCP tasks (`execution.taskSupport` optional/required), once listed on this session. */
+  taskTools: Set<string> | undefined;
+  /** Calls in flight on this session that want to hear of elicitation requests (see declineElicitation). */
+  readonly elicitations: Set<(message: string) => void>;
 }
+
+/** How much of a server's elicitation message is repeated to the model. */
+const MAX_ELICITATION_CHARS = 500;
+
+/** A call started as an MCP task (tasks extension): what is needed to poll it from any process. */
+export interface McpTaskStart {
+  taskId: string;
+  /** The server's suggested polling interval, if it gave one. */
+  pollIntervalMs: number | undefined;
+}
+
+/** One `tasks/get` answer. */
+export interface McpTaskState {
+  status: 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled';
+  statusMessage: string | undefined;
+  pollIntervalMs: number | undefined;
+}
+
+type SessionResult<T> = { ok: true; value: T } | { ok: false; outcome: McpCallOutcome };
 
 /**
  * One connected MCP `Client` per target and credentials (`poolKey`), created on first use; callers
@@ -140,6 +167,9 @@ export class McpClientPool {
       return failedOutcome(t, classify(error, opts.signal, undefined));
     }
     const { onProgress } = opts;
+    const asked: string[] = [];
+    const hear = (message: string) => void asked.push(message);
+    session.elicitations.add(hear);
     try {
       const result = await withLinkedSignal(opts.signal, (signal) =>
         // `_meta` carries the W3C trace context (`traceparent`) to the server, as MCP tracing expects.
@@ -150,19 +180,78 @@ export class McpClientPool {
           ...(onProgress ? { onprogress: (p) => reportProgress(onProgress, p) } : {}),
         }),
       );
-      const content: unknown[] = Array.isArray(result.content) ? result.content : [];
-      if (result.isError === true) {
-        return {
-          ok: false,
-          error: { type: 'mcp_tool_execution_error', content },
-          message: contentText(content, undefined) || `Tool '${name}' failed without a message.`,
-        };
-      }
-      return { ok: true, output: contentText(content, result.structuredContent) };
+      const outcome = toOutcome(name, result);
+      if (!outcome.ok || asked.length === 0) return outcome;
+      // The model learns that the tool wanted to ask the user something and was told no.
+      const notes = asked.map((m) => `[elicitation declined] The tool asked the user: "${m}". Spool cannot ask the user during a running call, so it declined.`);
+      return { ok: true, output: [outcome.output, ...notes].filter((x) => x !== '').join('\n') };
     } catch (error) {
       const failure = classify(error, opts.signal, session);
       if (isSessionFailure(failure)) this.#retire(session);
       return failedOutcome(t, failure);
+    } finally {
+      session.elicitations.delete(hear);
+      this.#release(session);
+    }
+  }
+
+  /**
+   * Starts a call as an MCP task when the server declares task-augmented `tools/call` and the tool's
+   * `execution.taskSupport` is optional or required; null when they do not (the caller then uses
+   * callTool). The task outlives this session and this process: poll it with `taskState`.
+   */
+  async startTask(t: McpTarget, name: string, args: Record<string, unknown>, opts: { signal?: AbortSignal; ttlMs: number }): Promise<SessionResult<McpTaskStart | null>> {
+    return this.#onSession(t, opts.signal, async (session, signal) => {
+      if (!session.client.getServerCapabilities()?.tasks?.requests?.tools?.call) return null;
+      if (session.taskTools === undefined) await this.#listAllPages(session, t, signal);
+      if (!session.taskTools?.has(name)) return null;
+      const created = await session.client.request({ method: 'tools/call', params: { name, arguments: args } }, CreateTaskResultSchema, {
+        signal,
+        timeout: t.timeoutMs,
+        task: { ttl: opts.ttlMs },
+      });
+      return { taskId: created.task.taskId, pollIntervalMs: created.task.pollInterval };
+    });
+  }
+
+  /** One `tasks/get`. */
+  async taskState(t: McpTarget, taskId: string, opts: { signal?: AbortSignal } = {}): Promise<SessionResult<McpTaskState>> {
+    return this.#onSession(t, opts.signal, async (session, signal) => {
+      const task = await session.client.experimental.tasks.getTask(taskId, { signal, timeout: t.timeoutMs });
+      return { status: task.status, statusMessage: task.statusMessage, pollIntervalMs: task.pollInterval };
+    });
+  }
+
+  /** `tasks/result` of a finished task, as a call outcome (the same form as callTool's). */
+  async taskResult(t: McpTarget, name: string, taskId: string, opts: { signal?: AbortSignal } = {}): Promise<McpCallOutcome> {
+    const r = await this.#onSession(t, opts.signal, async (session, signal) =>
+      toOutcome(name, await session.client.experimental.tasks.getTaskResult(taskId, CallToolResultSchema, { signal, timeout: t.timeoutMs })),
+    );
+    return r.ok ? r.value : r.outcome;
+  }
+
+  /** `tasks/cancel`, best effort: a server that has finished or forgotten the task has nothing to stop. */
+  async cancelTask(t: McpTarget, taskId: string): Promise<void> {
+    await this.#onSession(t, undefined, async (session, signal) => {
+      await session.client.experimental.tasks.cancelTask(taskId, { signal, timeout: Math.min(t.timeoutMs, 30_000) });
+    });
+  }
+
+  /** Runs one request on a pooled session; failures come back as call outcomes, and a broken session is dropped. */
+  async #onSession<T>(t: McpTarget, callerSignal: AbortSignal | undefined, op: (session: Session, signal: AbortSignal) => Promise<T>): Promise<SessionResult<T>> {
+    if (callerSignal?.aborted) return { ok: false, outcome: failedOutcome(t, { kind: 'cancelled' }) };
+    let session: Session;
+    try {
+      ({ session } = await this.#acquire(t, callerSignal));
+    } catch (error) {
+      return { ok: false, outcome: failedOutcome(t, classify(error, callerSignal, undefined)) };
+    }
+    try {
+      return { ok: true, value: await withLinkedSignal(callerSignal, (signal) => op(session, signal)) };
+    } catch (error) {
+      const failure = classify(error, callerSignal, session);
+      if (isSessionFailure(failure)) this.#retire(session);
+      return { ok: false, outcome: failedOutcome(t, failure) };
     } finally {
       this.#release(session);
     }
@@ -290,9 +379,15 @@ export class McpClientPool {
   }
 
   async #open(t: McpTarget, key: string, kind: TransportKind): Promise<Session> {
-    const transport = this.#transports.make(t, kind);
-    const client = new Client(this.#clientInfo, { capabilities: {} });
+    const auth: Session['auth'] = {};
+    const transport = this.#transports.make(t, kind, (c) => (auth.challenge = c));
+    // Form elicitation is declared so that a server asks (and hears a clean "decline") instead of
+    // failing its tool on a client without the capability; see declineElicitation.
+    const client = new Client(this.#clientInfo, { capabilities: { elicitation: { form: {} } } });
     const session: Session = {
+      auth,
+      taskTools: undefined,
+      elicitations: new Set(),
       key,
       client,
       transport,
@@ -302,6 +397,7 @@ export class McpClientPool {
       idleTimer: undefined,
       disposing: undefined,
     };
+    client.setRequestHandler(ElicitRequestSchema, (request) => declineElicitation(session, request.params));
     let connected = false;
     client.onclose = () => {
       session.closed = true;
@@ -332,6 +428,7 @@ export class McpClientPool {
       session.closed = true;
       await client.close().catch(() => undefined);
       await transport.close().catch(() => undefined);
+      rememberChallenge(error, auth.challenge);
       throw error;
     }
     connected = true;
@@ -348,6 +445,10 @@ export class McpClientPool {
         session.client.listTools(cursor === undefined ? undefined : { cursor }, { signal: s, timeout: t.timeoutMs }),
       );
       tools.push(...result.tools.map(toToolInfo));
+      session.taskTools ??= new Set();
+      for (const tool of result.tools) {
+        if (tool.execution?.taskSupport === 'optional' || tool.execution?.taskSupport === 'required') session.taskTools.add(tool.name);
+      }
       cursor = result.nextCursor;
       if (cursor === undefined) return tools;
       if (seen.has(cursor)) throw new PoolError('The MCP server repeated a tools/list cursor.');
@@ -371,15 +472,27 @@ function toToolInfo(tool: Tool): McpToolInfo {
 }
 
 /**
- * OpenAI's `mcp_call.output` is one string: text blocks as they are, other blocks (images,
- * resources, links) as JSON, one block per line; a result with only structured content gives that as JSON.
+ * A server's elicitation request during a call. Spool holds no live user to ask (the client may not
+ * even be connected), so it declines (`action: "decline"`, which the tool can handle) and the calls
+ * in flight on the session note it in their output. With several calls in flight on one session
+ * each of them notes it: the request does not say which call it belongs to.
  */
-function contentText(content: unknown[], structured: unknown): string {
-  const parts = content.map((block) =>
-    isRecord(block) && block.type === 'text' && typeof block.text === 'string' ? block.text : JSON.stringify(block),
-  );
-  if (parts.length === 0 && structured !== undefined) return JSON.stringify(structured);
-  return parts.join('\n');
+function declineElicitation(session: Session, params: { message?: unknown }): { action: 'decline' } {
+  const message = typeof params.message === 'string' ? params.message.replace(/[\r\n]+/g, ' ').slice(0, MAX_ELICITATION_CHARS) : '';
+  for (const hear of session.elicitations) hear(message);
+  return { action: 'decline' };
+}
+
+function toOutcome(name: string, result: { [key: string]: unknown }): McpCallOutcome {
+  const content: unknown[] = Array.isArray(result.content) ? result.content : [];
+  if (result.isError === true) {
+    return {
+      ok: false,
+      error: { type: 'mcp_tool_execution_error', content },
+      message: resultText(content, undefined) || `Tool '${name}' failed without a message.`,
+    };
+  }
+  return { ok: true, output: resultText(content, result.structuredContent) };
 }
 
 function reportProgress(

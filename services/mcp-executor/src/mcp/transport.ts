@@ -4,7 +4,8 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { LookupFunction } from 'node:net';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { PoolError } from './failures.ts';
+import { extractWWWAuthenticateParams } from '@modelcontextprotocol/sdk/client/auth.js';
+import { PoolError, toChallenge, type AuthChallenge } from './failures.ts';
 import type { McpTarget } from './target.ts';
 
 export type TransportKind = 'streamable-http' | 'sse' | 'stdio';
@@ -38,7 +39,8 @@ export class TransportFactory {
     this.#guardedAgent = options.guardedLookup ? new Agent({ connect: { lookup: options.guardedLookup } }) : null;
   }
 
-  make(t: McpTarget, kind: TransportKind): Transport {
+  /** `onChallenge` hears the `WWW-Authenticate: Bearer` challenge of every 401/403 the server answers. */
+  make(t: McpTarget, kind: TransportKind, onChallenge?: (c: AuthChallenge) => void): Transport {
     if (t.kind === 'stdio') {
       const params: StdioServerParameters = { command: t.command, args: t.args, env: t.env, stderr: 'pipe' };
       if (t.cwd !== undefined) params.cwd = t.cwd;
@@ -50,7 +52,7 @@ export class TransportFactory {
     }
     const url = parseTargetUrl(t.url);
     const headers = forwardableHeaders(t.headers);
-    const fetchFn = this.#fetchFor(t);
+    const fetchFn = onChallenge ? observeChallenges(this.#fetchFor(t), onChallenge) : this.#fetchFor(t);
     if (kind === 'sse') {
       // requestInit covers the POSTs (and, in SDK 1.32, the GET too); the EventSource fetch adds the
       // same headers to the GET explicitly, so credentials never depend on that SDK detail.
@@ -77,6 +79,21 @@ export class TransportFactory {
   async close(): Promise<void> {
     await this.#guardedAgent?.close().catch(() => undefined);
   }
+}
+
+/**
+ * The SDK's transports turn a 401 into an error carrying only the status (without an auth provider);
+ * the challenge that says where to get a token is read here, as the response passes.
+ */
+function observeChallenges(fetchFn: typeof fetch, onChallenge: (c: AuthChallenge) => void): typeof fetch {
+  return (async (input: string | URL | Request, init?: RequestInit) => {
+    const res = await fetchFn(input, init);
+    if (res.status === 401 || res.status === 403) {
+      const challenge = toChallenge(res.headers.get('www-authenticate'), extractWWWAuthenticateParams(res));
+      if (challenge) onChallenge(challenge);
+    }
+    return res;
+  }) as typeof fetch;
 }
 
 function forwardableHeaders(headers: Record<string, string>): Record<string, string> {
