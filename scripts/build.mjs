@@ -5,13 +5,15 @@
 // (`exports: ./src/index.ts`), which Node cannot load from compiled output without a second set
 // of package exports; esbuild (already here under tsx) resolves them at build time.
 // Type checking stays `npm run typecheck`; this only strips types.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const ENTRY = 'services/spool/src/main.ts';
+/** Non-code files the bundled modules read at start-up, copied beside the bundle. */
+const ASSETS = ['services/api/src/console/console.html', 'services/api/src/console/console.js'];
 
 /** Builds into `outdir` (default dist/); returns the bare package imports left in the bundle. */
 export async function build(outdir = join(ROOT, 'dist')) {
@@ -39,6 +41,8 @@ export async function build(outdir = join(ROOT, 'dist')) {
   for (const output of Object.values(result.metafile.outputs)) {
     for (const i of output.imports) if (i.external && !i.path.startsWith('node:') && !builtins.has(i.path)) imports.add(i.path);
   }
+  // Files the bundle reads beside itself at start-up (`new URL('./…', import.meta.url)`).
+  for (const asset of ASSETS) copyFileSync(join(ROOT, asset), join(outdir, basename(asset)));
   writeFileSync(join(outdir, 'build-info.json'), JSON.stringify({ entry: ENTRY, builtAt: new Date().toISOString(), externals: [...imports].sort() }, null, 2));
   return [...imports].sort();
 }

@@ -4,7 +4,7 @@ import { startSpool } from '@spool/spool';
 import { deleteByPrefix, uniquePrefix } from '@spool/testkit';
 import { startTestMcpServer, type TestMcpServer } from './mcp-servers/index.ts';
 import { families, sampleValue } from './support/prometheus.ts';
-import { startTestSpool, testRedisUrl, until, type TestSpool } from './support/spool.ts';
+import { startTestSpool, testRedisUrl, until, untilTerminal, type TestSpool } from './support/spool.ts';
 
 /** A Prometheus scrape of a running Spool on real Redis, driven by the `openai` client. */
 const TOKEN = 'scrape-token-0123456789';
@@ -91,8 +91,9 @@ describe('GET /metrics', () => {
 
   it('counts upstream errors by status, and MCP calls by server', async () => {
     const before = await scrape();
-    const failed = await spool.client.responses.create({ model: 'm', input: '!fail 400' });
-    expect(failed.status).toBe('failed');
+    // Background: a synchronous request would get the upstream's 400 as its own HTTP status.
+    const started = await spool.client.responses.create({ model: 'm', input: '!fail 400', background: true });
+    expect((await untilTerminal(spool.client, started.id)).status).toBe('failed');
     const tools = [{ type: 'mcp' as const, server_label: 'anything-the-client-chose', server_url: mcp.url, require_approval: 'never' as const }];
     const called = await spool.client.responses.create({ model: 'm', input: '!call anything-the-client-chose__echo {"message":"hi"}', tools });
     expect(called.output.some((i) => i.type === 'mcp_call')).toBe(true);
