@@ -1,9 +1,9 @@
 /// <reference lib="dom" />
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { haveChromium, launchChromium } from './support/browser.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSpool, type TestSpool } from './support/spool.ts';
 
@@ -12,9 +12,6 @@ import { startTestSpool, type TestSpool } from './support/spool.ts';
  * (`evil.test`, mapped to 127.0.0.1 by Chromium's resolver so no network is needed) tries to drive
  * a keyless, loopback-only Spool. Then a listed origin uses CORS as a web app would.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env.CI) throw new Error(`CI needs Chromium at ${CHROMIUM} (.ci/run installs it)`);
 
 let browser: Browser;
 let pages: Server;
@@ -25,10 +22,7 @@ beforeAll(async () => {
   pages = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>page</title>'));
   await new Promise<void>((r) => pages.listen(0, '127.0.0.1', r));
   pagePort = (pages.address() as AddressInfo).port;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-background-networking', '--host-resolver-rules=MAP evil.test 127.0.0.1, MAP app.test 127.0.0.1'],
-  });
+  browser = await launchChromium(['--host-resolver-rules=MAP evil.test 127.0.0.1, MAP app.test 127.0.0.1']);
 }, 60_000);
 afterAll(async () => {
   await browser?.close();

@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { haveChromium, launchChromium } from './support/browser.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestMcpServer, unreachableUrl, type TestMcpServer } from './mcp-servers/index.ts';
 import { sampleValue } from './support/prometheus.ts';
@@ -11,9 +11,6 @@ import { startTestSpool, untilTerminal, type TestSpool } from './support/spool.t
  * an admin key, see a response a client created, watch its events, and answer an approval with
  * the page's button, which runs the tool exactly once.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env.CI) throw new Error(`CI needs Chromium at ${CHROMIUM} (.ci/run installs it)`);
 
 let browser: Browser;
 let spool: TestSpool;
@@ -21,7 +18,7 @@ let mcp: TestMcpServer;
 
 beforeAll(async () => {
   if (!haveChromium) return;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-background-networking'] });
+  browser = await launchChromium();
   mcp = await startTestMcpServer({});
   spool = await startTestSpool({
     name: 'console',
