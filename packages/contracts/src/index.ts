@@ -6,6 +6,8 @@ export {
   TurnJobSchema,
   mcpJob,
   webhookJob,
+  WEBHOOK_BACKOFF_JITTER,
+  WORKER_OPTIONS,
   WebhookJobSchema,
   type WebhookJob,
   turnJob,

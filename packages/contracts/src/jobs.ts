@@ -125,11 +125,23 @@ export const McpJobSchema = z.discriminatedUnion('kind', [
 ]);
 export type McpJob = z.infer<typeof McpJobSchema>;
 
-export const mcpJob: JobDefinition<typeof McpJobSchema> = {
+export const mcpJob: JobDefinition<typeof McpJobSchema> & { options(data: McpJob): Record<string, unknown> } = {
   queue: QUEUES.mcp,
   name: 'mcp',
   schema: McpJobSchema,
   jobId: (d) => (d.kind === 'list' ? `${d.responseId}-t${d.turn}-list-${d.serverLabel}` : `${d.responseId}-t${d.turn}-call-${d.itemId}`),
+  /**
+   * A child of the next turn job (a BullMQ flow). Listings and safe calls may run again after a
+   * crash; others run at most once. A child that fails for good does not block its parent
+   * (ignoreDependencyOnFailure): the turn then reports the call as interrupted.
+   */
+  options: (d) => ({
+    attempts: d.kind === 'list' || d.retrySafe ? 3 : 1,
+    backoff: { type: 'exponential', delay: 500 },
+    ignoreDependencyOnFailure: true,
+    removeOnComplete: true,
+    removeOnFail: { age: 24 * 3600 },
+  }),
 };
 
 /** What an MCP job returns to its parent turn: results come back through the queue, not Redis keys. */
@@ -159,9 +171,33 @@ export const WebhookJobSchema = z.object({
 });
 export type WebhookJob = z.infer<typeof WebhookJobSchema>;
 
-export const webhookJob: JobDefinition<typeof WebhookJobSchema> = {
+/** Each webhook retry waits between half and all of its exponential delay, at random. */
+export const WEBHOOK_BACKOFF_JITTER = 0.5;
+
+export const webhookJob: JobDefinition<typeof WebhookJobSchema> & { options(retry: { attempts: number; backoffMs: number }): Record<string, unknown> } = {
   queue: QUEUES.webhooks,
   name: 'deliver',
   schema: WebhookJobSchema,
   jobId: (d) => `${d.responseId}-${d.type}-${d.endpoint}`,
+  /**
+   * Tries and backoff from limits.webhook_*; jittered, so after an endpoint's outage its retries
+   * spread out instead of arriving together. Dead letters are kept a week.
+   */
+  options: (retry) => ({
+    attempts: retry.attempts,
+    backoff: { type: 'exponential', delay: retry.backoffMs, jitter: WEBHOOK_BACKOFF_JITTER },
+    removeOnComplete: true,
+    removeOnFail: { age: 7 * 24 * 3600 },
+  }),
 };
+
+/**
+ * How workers hold their jobs, by queue. The lock is renewed every lockDuration/2 while the
+ * process lives; a dead process's job is found stalled within lockDuration + stalledInterval (at
+ * most 15 s) and taken over once: a turn then fails its response as interrupted (llm-worker
+ * recover.ts), an MCP call runs again only if the tool is safe to retry.
+ */
+export const WORKER_OPTIONS = {
+  turns: { lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 1 },
+  mcp: { lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 1 },
+} as const;

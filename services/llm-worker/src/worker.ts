@@ -1,6 +1,6 @@
 import { FlowProducer, Queue, Worker } from 'bullmq';
 import type { RedisClient } from '@spool/redis';
-import { mcpJob, QUEUES, turnJob, type Keys, type McpJob, type McpSecrets, type TurnJob } from '@spool/contracts';
+import { mcpJob, QUEUES, turnJob, WORKER_OPTIONS, type Keys, type McpJob, type McpSecrets, type TurnJob } from '@spool/contracts';
 import { ApprovalStore, ConversationStore, InflightIndex, ToolListCache, type ResponseStore } from '@spool/redis';
 import { modelLabel, openCompaction, type Config, type Logger, type Metrics, type SecretBox } from '@spool/runtime';
 import { createTurnObserver } from './observe.ts';
@@ -29,12 +29,8 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-/**
- * How turn workers hold their jobs. The lock is renewed every lockDuration/2 while the process
- * lives; a dead process's job is found stalled within lockDuration + stalledInterval (at most 15 s)
- * and taken over, and the response then fails as interrupted (turn/recover.ts).
- */
-export const TURN_WORKER_OPTIONS = { lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 1 } as const;
+/** The turn queue's worker options, from the job catalog (contracts/jobs.ts). */
+export const TURN_WORKER_OPTIONS = WORKER_OPTIONS.turns;
 
 /** The LLM worker role: consumes turn jobs. */
 export function startLlmWorker(deps: LlmWorkerDeps): RunningWorker {
@@ -115,15 +111,7 @@ export async function enqueueNext(flows: FlowProducer, keys: Keys, next: TurnJob
       queueName: mcpJob.queue,
       data: mcpJob.schema.parse(c),
       prefix: keys.bullPrefix,
-      opts: {
-        jobId: mcpJob.jobId(c),
-        // Listings and safe calls may run again after a crash; others run at most once.
-        attempts: c.kind === 'list' || c.retrySafe ? 3 : 1,
-        backoff: { type: 'exponential', delay: 500 },
-        ignoreDependencyOnFailure: true,
-        removeOnComplete: true,
-        removeOnFail: { age: 24 * 3600 },
-      },
+      opts: { ...mcpJob.options(c), jobId: mcpJob.jobId(c) },
     })),
   });
 }

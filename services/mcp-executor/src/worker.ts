@@ -1,6 +1,6 @@
 import { Worker } from 'bullmq';
 import type { RedisClient } from '@spool/redis';
-import { QUEUES, StoredRequestSchema, type Keys } from '@spool/contracts';
+import { QUEUES, StoredRequestSchema, WORKER_OPTIONS, type Keys } from '@spool/contracts';
 import type { McpTool } from '@spool/protocol';
 import type { Config, Logger, Metrics, SecretBox } from '@spool/runtime';
 import { ToolListCache, watchClosed, type ResponseStore } from '@spool/redis';
@@ -48,11 +48,8 @@ export function startMcpExecutor(deps: McpExecutorDeps): { worker: Worker; close
     connection: deps.queueConnection,
     prefix: deps.keys.bullPrefix,
     concurrency: deps.config.limits.mcp_concurrency,
-    // As for turns: the lock is renewed while the process lives (so long calls are fine), and a
-    // dead executor's job is taken over within 15 s; an unsafe call then fails as interrupted.
-    lockDuration: 10_000,
-    stalledInterval: 5_000,
-    maxStalledCount: 1,
+    // The lock is renewed while the process lives (so long calls are fine); see the catalog.
+    ...WORKER_OPTIONS.mcp,
   });
   worker.on('error', (err) => deps.logger.error({ err }, 'mcp worker error'));
   return {

@@ -3,7 +3,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeys, QUEUES } from '@spool/contracts';
 import { deleteByPrefix, uniquePrefix } from '@spool/testkit';
-import { WEBHOOK_BACKOFF_JITTER, WebhookNotifier } from './notifier.ts';
+import { WEBHOOK_BACKOFF_JITTER } from '@spool/contracts';
+import { WebhookNotifier } from './notifier.ts';
 
 const redisUrl = process.env.SPOOL_TEST_REDIS_URL ?? (process.env.REDIS_URL as string);
 const prefix = `${uniquePrefix('notifier')}:`;

@@ -4,9 +4,6 @@ import { newId, type ResponseStatus } from '@spool/protocol';
 import type { Config } from '@spool/runtime';
 import type { WebhookEventType } from './sign.ts';
 
-/** Each retry waits between half and all of its exponential delay, at random. */
-export const WEBHOOK_BACKOFF_JITTER = 0.5;
-
 /**
  * Enqueues the webhook deliveries for a background response that reached a terminal status: one
  * job per subscribed endpoint, with a job id derived from the response, event and endpoint, so a
@@ -34,14 +31,7 @@ export class WebhookNotifier {
     await this.queue.addBulk(
       jobs.map((j) => ({
         ...j,
-        opts: {
-          jobId: webhookJob.jobId(j.data),
-          attempts: this.retry.attempts,
-          // Jittered: after an endpoint's outage, its retries spread out instead of arriving together.
-          backoff: { type: 'exponential', delay: this.retry.backoffMs, jitter: WEBHOOK_BACKOFF_JITTER },
-          removeOnComplete: true,
-          removeOnFail: { age: 7 * 24 * 3600 },
-        },
+        opts: { ...webhookJob.options(this.retry), jobId: webhookJob.jobId(j.data) },
       })),
     );
   }
