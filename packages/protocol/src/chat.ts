@@ -23,7 +23,7 @@ const FilePartSchema = z.object({
 const RefusalPartSchema = z.object({ type: z.literal('refusal'), refusal: z.string() });
 const TextContentSchema = z.union([z.string(), z.array(TextPartSchema)]);
 
-export const ChatToolCallSchema = z.object({
+const ChatToolCallSchema = z.object({
   id: z.string().min(1),
   type: z.literal('function'),
   function: z.object({ name: z.string(), arguments: z.string() }),
@@ -53,7 +53,7 @@ export const ChatMessageSchema = z.discriminatedUnion('role', [
 ]);
 export type ChatMessage = z.infer<typeof ChatMessageSchema>;
 
-export const ChatFunctionToolSchema = z.object({
+const ChatFunctionToolSchema = z.object({
   type: z.literal('function'),
   function: z.object({
     name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, underscores or dashes'),
@@ -69,7 +69,7 @@ export type ChatTool = z.infer<typeof ChatToolSchema>;
 
 const NamedFunctionSchema = z.object({ type: z.literal('function'), function: z.object({ name: z.string() }) });
 
-export const ChatToolChoiceSchema = z.union([
+const ChatToolChoiceSchema = z.union([
   z.enum(['none', 'auto', 'required']),
   NamedFunctionSchema,
   z.object({
@@ -81,7 +81,7 @@ export const ChatToolChoiceSchema = z.union([
 ]);
 export type ChatToolChoice = z.infer<typeof ChatToolChoiceSchema>;
 
-export const ChatResponseFormatSchema = z.discriminatedUnion('type', [
+const ChatResponseFormatSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('text') }),
   z.object({ type: z.literal('json_object') }),
   z.object({
@@ -99,7 +99,7 @@ export const ChatResponseFormatSchema = z.discriminatedUnion('type', [
  * Spool's answer to a pending approval (an extension: Chat Completions has no approval message).
  * The same fields as the Responses API's `mcp_approval_response` item.
  */
-export const ChatMcpApprovalResponseSchema = z.object({
+const ChatMcpApprovalResponseSchema = z.object({
   type: z.literal('mcp_approval_response').optional(),
   approval_request_id: z.string().min(1),
   approve: z.boolean(),
@@ -220,10 +220,10 @@ export const ChatMcpFieldsSchema = z.object({
 });
 export type ChatMcpFields = z.infer<typeof ChatMcpFieldsSchema>;
 
-export const ChatFinishReasonSchema = z.enum(['stop', 'length', 'tool_calls', 'content_filter']);
+const ChatFinishReasonSchema = z.enum(['stop', 'length', 'tool_calls', 'content_filter']);
 export type ChatFinishReason = z.infer<typeof ChatFinishReasonSchema>;
 
-export const ChatUsageSchema = z.object({
+const ChatUsageSchema = z.object({
   prompt_tokens: z.number().int(),
   completion_tokens: z.number().int(),
   total_tokens: z.number().int(),
@@ -257,7 +257,7 @@ export const ChatCompletionSchema = z.object({
 });
 export type ChatCompletion = z.infer<typeof ChatCompletionSchema>;
 
-export const ChatChunkToolCallSchema = z.object({
+const ChatChunkToolCallSchema = z.object({
   index: z.number().int(),
   id: z.string().exactOptional(),
   type: z.literal('function').exactOptional(),

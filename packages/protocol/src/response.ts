@@ -30,7 +30,7 @@ export const ResponseErrorCodeSchema = z.enum([
   'unsupported_image_media_type', 'empty_image_file', 'failed_to_download_image', 'image_file_not_found',
 ]);
 export type ResponseErrorCode = z.infer<typeof ResponseErrorCodeSchema>;
-export const ResponseErrorSchema = z.object({ code: ResponseErrorCodeSchema, message: z.string() });
+const ResponseErrorSchema = z.object({ code: ResponseErrorCodeSchema, message: z.string() });
 export type ResponseError = z.infer<typeof ResponseErrorSchema>;
 
 /**

@@ -183,7 +183,7 @@ export class LiveHub {
 }
 
 /** A published message: lines of events (log-format.ts), or a notice `log\tFIRST\tLAST[\nend]`. */
-export function parseLiveMessage(message: string): LiveMessage {
+function parseLiveMessage(message: string): LiveMessage {
   if (message.startsWith('log\t')) {
     const [, first, last] = /^log\t(\d+)\t(\d+)/.exec(message) ?? [];
     return { kind: 'grew', first: Number(first ?? 0), last: Number(last ?? 0), end: message.endsWith('\nend') };

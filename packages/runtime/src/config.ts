@@ -53,7 +53,7 @@ export const EnvSchema = z.object({
   SPOOL_ADMIN_KEYS: csv.optional(),
 });
 
-export const ModelRouteSchema = z
+const ModelRouteSchema = z
   .object({
     name: z.string().min(1),
     base_url: z.string().url(),
@@ -109,7 +109,7 @@ export const McpServerConfigSchema = z
   .refine((s) => !(s.oauth && s.command), 'oauth applies to url servers only');
 export type McpServerConfig = z.infer<typeof McpServerConfigSchema>;
 
-export const WebhookConfigSchema = z
+const WebhookConfigSchema = z
   .object({
     url: z.string().url(),
     /** Standard Webhooks: `whsec_` + base64 of the key; a short key makes signatures guessable. */
@@ -201,7 +201,7 @@ export const LimitsSchema = z
   .strict();
 
 /** `redis.cluster`: the nodes of a Redis Cluster, as REDIS_CLUSTER_NODES (which wins). */
-export const RedisFileSchema = z
+const RedisFileSchema = z
   .object({
     cluster: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each node as host:port')).min(1).optional(),
     /**

@@ -26,7 +26,7 @@ export const REDACT_PATHS = [
   'req.headers["api-key"]',
 ];
 
-export interface LoggedError {
+interface LoggedError {
   type: string;
   message: string;
   code?: string | number;
@@ -40,7 +40,7 @@ export interface LoggedError {
  * snapshot, so the prompt), BullMQ's errors carry job data, the SDK's carry request bodies, and
  * pino's default serializer would copy every one of those fields into the log.
  */
-export function serializeError(err: unknown, depth = 0): LoggedError | unknown {
+function serializeError(err: unknown, depth = 0): LoggedError | unknown {
   if (!(err instanceof Error)) return typeof err === 'string' ? err : err === undefined ? undefined : String(err);
   const out: LoggedError = { type: err.name, message: err.message };
   const code = (err as { code?: unknown }).code;

@@ -18,7 +18,7 @@ export interface BrowserPolicy {
 const ALLOW_HEADERS = 'Authorization, Content-Type, OpenAI-Organization, OpenAI-Project, OpenAI-Beta, Idempotency-Key, X-Stainless-*, x-litellm-api-key, api-key';
 
 /** `http(s)://localhost`, `127.x.x.x` or `[::1]`, any port: a page served from this machine. */
-export function isLoopbackOrigin(origin: string): boolean {
+function isLoopbackOrigin(origin: string): boolean {
   let url: URL;
   try {
     url = new URL(origin);

@@ -7,7 +7,7 @@ import { ApiErrorWithHeaders } from './admission.ts';
  * Storage is away or refusing writes: a 503 with `Retry-After`, so the SDKs retry by themselves
  * (they honour the header) and the client learns it is not its own mistake.
  */
-export class StorageUnavailableError extends ApiError {
+class StorageUnavailableError extends ApiError {
   constructor(
     readonly reason: string,
     readonly retryAfterSeconds: number,
@@ -38,7 +38,7 @@ const UNAVAILABLE_REPLIES: Record<string, string> = {
 const CONNECTION_FAILURE = /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|enableOfflineQueue|Redis not ready|Reached the max retries per request/;
 
 /** Why storage cannot serve this now, or null when the error is something else. */
-export function storageOutage(err: unknown): string | null {
+function storageOutage(err: unknown): string | null {
   if (!(err instanceof Error)) return null;
   if (err.name === 'ReplyError' || err.name === 'Error' || err.name === 'MaxRetriesPerRequestError') {
     const word = /^([A-Z]+)\b/.exec(err.message)?.[1];

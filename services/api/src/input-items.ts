@@ -8,8 +8,8 @@ import { ApiError, type InputItem } from '@spool/protocol';
  * that never shows one response's items under another's id).
  */
 
-export const INPUT_ITEMS_DEFAULT_LIMIT = 20;
-export const INPUT_ITEMS_MAX_LIMIT = 100;
+const INPUT_ITEMS_DEFAULT_LIMIT = 20;
+const INPUT_ITEMS_MAX_LIMIT = 100;
 
 export interface InputItemsQuery {
   after: string | null;

@@ -86,7 +86,7 @@ export interface ResponsesServiceDeps {
 }
 
 /** What a response needs of a conversation: take it, give it back, append to it (ConversationsService). */
-export interface ConversationTurns {
+interface ConversationTurns {
   claim(conversationId: string, owner: string, responseId: string): Promise<void>;
   release(conversationId: string, responseId: string): Promise<void>;
   appendTurn(conversationId: string, responseId: string, items: InputItem[]): Promise<void>;

@@ -4,7 +4,7 @@ import { extractTrace, GEN_AI, injectTrace, tracer, type Metrics, type TraceCarr
 import type { UpstreamUsage } from './turn/translate.ts';
 
 /** One upstream call as metrics and a span see it; `chunk` is called once per network read. */
-export interface UpstreamCallObservation {
+interface UpstreamCallObservation {
   chunk(): void;
   done(usage: UpstreamUsage | null, finishReason: string | null): void;
   failed(err: unknown): void;
@@ -75,9 +75,4 @@ export function createTurnObserver(metrics: Metrics | undefined): TurnObserver {
       };
     },
   };
-}
-
-/** For tests and for spans that need no parent: whether a carrier names a sampled trace. */
-export function hasTrace(carrier: TraceCarrier | undefined): boolean {
-  return carrier !== undefined && trace.getSpanContext(extractTrace(carrier)) !== undefined;
 }

@@ -99,7 +99,7 @@ export function startLlmWorker(deps: LlmWorkerDeps): RunningWorker {
  * queue in parallel. A child that fails for good does not block the parent
  * (ignoreDependencyOnFailure): the turn then reports the call as interrupted.
  */
-export async function enqueueNext(flows: FlowProducer, keys: Keys, next: TurnJob, children: McpJob[]): Promise<void> {
+async function enqueueNext(flows: FlowProducer, keys: Keys, next: TurnJob, children: McpJob[]): Promise<void> {
   await flows.add({
     name: turnJob.name,
     queueName: turnJob.queue,

@@ -6,7 +6,7 @@ export type { McpCredentials as Credentials } from '@spool/contracts';
 import type { McpCredentials as Credentials } from '@spool/contracts';
 
 /** Default per-call timeout for servers named by URL: well above the 60 s that cut long tools short elsewhere. */
-export const DEFAULT_MCP_TIMEOUT_MS = 300_000;
+const DEFAULT_MCP_TIMEOUT_MS = 300_000;
 
 /**
  * Where an MCP job goes. A configured server (no URL in the request, or "litellm_proxy") uses its

@@ -115,4 +115,3 @@ export function createOperations(config: Config, keys: Keys, command: RedisClien
     },
   };
 }
-export type Operations = ReturnType<typeof createOperations>;

@@ -13,7 +13,7 @@ export interface StreamOptions {
 }
 
 /** How a followed log ended: what `followEvents` reports. */
-export type StreamOutcome = Awaited<ReturnType<ResponsesService['follow']>>;
+type StreamOutcome = Awaited<ReturnType<ResponsesService['follow']>>;
 
 export interface StreamSpec {
   responseId: string;

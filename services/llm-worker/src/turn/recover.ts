@@ -3,7 +3,7 @@ import { replayEvents, ResponseWriter, type ResponseRecord } from '@spool/redis'
 import { retentionFor, type TurnDeps } from './run.ts';
 
 /** Events that close an item left open by a worker that died, as `incomplete`. */
-export function closingEvents(item: OutputItem, outputIndex: number): EventDraft[] {
+function closingEvents(item: OutputItem, outputIndex: number): EventDraft[] {
   if (item.type === 'message' && item.status === 'in_progress') {
     const events: EventDraft[] = [];
     item.content.forEach((part, contentIndex) => {
@@ -72,7 +72,7 @@ export async function failFromLog(deps: TurnDeps, responseId: string, message: s
  * large or deep, leaves a response open. Its events stay in the log; only the final snapshot is
  * minimal (no output, the request's parameters at their defaults).
  */
-export async function failMinimal(deps: TurnDeps, responseId: string, message: string): Promise<boolean> {
+async function failMinimal(deps: TurnDeps, responseId: string, message: string): Promise<boolean> {
   const brief = await deps.store.brief(responseId);
   if (!brief || brief.sealed) return false;
   const failed = buildResponse({

@@ -58,7 +58,7 @@ type Loose = Record<string, unknown>;
  * vLLM), or OpenRouter's `reasoning_details` entries. One of them only: OpenRouter sends the same
  * text as both `reasoning` and `reasoning_details`.
  */
-export function reasoningOf(delta: unknown): string {
+function reasoningOf(delta: unknown): string {
   const d = (delta ?? {}) as Loose;
   if (typeof d.reasoning_content === 'string') return d.reasoning_content;
   if (typeof d.reasoning === 'string') return d.reasoning;

@@ -284,7 +284,7 @@ function timeoutText(failure: Extract<Failure, { kind: 'timeout' }>, t: McpTarge
     : `The request timed out after ${ms} ms without a response or progress.`;
 }
 
-export function stripMcpPrefix(message: string): string {
+function stripMcpPrefix(message: string): string {
   return message.replace(/^MCP error -?\d+: /, '');
 }
 

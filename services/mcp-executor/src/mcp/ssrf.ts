@@ -22,7 +22,7 @@ export interface AllowList {
   readonly ranges: readonly IpRange[];
 }
 
-export interface IpRange {
+interface IpRange {
   readonly version: 4 | 6;
   readonly base: bigint;
   readonly prefix: number;
