@@ -25,14 +25,20 @@ const HOW_TO_GET_REDIS = [
 export function pingRedis(host: string, port: number, timeoutMs = 500): Promise<boolean> {
   return new Promise((done) => {
     const socket = new Socket();
+    let reply = '';
     const finish = (ok: boolean) => {
       socket.destroy();
       done(ok);
     };
     socket.setTimeout(timeoutMs, () => finish(false));
     socket.once('error', () => finish(false));
+    socket.once('close', () => finish(false));
     socket.connect(port, host, () => socket.write('PING\r\n'));
-    socket.once('data', (d) => finish(d.toString().startsWith('+PONG')));
+    // The reply may arrive in pieces: read up to its line end.
+    socket.on('data', (d) => {
+      reply += d.toString('latin1');
+      if (reply.includes('\r\n')) finish(reply.startsWith('+PONG'));
+    });
   });
 }
 

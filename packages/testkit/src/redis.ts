@@ -3,10 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
+// One port finder and one PING probe for the whole project: the runtime's (it starts Redis for npm start).
+import { freePort, pingRedis } from '@spool/runtime';
 
 export interface ProvidedRedis {
   url: string;
@@ -184,19 +186,6 @@ function trackChild(child: ChildProcess): void {
   }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => (port ? resolve(port) : reject(new Error('could not allocate a port'))));
-    });
-  });
-}
-
 class RedisProcess {
   private child: ChildProcess | null = null;
   private exited: Promise<void> = Promise.resolve();
@@ -344,29 +333,10 @@ async function waitForPing(url: string, timeoutMs: number, failure: () => string
   for (;;) {
     const reason = failure();
     if (reason) throw new Error(reason);
-    if (await pingOnce(hostname, Number(port || 6379))) return;
+    if (await pingRedis(hostname, Number(port || 6379), 1000)) return;
     if (Date.now() > deadline) throw new Error(`Redis at ${url} did not answer PING within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 25));
   }
-}
-
-function pingOnce(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host, port });
-    let reply = '';
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (buf) => {
-      reply += buf.toString('latin1');
-      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
-    });
-    socket.once('error', () => done(false));
-    socket.once('close', () => done(false));
-  });
 }
 
 // ---------------------------------------------------------------------------------------------
