@@ -17,20 +17,4 @@ export {
 } from './redis.ts';
 // The scripted upstream is the demo model that `npm start` serves; it lives in its own package
 // so production code does not import the test kit. Tests keep importing it from here.
-export {
-  startScriptedUpstream,
-  type ScriptedUpstream,
-  type ScriptedUpstreamOptions,
-  type ChatRequestRecord,
-} from '@spool/demo-model';
-export {
-  planReply,
-  contentText,
-  wordChunks,
-  exampleFromSchema,
-  type ReplyPlan,
-  type PlannedToolCall,
-  type PlannedFailure,
-  type PlannedUsage,
-  type FinishReason,
-} from '@spool/demo-model';
+export * from '@spool/demo-model';
