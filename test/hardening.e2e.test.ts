@@ -124,6 +124,12 @@ describe('browsers, on a server without API keys', () => {
     expect(fine.status).toBe(200);
   });
 
+  it('answers a body it cannot read (a corrupt gzip body) with a 400 that says so, never a 500', async () => {
+    const r = await raw(spool.url, { method: 'POST', path: '/v1/responses', headers: { ...JSON_HEADERS, 'content-encoding': 'gzip' }, body: 'not gzip at all' });
+    expect(r.status).toBe(400);
+    expect(errorOf(r)).toMatchObject({ type: 'invalid_request_error', code: 'invalid_body' });
+  });
+
   it('bounds instructions (limits.max_instructions_chars)', async () => {
     const r = await raw(spool.url, { method: 'POST', path: '/v1/responses', headers: JSON_HEADERS, body: body({ instructions: 'x'.repeat(1001) }) });
     expect(r.status).toBe(400);

@@ -62,10 +62,13 @@ export function toApiError(err: unknown): ApiError {
   if (e?.type === 'entity.parse.failed') return ApiError.badRequest(`We could not parse the JSON body of your request: ${e.message ?? ''}`.trim(), null, 'invalid_json');
   if (e?.type === 'entity.too.large') return new ApiError(413, 'The request body is too large.', 'invalid_request_error', 'request_too_large');
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') return ApiError.badRequest(e.message ?? 'Unsupported encoding.', null, 'invalid_encoding');
-  // The router's own refusals: a path parameter that is not valid percent-encoding (`%zz`,
-  // a cut or overlong UTF-8 sequence, a lone surrogate) is a URIError marked 400.
-  if (err instanceof URIError || (e?.status === 400 && err instanceof Error)) {
-    return ApiError.badRequest('The request URL is not valid percent-encoded UTF-8.', null, 'invalid_url');
+  // The router's own refusal: a path parameter that is not valid percent-encoding (`%zz`, a cut
+  // or overlong UTF-8 sequence, a lone surrogate) is a URIError (marked 400 by the router).
+  if (err instanceof URIError) return ApiError.badRequest('The request URL is not valid percent-encoded UTF-8.', null, 'invalid_url');
+  // Other refusals of the body parser (a client that hung up mid-body, a body that is not what its
+  // headers say) carry a 4xx `status`: a 400 that says so, not a 500 and not "bad URL".
+  if (err instanceof Error && typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+    return ApiError.badRequest(`The request body could not be read: ${e.message ?? 'invalid body'}.`, null, 'invalid_body');
   }
   const outage = storageOutage(err);
   if (outage) return new StorageUnavailableError(outage, outage === 'is full' ? 30 : 2, { cause: err });
