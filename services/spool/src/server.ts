@@ -165,7 +165,8 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
     });
     const responses = new ResponsesService({
       admission,
-      onCreated: (id) => ops.index.responseCreated(id, Date.now()),
+      // The console's list of recent responses: only kept where there is a console to show it.
+      ...(config.adminKeys.length > 0 ? { onCreated: (id: string) => ops.index.responseCreated(id, Date.now()) } : {}),
       conversations,
       store,
       approvals: new ApprovalStore(command, keys),
