@@ -20,7 +20,7 @@ export {
   McpTaskHandleSchema,
   type McpTaskHandle,
 } from './jobs.ts';
-export { StoredInputSchema, StoredRequestSchema, UpstreamFailureSchema, type StoredRequest, type UpstreamFailure } from './record.ts';
+export { StoredInputSchema, StoredRequestSchema, UpstreamFailureSchema, type SealedResponse, type StoredRequest, type UpstreamFailure } from './record.ts';
 export { ApprovalDecisionSchema, ParkedApprovalSchema, type ApprovalDecision, type ParkedApproval } from './approvals.ts';
 export {
   approvalRequired,

@@ -1,4 +1,4 @@
-import { CreateResponseRequestSchema, InputItemSchema } from '@spool/protocol';
+import { CreateResponseRequestSchema, InputItemSchema, type Response } from '@spool/protocol';
 import { z } from 'zod';
 
 /**
@@ -26,3 +26,9 @@ export const UpstreamFailureSchema = z.object({
   retryAfter: z.string().nullable(),
 });
 export type UpstreamFailure = z.infer<typeof UpstreamFailureSchema>;
+
+/** A response as its sealer left it: whose it is and its final snapshot (webhooks, usage). */
+export interface SealedResponse {
+  owner: string;
+  snapshot: Response;
+}

@@ -1,6 +1,6 @@
 import { FlowProducer, Queue, Worker } from 'bullmq';
 import type { RedisClient } from '@spool/redis';
-import { mcpJob, QUEUES, turnJob, WORKER_OPTIONS, type Keys, type McpJob, type McpSecrets, type TurnJob } from '@spool/contracts';
+import { mcpJob, QUEUES, turnJob, WORKER_OPTIONS, type Keys, type McpJob, type McpSecrets, type SealedResponse, type TurnJob } from '@spool/contracts';
 import { ApprovalStore, ConversationStore, InflightIndex, ToolListCache, type ResponseStore } from '@spool/redis';
 import { modelLabel, openCompaction, type Config, type Logger, type Metrics, type SecretBox } from '@spool/runtime';
 import { createTurnObserver } from './observe.ts';
@@ -19,7 +19,7 @@ export interface LlmWorkerDeps {
   box: SecretBox;
   /** A connection with maxRetriesPerRequest: null, as BullMQ requires. */
   queueConnection: RedisClient;
-  onSealed: (responseId: string, status: ResponseStatus, background: boolean) => Promise<void>;
+  onSealed: (responseId: string, status: ResponseStatus, background: boolean, sealed?: SealedResponse) => Promise<void>;
   logger: Logger;
   metrics?: Metrics;
 }

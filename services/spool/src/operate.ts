@@ -5,7 +5,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import { Queue } from 'bullmq';
 import express, { type RequestHandler } from 'express';
 import type { RedisClient } from '@spool/redis';
-import { QUEUES, type Keys } from '@spool/contracts';
+import { QUEUES, type Keys, type SealedResponse } from '@spool/contracts';
 import { metricsHandler, type QueueCounts } from '@spool/api';
 import type { ResponseStatus } from '@spool/protocol';
 import { KeyLimiter, OpsIndex, ResponseStore } from '@spool/redis';
@@ -51,8 +51,9 @@ export function createOperations(config: Config, keys: Keys, command: RedisClien
   for (const queue of Object.values(QUEUES)) for (const state of STATES) metrics.queueJobs.set({ queue, state }, 0);
 
   /** Once per sealed response (seals are compare-and-set): settle its key's usage and count it. */
-  const onSealed = async (responseId: string, status: ResponseStatus) => {
-    const record = await store.summary(responseId);
+  const onSealed = async (responseId: string, status: ResponseStatus, sealed?: SealedResponse) => {
+    // The sealer's own copy when it passed one: a read of the whole snapshot back from Redis less per response.
+    const record = sealed ?? (await store.summary(responseId));
     if (!record) return;
     const u = record.snapshot.usage;
     const now = Date.now();

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue, type Worker } from 'bullmq';
-import { createKeys, QUEUES, turnJob, type TurnJob } from '@spool/contracts';
+import { createKeys, QUEUES, turnJob, type SealedResponse, type TurnJob } from '@spool/contracts';
 import { Admission, attachResponsesWebSocket, ConversationsService, createApp, ModelCatalog, OperateService, operateRouter, ResponsesService, type SseWriter } from '@spool/api';
 import OpenAI from 'openai';
 import { createOperations } from './operate.ts';
@@ -101,10 +101,10 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
   webhookQueue?.on('error', (err) => logger.debug({ err: err.message }, 'webhook queue error'));
   if (webhookQueue) closers.push(() => webhookQueue.close());
   const notifier = new WebhookNotifier(webhookQueue, config.webhooks, { attempts: config.limits.webhook_attempts, backoffMs: config.limits.webhook_backoff_ms });
-  const onSealed = async (id: string, status: ResponseStatus, background: boolean) => {
+  const onSealed = async (id: string, status: ResponseStatus, background: boolean, sealed?: SealedResponse) => {
     await Promise.all([
       notifier.notify(id, status, background).catch((err: unknown) => logger.error({ err, responseId: id }, 'could not enqueue webhooks')),
-      ops.onSealed(id, status).catch((err: unknown) => logger.error({ err, responseId: id }, 'could not settle usage')),
+      ops.onSealed(id, status, sealed).catch((err: unknown) => logger.error({ err, responseId: id }, 'could not settle usage')),
     ]);
   };
 

@@ -1,5 +1,5 @@
 import { APIError, APIUserAbortError } from 'openai';
-import { mintApprovalRequestId, StoredInputSchema, StoredRequestSchema, type MacFn, type McpJob, type McpJobResult, type McpSecrets, type StoredRequest, type TurnJob, type UpstreamFailure } from '@spool/contracts';
+import { mintApprovalRequestId, StoredInputSchema, StoredRequestSchema, type MacFn, type McpJob, type McpJobResult, type McpSecrets, type SealedResponse, type StoredRequest, type TurnJob, type UpstreamFailure } from '@spool/contracts';
 import {
   lifecycleEvent,
   newId,
@@ -37,8 +37,11 @@ export interface TurnDeps {
   openSecrets: (sealed: string) => McpSecrets;
   /** Enqueues the next turn, with MCP jobs as its children when there are any (a BullMQ flow). */
   enqueueNext: (next: TurnJob, children: McpJob[]) => Promise<void>;
-  /** Told once a response is sealed by this turn (webhooks for background responses). */
-  onSealed: (responseId: string, status: ResponseStatus, background: boolean) => Promise<void>;
+  /**
+   * Told once a response is sealed by this process: webhooks for background ones, the key's usage.
+   * `sealed` is the final state when the sealer has it in hand, so nobody reads it back from Redis.
+   */
+  onSealed: (responseId: string, status: ResponseStatus, background: boolean, sealed?: SealedResponse) => Promise<void>;
   now: () => number;
   /** The keyed MAC that approval request ids carry (SecretBox.digest), so a stateless client cannot forge one. */
   approvalMac: MacFn;
@@ -173,7 +176,7 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
     const ok = await writer.finish(lifecycleEvent(`response.${status}`, final), status);
     if (!ok) return { kind: 'closed' };
     await endConversationTurn(deps.conversations, request, record, final, status, deps.limits.retention_seconds);
-    await deps.onSealed(responseId, status, record.background);
+    await deps.onSealed(responseId, status, record.background, { owner: record.owner, snapshot: final });
     return { kind: 'finished', status };
   };
   const fail = (code: ResponseErrorCode, message: string) => finishWith('failed', { error: { code, message } });
