@@ -263,6 +263,14 @@ describe('authentication, browser policy and bounds', () => {
     expect(turn?.finalResponse?.status).toBe('completed');
   });
 
+  it("takes LiteLLM's header with Bearer on an upgrade at the path without /v1, as a LiteLLM client sends it", async () => {
+    await expect(open(wsUrl(spool, '/responses'), { 'x-litellm-api-key': 'Bearer wrong' })).rejects.toMatchObject({ status: 401 });
+    const ws = await open(wsUrl(spool, '/responses'), { 'x-litellm-api-key': 'Bearer test-key' });
+    sockets.push(ws);
+    const [turn] = await session(ws, [{ type: 'response.create', model: MODEL, input: '!say litellm header' }]);
+    expect(turn?.finalResponse?.status).toBe('completed');
+  });
+
   it('a keyless server refuses an upgrade from a foreign Origin (403) and accepts a loopback one', async () => {
     const keyless = await startTestSpool({ name: 'websocket-keyless' });
     try {
