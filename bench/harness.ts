@@ -8,6 +8,7 @@ import { spawnRedis, type SpawnedRedis } from '@spool/runtime';
 import { forkTs, type BenchChild } from './lib/child.ts';
 import { CpuMeter, waitForQuiet } from './lib/proc.ts';
 import type { FixturesReady } from './fixtures/process.ts';
+import type { PortkeyReady } from './fixtures/portkey.ts';
 import type { Options, ScenarioName } from './options.ts';
 import type { SpoolReady } from './spool-process.ts';
 
@@ -29,6 +30,8 @@ export interface BenchSpool {
   baseUrl: string;
   pid: number;
   profiled: boolean;
+  /** The topology, in words: `api + 2 workers`, `one process`. */
+  topology: string;
   /** Memory of the process that serves HTTP (where SSE readers live). */
   memory(): Promise<{ rss: number; heapUsed: number; heapTotal: number; external: number; arrayBuffers: number }>;
   /** Per-process CPU meter over the Spool process(es), Redis, the fixtures and this runner. */
@@ -42,14 +45,19 @@ export interface Bench {
   redis: SpawnedRedis;
   upstreamUrl: string;
   mcpUrl: string;
+  /** The peer gateway (Portkey, `fixtures/portkey.ts`), in a process of its own, on loopback. */
+  peerUrl: string;
   /** Measured window and warm-up of one load phase, in ms. */
   durationMs: number;
   warmupMs: number;
   /**
-   * A fresh Spool on an emptied Redis, with these `limits` overrides: one process with every role,
-   * or (`--topology split`) an api process and a workers process.
+   * A fresh Spool on an emptied Redis, with these `limits` overrides, in the processes `npm start`
+   * runs with SPOOL_WORKERS=`workers` (default `--workers`): an api process and that many worker
+   * processes, or one process with every role for 0.
    */
-  startSpool(scenario: ScenarioName, limits?: Record<string, number>): Promise<BenchSpool>;
+  startSpool(scenario: ScenarioName, limits?: Record<string, number>, workers?: number): Promise<BenchSpool>;
+  /** Responses/s the throughput scenario of this run measured, by worker count (the background rate). */
+  completedRate: Map<number, number>;
   /** Waits (up to 2 phases, at most 30 s) for other processes to calm down; returns their % of a core. */
   quiet(): Promise<number | null>;
   close(): Promise<void>;
@@ -73,6 +81,19 @@ export async function openBench(opts: Options): Promise<Bench> {
     await redis.stop();
     throw err;
   }
+  let peer: BenchChild<PortkeyReady>;
+  try {
+    peer = await forkTs<PortkeyReady>(resolve(BENCH_DIR, 'fixtures/portkey.ts'), {
+      env: { NODE_ENV: 'production' },
+      execArgv: ['--expose-gc'],
+      logFile: resolve(RESULTS_DIR, 'logs/portkey.log'),
+    });
+  } catch (err) {
+    await fixtures.stop().catch(() => undefined);
+    admin.disconnect();
+    await redis.stop();
+    throw err;
+  }
   const configDir = mkdtempSync(join(tmpdir(), 'spool-bench-config-'));
   const phaseSeconds = opts.duration;
 
@@ -81,9 +102,11 @@ export async function openBench(opts: Options): Promise<Bench> {
     redis,
     upstreamUrl: fixtures.ready.upstreamUrl,
     mcpUrl: fixtures.ready.mcpUrl,
+    peerUrl: peer.ready.url,
+    completedRate: new Map(),
     durationMs: phaseSeconds * 1000,
     warmupMs: Math.min(3000, Math.max(1000, phaseSeconds * 100)),
-    startSpool: async (scenario, limits = {}) => {
+    startSpool: async (scenario, limits = {}, workers = opts.workers) => {
       await resetRedis(admin, aof);
       const configPath = join(configDir, `${scenario}.yaml`);
       writeFileSync(configPath, toYaml({ limits }));
@@ -114,14 +137,10 @@ export async function openBench(opts: Options): Promise<Bench> {
         });
       const children: Record<string, BenchChild<SpoolReady>> = {};
       try {
-        if (opts.workers > 0) {
+        if (workers > 0) {
           children['spool-api'] = await start('api', 'api');
-          for (let i = 1; i <= opts.workers; i++) children[`spool-worker-${i}`] = await start(`worker-${i}`, 'llm,mcp');
-        } else if (opts.topology === 'one') children.spool = await start('all', 'api,llm,mcp');
-        else {
-          children['spool-api'] = await start('api', 'api');
-          children['spool-workers'] = await start('workers', 'llm,mcp');
-        }
+          for (let i = 1; i <= workers; i++) children[`spool-worker-${i}`] = await start(`worker-${i}`, 'llm,mcp');
+        } else children.spool = await start('all', 'api,llm,mcp');
       } catch (err) {
         await Promise.all(Object.values(children).map((c) => c.stop()));
         throw err;
@@ -129,21 +148,22 @@ export async function openBench(opts: Options): Promise<Bench> {
       const api = Object.values(children).find((c) => c.ready.url !== null);
       if (!api?.ready.url) throw new Error('no Spool process runs the api role');
       const url = api.ready.url;
-      const pids: Record<string, number> = { redis: redis.process.pid as number, fixtures: fixtures.pid, runner: process.pid };
+      const pids: Record<string, number> = { redis: redis.process.pid as number, fixtures: fixtures.pid, portkey: peer.pid, runner: process.pid };
       for (const [name, c] of Object.entries(children)) pids[name] = c.pid;
       return {
         url,
         baseUrl: `${url}/v1`,
         pid: api.pid,
         profiled,
+        topology: topologyName(workers),
         memory: () => api.request('memory'),
         cpuMeter: () => new CpuMeter(pids),
         stop: async () => void (await Promise.all(Object.values(children).map((c) => c.stop()))),
       };
     },
-    quiet: () => waitForQuiet([redis.process.pid as number, fixtures.pid, process.pid], QUIET_PERCENT, Math.min(30_000, phaseSeconds * 2000)),
+    quiet: () => waitForQuiet([redis.process.pid as number, fixtures.pid, peer.pid, process.pid], QUIET_PERCENT, Math.min(30_000, phaseSeconds * 2000)),
     close: async () => {
-      await fixtures.stop().catch(() => undefined);
+      await Promise.all([fixtures.stop().catch(() => undefined), peer.stop().catch(() => undefined)]);
       admin.disconnect();
       await redis.stop();
       rmSync(redisDir, { recursive: true, force: true });
@@ -176,4 +196,9 @@ export async function redisVersion(url: string): Promise<string> {
   } finally {
     r.disconnect();
   }
+}
+
+/** `api + 2 workers` (the processes `npm start` runs with SPOOL_WORKERS=2), `one process` for 0. */
+export function topologyName(workers: number): string {
+  return workers === 0 ? 'one process' : `api + ${workers} worker${workers === 1 ? '' : 's'}`;
 }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 export const SCENARIOS = ['latency', 'throughput', 'streaming', 'background', 'mcp', 'idle-sse', 'floor'] as const;
@@ -24,23 +25,29 @@ const OptionsSchema = z.object({
   /** Concurrent SSE streams in the streaming scenario, and deltas per stream. */
   streams: int(1).max(5000).default(200),
   deltas: int(1).max(10_000).default(50),
-  /** Arrival rate of background creates per second. */
-  rate: int(1).max(20_000).default(500),
+  /**
+   * Arrival rate of background creates per second. `auto`: 90 % of the responses/s the throughput
+   * scenario of this run measured with the same topology (the highest rate the machine completes),
+   * else 250/s. A second phase runs at twice the rate: overload, where admission must answer fast.
+   */
+  rate: z.union([z.literal('auto'), int(1).max(20_000)]).default('auto'),
   /** Idle SSE readers, and the in-progress responses they are spread over. */
   idleReaders: int(1).max(18_000).default(10_000),
   idleResponses: int(1).max(10_000).default(1_000),
   /** Words per answer in the non-streaming rows (one upstream chunk each). */
   words: int(1).max(10_000).default(10),
   /**
-   * `one`: every Spool role in one process (as `npm start`). `split`: the api role in one process,
-   * the llm and mcp workers in another (SPOOL_ROLES), so Spool can use two cores.
+   * The processes every scenario runs, as `npm start` does: > 0 is an api process plus this many
+   * worker processes (llm,mcp each; `services/spool/src/supervisor.ts`), 0 one process with every
+   * role (SPOOL_WORKERS=0). Default: one worker per core, `npm start`'s default.
    */
-  topology: z.enum(['one', 'split']).default('one'),
-  /**
-   * > 0: the layout `npm start` supervises, an api process plus this many worker processes
-   * (llm,mcp each), overriding `topology`. 0: `topology` decides.
-   */
-  workers: int(0).max(64).default(0),
+  workers: int(0).max(64).default(availableParallelism()),
+  /** The topologies (worker counts, 0 = one process) the throughput and background scenarios run side by side. */
+  compareWorkers: z
+    .string()
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean).map(Number))
+    .pipe(z.array(z.number().int().min(0).max(64)))
+    .default([1, 2, 0]),
   /** Redis's append-only file: on as `npm start` runs its own Redis (every write also goes to disk). */
   redisAof: z.enum(['on', 'off']).default('on'),
   /** Rewrite BENCHMARKS.md from bench/results/latest.json and bench/findings.md, without running. */
@@ -64,8 +71,8 @@ const FLAG_TO_KEY: Record<string, keyof Options> = {
   'idle-readers': 'idleReaders',
   'idle-responses': 'idleResponses',
   words: 'words',
-  topology: 'topology',
   workers: 'workers',
+  'compare-workers': 'compareWorkers',
   'spool-node-args': 'spoolNodeArgs',
   'redis-aof': 'redisAof',
   'report-only': 'reportOnly',
@@ -76,10 +83,10 @@ export const USAGE = `npm run bench [-- --only latency,streaming] [--duration 5]
                    --duration S (BENCH_DURATION, default 30)   measured seconds per phase
                    --profile SCENARIO (BENCH_PROFILE)           --cpu-prof the Spool process of that scenario
                    --concurrency N (BENCH_CONCURRENCY, 32)  --streams N (BENCH_STREAMS, 200)  --deltas N (BENCH_DELTAS, 50)
-                   --rate N (BENCH_RATE, 500)  --idle-readers N (BENCH_IDLE_READERS, 10000)
+                   --rate N|auto (BENCH_RATE, auto)  --idle-readers N (BENCH_IDLE_READERS, 10000)
                    --idle-responses N (BENCH_IDLE_RESPONSES, 1000)  --words N (BENCH_WORDS, 10)
-                   --topology one|split (BENCH_TOPOLOGY, one)   split: api and workers in two processes
-                   --workers N (BENCH_WORKERS, 0)   an api process plus N worker processes, as npm start runs them
+                   --workers N (BENCH_WORKERS, cores)   an api process plus N worker processes, as npm start runs them; 0: one process
+                   --compare-workers 1,2,0 (BENCH_COMPARE_WORKERS)   topologies throughput and background run side by side
                    --redis-aof on|off (BENCH_REDIS_AOF, on)   Redis append-only file, as npm start runs it
                    --spool-node-args "..." (BENCH_SPOOL_NODE_ARGS)  extra node flags for Spool, e.g. an experiment preload
                    --report-only   rewrite BENCHMARKS.md from bench/results/latest.json and bench/findings.md`;

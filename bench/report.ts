@@ -31,20 +31,27 @@ function verdict(r: Row): string {
   return r.holds ? 'yes' : 'NO';
 }
 
+function times(v: number | null): string {
+  return v === null || !Number.isFinite(v) ? '—' : `${v.toFixed(2)}×`;
+}
+
 function cells(r: Row): string[] {
   return [
     r.scenario,
     r.metric,
     num(r.direct, r.unit),
+    num(r.peer ?? null, r.unit),
     num(r.spool, r.unit),
     signed(r.overhead, r.unit),
-    r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`,
+    times(r.ratio),
+    times(r.peerRatio ?? null),
     r.target ?? '',
     verdict(r),
   ];
 }
 
-const HEADER = ['scenario', 'metric', 'direct', 'through Spool', 'overhead', 'ratio', 'target', 'holds'];
+/** `direct`: the upstream called straight; `Portkey`: the peer gateway on Chat Completions; `overhead` is Spool − direct. */
+const HEADER = ['scenario', 'metric', 'direct', 'Portkey', 'Spool', 'overhead', '× direct', '× Portkey', 'target', 'holds'];
 
 /** The one table, aligned for a terminal. */
 export function formatTable(rows: Row[]): string {
@@ -71,6 +78,16 @@ function cpuLine(cpu: unknown): string | null {
   return phases.map(([phase, p]) => `${phase}: ${show(p)}`).join('; ');
 }
 
+/** Reports written before `--workers` defaulted to the cores had `topology` instead. */
+function workersOf(o: Options): number {
+  const legacy = (o as { topology?: string }).topology;
+  return typeof o.workers === 'number' ? o.workers : legacy === 'split' ? 1 : 0;
+}
+
+function topologyText(workers: number): string {
+  return workers === 0 ? 'one process with every role' : `an api process and ${workers} worker process${workers === 1 ? '' : 'es'}`;
+}
+
 export function formatMarkdown(report: Report, findings: string | null): string {
   const m = report.machine;
   const o = report.options;
@@ -85,11 +102,12 @@ export function formatMarkdown(report: Report, findings: string | null): string 
   out.push(`- CPU: ${m.cpuModel}, ${m.cores} cores`, `- Memory: ${m.memoryGiB} GiB`, `- Node ${m.node} (${m.platform})`, `- Redis ${m.redis} (spawned by the bench, ${o.redisAof === 'on' ? 'append-only file on (fsync every second), as `npm start` runs it' : 'append-only file off'}; emptied and compacted before each scenario)`, `- Code measured: ${m.git} (at the start of the run; a scenario whose Spool loaded other code says so)`, '');
   out.push('## Setup', '');
   out.push(
-    o.topology === 'one'
-      ? '- Four processes share the cores: the runner (load generator), Spool (every role, `startSpool` as in `npm start`, in a child process), ' +
-          'the fixtures (zero-latency scripted upstream and an echo MCP server, another child) and `redis-server`.'
-      : '- Topology `split`: Spool runs as two processes, the api role in one and the llm and mcp workers in the other (`SPOOL_ROLES`); ' +
-          'with the runner, the fixtures (zero-latency scripted upstream, echo MCP server) and `redis-server`, five processes share the cores.',
+    `- Spool runs as \`npm start\` runs it with SPOOL_WORKERS=${workersOf(o)}: ${topologyText(workersOf(o))}; the throughput and background scenarios also run ${(o.compareWorkers ?? []).map((w) => topologyText(w)).join(', ')} side by side. ` +
+      'Beside them on the cores: the runner (load generator), the fixtures (zero-latency scripted upstream and an echo MCP server, a child process), the peer gateway (another child) and `redis-server`.',
+    '- The peer: Portkey\'s AI gateway (`@portkey-ai/gateway` 1.15.2, a stateless pass-through in TypeScript on Hono), started by its own bin in a process of its own, bound to 127.0.0.1, ' +
+      'and sent the same Chat Completions request as the direct baseline with `x-portkey-provider: openai` and `x-portkey-custom-host` naming the scripted upstream. ' +
+      'Chat rows compare the same endpoint on all three; Spool\'s `/v1/responses` rows keep direct beside them and show Portkey\'s chat figure as the reference (`× Portkey` = Spool / Portkey). ' +
+      'Portkey waits about 25 ms before the first chunk of each stream, so time to first token is compared with direct only.',
     '- Spool runs apart from the load generator so that neither event loop delays the other, a `--cpu-prof` profile and `process.memoryUsage()` see Spool alone, ' +
       'and the idle-SSE memory figure does not include the client sockets.',
     '- Direct baseline: the equivalent Chat Completions request sent straight to the scripted upstream with the same HTTP client (`node:http`, keep-alive), ' +
@@ -132,6 +150,7 @@ export function formatMarkdown(report: Report, findings: string | null): string 
     'BENCH_DURATION=5 npm run bench                  # quick run, under 2 minutes',
     'npm run bench -- --only latency,streaming       # some scenarios',
     'npm run bench -- --only throughput --profile throughput   # with a CPU profile of Spool',
+    'npm run bench -- --workers 0 --compare-workers 0          # every role in one process only',
     'npx tsx bench/profile-summary.ts bench/results/profiles/<file>.cpuprofile',
     '```',
     '',

@@ -24,6 +24,8 @@ export function endpoint(baseUrl: string, apiKey: string | null): Endpoint {
 export interface Reply {
   status: number;
   body: string;
+  /** The `Retry-After` header of a refusal (429/503), when there is one. */
+  retryAfter?: string;
 }
 
 export interface StreamOptions {
@@ -55,7 +57,8 @@ export class HttpClient {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (text += chunk));
-        res.once('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        const retryAfter = res.headers['retry-after'];
+        res.once('end', () => resolve(retryAfter === undefined ? { status: res.statusCode ?? 0, body: text } : { status: res.statusCode ?? 0, body: text, retryAfter }));
         res.once('error', reject);
       });
       req.once('error', reject);

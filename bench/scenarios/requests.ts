@@ -32,3 +32,14 @@ export function expectOk(reply: Reply, mustContain?: string): Reply {
 }
 
 export const COMPLETED = '"status":"completed"';
+
+/**
+ * The peer gateway's client: the same Chat Completions request, sent to Portkey, which forwards it
+ * to the scripted upstream named per request (provider `openai`, custom host = the upstream's base URL).
+ */
+export function peerClient(bench: Bench, connections: number): HttpClient {
+  const ep = endpoint(`${bench.peerUrl}/v1`, 'upstream-key');
+  ep.headers['x-portkey-provider'] = 'openai';
+  ep.headers['x-portkey-custom-host'] = bench.upstreamUrl;
+  return new HttpClient(ep, { connections });
+}
