@@ -112,7 +112,7 @@ export async function openBench(opts: Options): Promise<Bench> {
       writeFileSync(configPath, toYaml({ limits }));
       const profiled = opts.profile === scenario;
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-      const start = (role: string, roles: string) =>
+      const start = (role: string, roles: string, nice = 0) =>
         forkTs<SpoolReady>(resolve(BENCH_DIR, 'spool-process.ts'), {
           env: {
             NODE_ENV: 'production',
@@ -129,6 +129,7 @@ export async function openBench(opts: Options): Promise<Bench> {
             UPSTREAM_API_KEY: 'upstream-key',
             // The production default; Spool logs nothing per request at info.
             LOG_LEVEL: 'info',
+            ...(nice > 0 ? { BENCH_NICE: String(nice) } : {}),
           },
           // One directory per profiled process, Node's default file names: each thread writes its
           // own profile (tsx's loader hooks run on a second thread), and a fixed name would collide.
@@ -139,7 +140,7 @@ export async function openBench(opts: Options): Promise<Bench> {
       try {
         if (workers > 0) {
           children['spool-api'] = await start('api', 'api');
-          for (let i = 1; i <= workers; i++) children[`spool-worker-${i}`] = await start(`worker-${i}`, 'llm,mcp');
+          for (let i = 1; i <= workers; i++) children[`spool-worker-${i}`] = await start(`worker-${i}`, 'llm,mcp', opts.workerNice);
         } else children.spool = await start('all', 'api,llm,mcp');
       } catch (err) {
         await Promise.all(Object.values(children).map((c) => c.stop()));

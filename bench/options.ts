@@ -48,6 +48,8 @@ const OptionsSchema = z.object({
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean).map(Number))
     .pipe(z.array(z.number().int().min(0).max(64)))
     .default([1, 2, 0]),
+  /** Experiment: the nice value of Spool's worker processes (0: as the api). */
+  workerNice: int(0).max(19).default(0),
   /** Redis's append-only file: on as `npm start` runs its own Redis (every write also goes to disk). */
   redisAof: z.enum(['on', 'off']).default('on'),
   /** Rewrite BENCHMARKS.md from bench/results/latest.json and bench/findings.md, without running. */
@@ -73,6 +75,7 @@ const FLAG_TO_KEY: Record<string, keyof Options> = {
   words: 'words',
   workers: 'workers',
   'compare-workers': 'compareWorkers',
+  'worker-nice': 'workerNice',
   'spool-node-args': 'spoolNodeArgs',
   'redis-aof': 'redisAof',
   'report-only': 'reportOnly',

@@ -7,6 +7,7 @@
  * include the 10,000 client sockets. Apart, `--cpu-prof` and `process.memoryUsage()` see Spool alone.
  * The environment (set by the runner) is the whole configuration, parsed once here as in main.ts.
  */
+import { setPriority } from 'node:os';
 import { createLogger, loadConfig } from '@spool/runtime';
 import { startSpool } from '@spool/spool';
 import { memorySample, serveParent } from './lib/child.ts';
@@ -16,6 +17,8 @@ export interface SpoolReady {
   url: string | null;
 }
 
+// An experiment knob (bench --worker-nice): the scheduling priority of this process.
+if (process.env.BENCH_NICE) setPriority(Number(process.env.BENCH_NICE));
 const config = loadConfig(process.env);
 if (!config.redisUrl) throw new Error('spool-process: REDIS_URL is required');
 const logger = createLogger(config.logLevel);
