@@ -19,7 +19,7 @@ export interface TakenApprovals {
   marked: string[];
 }
 
-export const NOTHING_TAKEN: TakenApprovals = { claimed: [], marked: [] };
+const NOTHING_TAKEN: TakenApprovals = { claimed: [], marked: [] };
 
 /**
  * The `mcp_approval_response` items of a create, matched to their requests and taken exactly once.
