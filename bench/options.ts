@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { DEFAULT_WORKER_NICE } from '@spool/runtime';
 
 export const SCENARIOS = ['latency', 'throughput', 'streaming', 'background', 'mcp', 'idle-sse', 'floor'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
@@ -48,8 +49,8 @@ const OptionsSchema = z.object({
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean).map(Number))
     .pipe(z.array(z.number().int().min(0).max(64)))
     .default([1, 2, 0]),
-  /** Experiment: the nice value of Spool's worker processes (0: as the api). */
-  workerNice: int(0).max(19).default(0),
+  /** How much lower the worker processes' priority is than the api's, as `npm start` sets it (SPOOL_WORKER_NICE); 0 for the A/B. */
+  workerNice: int(0).max(19).default(DEFAULT_WORKER_NICE),
   /** Redis's append-only file: on as `npm start` runs its own Redis (every write also goes to disk). */
   redisAof: z.enum(['on', 'off']).default('on'),
   /** Rewrite BENCHMARKS.md from bench/results/latest.json and bench/findings.md, without running. */
@@ -90,6 +91,7 @@ export const USAGE = `npm run bench [-- --only latency,streaming] [--duration 5]
                    --idle-responses N (BENCH_IDLE_RESPONSES, 1000)  --words N (BENCH_WORDS, 10)
                    --workers N (BENCH_WORKERS, cores)   an api process plus N worker processes, as npm start runs them; 0: one process
                    --compare-workers 1,2,0 (BENCH_COMPARE_WORKERS)   topologies throughput and background run side by side
+                   --worker-nice N (BENCH_WORKER_NICE, ${DEFAULT_WORKER_NICE})   the workers' nice value, as SPOOL_WORKER_NICE
                    --redis-aof on|off (BENCH_REDIS_AOF, on)   Redis append-only file, as npm start runs it
                    --spool-node-args "..." (BENCH_SPOOL_NODE_ARGS)  extra node flags for Spool, e.g. an experiment preload
                    --report-only   rewrite BENCHMARKS.md from bench/results/latest.json and bench/findings.md`;

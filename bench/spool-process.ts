@@ -17,7 +17,7 @@ export interface SpoolReady {
   url: string | null;
 }
 
-// An experiment knob (bench --worker-nice): the scheduling priority of this process.
+// A worker process's lowered priority, as `npm start`'s supervisor sets it (SPOOL_WORKER_NICE; bench --worker-nice).
 if (process.env.BENCH_NICE) setPriority(Number(process.env.BENCH_NICE));
 const config = loadConfig(process.env);
 if (!config.redisUrl) throw new Error('spool-process: REDIS_URL is required');

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
@@ -66,6 +67,10 @@ describe.skipIf(!existsSync('/proc/self/environ'))('npm start with SPOOL_WORKERS
 
     const children = childrenOf(pid);
     expect(children.map((c) => c.roles).sort()).toEqual(['api', 'llm,mcp', 'llm,mcp']);
+    // The workers yield the CPU to the api (SPOOL_WORKER_NICE, 10 by default); the api keeps the parent's priority.
+    const base = getPriority(pid);
+    const lowered = Math.min(19, base + 10);
+    expect(children.map((c) => [c.roles, getPriority(c.pid)]).sort()).toEqual([['api', base], ['llm,mcp', lowered], ['llm,mcp', lowered]]);
 
     const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
     const sync = await client.responses.create({ model: 'demo', input: 'Say hello' });

@@ -14,6 +14,13 @@ const boolFromEnv = z
 
 const csv = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
 
+/**
+ * Worker processes run at nice 10 by default: when the cores are saturated, the kernel gives the
+ * api process the CPU first, so accepting (or refusing) a request is not queued behind model turns.
+ * On idle cores nice changes nothing. Measured in bench/findings.md (background at twice the rate).
+ */
+export const DEFAULT_WORKER_NICE = 10;
+
 /** Every environment variable Spool reads. Nothing outside this module reads process.env. */
 export const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -45,6 +52,8 @@ export const EnvSchema = z.object({
   REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
   /** Worker processes `npm start` runs beside the api process; 0: every role in this one process. */
   SPOOL_WORKERS: z.coerce.number().int().min(0).max(256).optional(),
+  /** Nice value (scheduling priority) of those worker processes; the api process keeps the parent's. */
+  SPOOL_WORKER_NICE: z.coerce.number().int().min(0).max(19).default(DEFAULT_WORKER_NICE),
   /** A process without the api role serves `/metrics` on this port (unset: it serves none). */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /** A bearer token that may scrape `/metrics` (besides the API and admin keys). */
@@ -303,6 +312,8 @@ export interface Config {
   redisSentinel: { sentinels: Array<{ host: string; port: number }>; name: string } | null;
   /** Worker processes `npm start` supervises beside the api process (0: one process for all). */
   workers: number;
+  /** How much lower the supervised worker processes' scheduling priority is than the api's (nice). */
+  workerNice: number;
   /**
    * No upstream at all: the built-in demo model serves every model name. An api-only process
    * needs to know it too, although the llm processes are the ones that run it.
@@ -423,6 +434,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>, readFile:
     redisCluster: (e.REDIS_CLUSTER_NODES ?? file.redis.cluster)?.map(parseNode) ?? null,
     redisSentinel: e.REDIS_SENTINELS ? { sentinels: e.REDIS_SENTINELS.map(parseNode), name: e.REDIS_SENTINEL_NAME } : null,
     workers: e.SPOOL_WORKERS ?? availableParallelism(),
+    workerNice: e.SPOOL_WORKER_NICE,
     demoModel: defaultUpstream === null && models.length === 0,
     apiKeyEntries,
     adminKeys,

@@ -1,5 +1,6 @@
 export {
   ConfigError,
+  DEFAULT_WORKER_NICE,
   EnvSchema,
   FileSchema,
   LimitsSchema,

@@ -1,4 +1,5 @@
 import { fork } from 'node:child_process';
+import { getPriority, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { redisTarget, type RedisTarget } from '@spool/redis';
 import { ConfigError, createLogger, loadConfig, resolveRedis, RedisUnavailableError, Shutdown, type Config, type Logger } from '@spool/runtime';
@@ -121,7 +122,11 @@ async function supervise(config: Config, target: RedisTarget, shutdown: Shutdown
   const supervisor = new Supervisor(
     specs,
     // The same entry and loader flags (tsx in development, plain node on the compiled build).
-    (spec) => fork(entry, [], { env: { ...process.env, ...spec.env }, detached: true, stdio: ['inherit', 'inherit', 'inherit', 'ipc'] }),
+    (spec) => {
+      const child = fork(entry, [], { env: { ...process.env, ...spec.env }, detached: true, stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
+      if (spec.nice > 0 && child.pid !== undefined) lowerPriority(child.pid, spec.nice, logger);
+      return child;
+    },
     {
       started: (name, pid) => logger.info({ child: name, pid }, 'child started'),
       exited: (name, code, signal, restartInMs) =>
@@ -133,6 +138,15 @@ async function supervise(config: Config, target: RedisTarget, shutdown: Shutdown
   shutdown.add('children', () => supervisor.stop());
   const workers = specs.filter((s) => s.name !== 'api').length;
   console.log(`  Spool supervisor (pid ${process.pid}): ${config.roles.has('api') ? 'an api process and ' : ''}${workers} worker process${workers === 1 ? '' : 'es'} (SPOOL_WORKERS=${config.workers}; 0 runs everything in one process)`);
+}
+
+/** Sets a child's nice value above this process's; a system that refuses (a container without the right) only loses the priority. */
+function lowerPriority(pid: number, by: number, logger: Logger): void {
+  try {
+    setPriority(pid, Math.min(19, getPriority() + by));
+  } catch (err) {
+    logger.warn({ pid, err: (err as Error).message }, 'could not lower a worker process\'s priority');
+  }
 }
 
 main().catch((err) => {

@@ -1,16 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { planChildren, restartDelayMs, supervises } from './supervisor.ts';
 
-const config = (roles: string[], workers: number) => ({ roles: new Set(roles) as never, workers });
+const config = (roles: string[], workers: number, workerNice = 10) => ({ roles: new Set(roles) as never, workers, workerNice });
 
 describe('planChildren', () => {
   it('gives the api a process of its own and the worker roles SPOOL_WORKERS processes, each as one plain process', () => {
     const specs = planChildren(config(['api', 'llm', 'mcp'], 2), { REDIS_URL: 'redis://r:1' });
     expect(specs).toEqual([
-      { name: 'api', env: { REDIS_URL: 'redis://r:1', SPOOL_WORKERS: '0', SPOOL_ROLES: 'api' } },
-      { name: 'worker-1', env: { REDIS_URL: 'redis://r:1', SPOOL_WORKERS: '0', SPOOL_ROLES: 'llm,mcp' } },
-      { name: 'worker-2', env: { REDIS_URL: 'redis://r:1', SPOOL_WORKERS: '0', SPOOL_ROLES: 'llm,mcp' } },
+      { name: 'api', env: { REDIS_URL: 'redis://r:1', SPOOL_WORKERS: '0', SPOOL_ROLES: 'api' }, nice: 0 },
+      { name: 'worker-1', env: { REDIS_URL: 'redis://r:1', SPOOL_WORKERS: '0', SPOOL_ROLES: 'llm,mcp' }, nice: 10 },
+      { name: 'worker-2', env: { REDIS_URL: 'redis://r:1', SPOOL_WORKERS: '0', SPOOL_ROLES: 'llm,mcp' }, nice: 10 },
     ]);
+  });
+
+  it('lowers only the workers\' priority, by SPOOL_WORKER_NICE (0 keeps every process equal)', () => {
+    expect(planChildren(config(['api', 'llm'], 1, 0), {}).map((s) => s.nice)).toEqual([0, 0]);
+    expect(planChildren(config(['api', 'llm'], 1, 5), {}).map((s) => s.nice)).toEqual([0, 5]);
   });
 
   it('runs only the roles asked for (a worker container scales its own role over the cores)', () => {

@@ -6,6 +6,8 @@ export interface ChildSpec {
   name: string;
   /** Overrides on top of the parent's environment. */
   env: Record<string, string>;
+  /** How much lower than the parent's its scheduling priority is set once started (0: the same). */
+  nice: number;
 }
 
 /**
@@ -15,13 +17,15 @@ export interface ChildSpec {
  * benchmark measured background creates at 285 ms p50 / 15 s p99 when they shared one). Every
  * child runs with SPOOL_WORKERS=0, i.e. as one plain process, on the Redis the parent resolved.
  */
-export function planChildren(config: Pick<Config, 'roles' | 'workers'>, redisEnv: Record<string, string>): ChildSpec[] {
+export function planChildren(config: Pick<Config, 'roles' | 'workers' | 'workerNice'>, redisEnv: Record<string, string>): ChildSpec[] {
   const workerRoles = [...config.roles].filter((r) => r !== 'api');
   const specs: ChildSpec[] = [];
-  if (config.roles.has('api')) specs.push({ name: 'api', env: { ...redisEnv, SPOOL_WORKERS: '0', SPOOL_ROLES: 'api' } });
+  if (config.roles.has('api')) specs.push({ name: 'api', env: { ...redisEnv, SPOOL_WORKERS: '0', SPOOL_ROLES: 'api' }, nice: 0 });
   if (workerRoles.length > 0) {
+    // The workers yield the CPU to the api when the cores are saturated (SPOOL_WORKER_NICE): a
+    // create is answered (admitted or refused) at once instead of after the turns ahead of it.
     for (let i = 1; i <= config.workers; i++) {
-      specs.push({ name: `worker-${i}`, env: { ...redisEnv, SPOOL_WORKERS: '0', SPOOL_ROLES: workerRoles.join(',') } });
+      specs.push({ name: `worker-${i}`, env: { ...redisEnv, SPOOL_WORKERS: '0', SPOOL_ROLES: workerRoles.join(',') }, nice: config.workerNice });
     }
   }
   return specs;
