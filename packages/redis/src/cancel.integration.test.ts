@@ -123,4 +123,52 @@ describe('watchClosed', () => {
     await new Promise((r) => setTimeout(r, 60));
     expect(calls).toEqual([]);
   });
+
+  it('with a hub, follows the channel once the turn outlasts the interval: the published seal ends it, no read needed', async () => {
+    const { id } = await running();
+    const calls: string[] = [];
+    const channels = hub.channelCount;
+    const stop = watchClosed(store, id, (why) => calls.push(why), 10, hub);
+    expect(hub.channelCount).toBe(channels); // a short turn subscribes to nothing
+    await until(() => hub.channelCount === channels + 1);
+    // Past the subscription and its confirming read: from here only the channel (or a read every 5 s) can tell.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(calls).toEqual([]);
+    await cancelResponse(store, id, 60);
+    await until(() => calls.length > 0, 1_000);
+    expect(calls).toEqual(['sealed']);
+    expect(hub.channelCount).toBe(channels);
+    stop();
+  });
+
+  it('with a hub, still sees a seal or a delete made before it subscribed, and unsubscribes when stopped', async () => {
+    const sealed = await running();
+    const gone = await running();
+    const calls: string[] = [];
+    await cancelResponse(store, sealed.id, 60);
+    await store.delete(gone.id);
+    const channels = hub.channelCount;
+    const stopA = watchClosed(store, sealed.id, (why) => calls.push(`a:${why}`), 10, hub);
+    const stopB = watchClosed(store, gone.id, (why) => calls.push(`b:${why}`), 10, hub);
+    await until(() => calls.length === 2, 1_000);
+    expect(calls.sort()).toEqual(['a:sealed', 'b:gone']);
+    stopA();
+    stopB();
+    const open = await running();
+    const stop = watchClosed(store, open.id, (why) => calls.push(`c:${why}`), 10, hub);
+    await until(() => hub.channelCount === channels + 1);
+    stop();
+    expect(hub.channelCount).toBe(channels);
+    await cancelResponse(store, open.id, 60);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(calls).toHaveLength(2);
+  });
 });
+
+async function until(cond: () => boolean, timeoutMs = 2_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -1,5 +1,6 @@
 import { applyEvent, type EventDraft, type OutputItem, type Response } from '@spool/protocol';
 import { parseLogRange, rangeStartAfter, type LogEntry } from './log-format.ts';
+import type { LiveHub, LiveSubscription } from './live.ts';
 import type { ResponseStore } from './store.ts';
 
 /**
@@ -98,41 +99,89 @@ export async function cancelResponse(store: ResponseStore, id: string, ttlSecond
   throw new Error(`Could not cancel response ${id}: the event log kept growing for ${MAX_ATTEMPTS} attempts.`);
 }
 
-/** How often a running turn checks whether its response was cancelled or deleted. */
+/** How often a running turn checks whether its response was cancelled or deleted (without a hub: every time). */
 export const CLOSED_POLL_MS = 250;
 
 /**
- * Calls `onClosed` once the response is sealed (cancelled, or finished elsewhere) or gone, by
- * reading the record's seal flag every `intervalMs`. A worker waiting on a quiet upstream writes
- * nothing, so it would never meet the writer's ResponseClosedError: this is how it learns to stop.
- * Returns the function that stops watching. Read errors are ignored (Redis away): the turn's own
- * writes fail and are handled there.
+ * With a hub, the safety read once the turn follows the channel: a record that expires mid-turn
+ * publishes nothing (a cancel or a DELETE does publish its seal), and this is how it is still noticed.
  */
-export function watchClosed(store: ResponseStore, id: string, onClosed: (reason: 'sealed' | 'gone') => void, intervalMs = CLOSED_POLL_MS): () => void {
+const SEALED_SAFETY_POLL_MS = 5_000;
+
+/**
+ * Calls `onClosed` once the response is sealed (cancelled, or finished elsewhere) or gone. A worker
+ * waiting on a quiet upstream writes nothing, so it would never meet the writer's
+ * ResponseClosedError: this is how it learns to stop. Returns the function that stops watching.
+ * Read errors are ignored (Redis away): the turn's own writes fail and are handled there.
+ *
+ * Without `hub`, it reads the record's seal flag every `intervalMs`. With the process's hub, a
+ * turn that is still running after `intervalMs` subscribes to the response's channel, where the
+ * seal is published (`end`), reads the flag once the subscription is confirmed (a seal before it
+ * is in the record), and then only every SEALED_SAFETY_POLL_MS: a long turn costs a subscription
+ * instead of four reads a second, and a short one (most) costs nothing either way.
+ */
+export function watchClosed(
+  store: ResponseStore,
+  id: string,
+  onClosed: (reason: 'sealed' | 'gone') => void,
+  intervalMs = CLOSED_POLL_MS,
+  hub?: LiveHub,
+): () => void {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
-  const schedule = () => {
+  let subscription: LiveSubscription | null = null;
+  const close = (reason: 'sealed' | 'gone') => {
     if (stopped) return;
-    timer = setTimeout(() => void tick(), intervalMs);
-    timer.unref();
+    stopped = true;
+    if (timer) clearTimeout(timer);
+    subscription?.close();
+    onClosed(reason);
   };
-  const tick = async () => {
+  /** Reads the flag; true while the response is open. */
+  const check = async (): Promise<boolean> => {
     try {
       const [sealed, status] = await store.redis.hmget(store.keys.record(id), 'sealed', 'status');
-      if (stopped) return;
       if (sealed === '1' || status === null) {
-        stopped = true;
-        onClosed(sealed === '1' ? 'sealed' : 'gone');
-        return;
+        close(sealed === '1' ? 'sealed' : 'gone');
+        return false;
       }
     } catch {
       // See above: keep watching.
     }
-    schedule();
+    return !stopped;
   };
-  schedule();
+  const schedule = (ms: number) => {
+    if (stopped) return;
+    timer = setTimeout(() => void tick(), ms);
+    timer.unref();
+  };
+  const tick = async () => {
+    if (stopped) return;
+    if (!hub || subscription) {
+      if (await check()) schedule(subscription ? SEALED_SAFETY_POLL_MS : intervalMs);
+      return;
+    }
+    const sub = hub.open(store.keys.channel(id));
+    subscription = sub;
+    sub.attach((m) => {
+      if (m.kind === 'resync') void check();
+      else if (m.end) close('sealed');
+    });
+    try {
+      await sub.ready;
+    } catch {
+      // No subscription (Redis away): back to reading the flag on the short interval.
+      subscription = null;
+      sub.close();
+      schedule(intervalMs);
+      return;
+    }
+    if (!stopped && (await check())) schedule(SEALED_SAFETY_POLL_MS);
+  };
+  schedule(intervalMs);
   return () => {
     stopped = true;
     if (timer) clearTimeout(timer);
+    subscription?.close();
   };
 }

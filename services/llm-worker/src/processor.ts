@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import { McpJobResultSchema, TurnJobSchema, type McpJobResult } from '@spool/contracts';
-import { watchClosed } from '@spool/redis';
+import { CLOSED_POLL_MS, watchClosed, type LiveHub } from '@spool/redis';
 import type { Logger } from '@spool/runtime';
 import { failFromLog, INTERRUPTED } from './turn/recover.ts';
 import { runTurn, type TurnDeps, type TurnOutcome } from './turn/run.ts';
@@ -20,7 +20,7 @@ async function childResults(job: Job): Promise<McpJobResult[]> {
  * `server_error` (so no response is left in progress); if even that cannot be written (Redis
  * away), the job throws and BullMQ retries it.
  */
-export function createTurnProcessor(deps: TurnDeps & { logger: Logger }) {
+export function createTurnProcessor(deps: TurnDeps & { logger: Logger; hub?: LiveHub }) {
   return async (job: Job, _token?: string, signal?: AbortSignal): Promise<TurnOutcome> => {
     const parsed = TurnJobSchema.parse(job.data);
     // One span per turn job; the upstream call and the jobs this turn enqueues are its children.
@@ -35,7 +35,7 @@ export function createTurnProcessor(deps: TurnDeps & { logger: Logger }) {
     // A cancel or delete seals the record from the API. A turn that is writing learns it from the
     // refused append; one waiting on a quiet upstream (or on its first token) learns it here, and
     // the abort ends its upstream request at once.
-    const stopWatching = watchClosed(deps.store, data.responseId, () => abort.abort());
+    const stopWatching = watchClosed(deps.store, data.responseId, () => abort.abort(), CLOSED_POLL_MS, deps.hub);
     try {
       // Started before and not finished: the worker that held it died mid-turn.
       if (job.attemptsStarted > 1) {

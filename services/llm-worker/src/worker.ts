@@ -1,6 +1,6 @@
 import { QUEUES, type Keys, type McpSecrets, type SealedResponse } from '@spool/contracts';
 import { startWorker, type JobQueues, type RunningWorker } from '@spool/queues';
-import { ApprovalStore, ConversationStore, InflightIndex, ToolListCache, type RedisClient, type ResponseStore } from '@spool/redis';
+import { ApprovalStore, ConversationStore, InflightIndex, ToolListCache, type LiveHub, type RedisClient, type ResponseStore } from '@spool/redis';
 import { modelLabel, openCompaction, type Config, type Logger, type Metrics, type SecretBox } from '@spool/runtime';
 import { createTurnObserver } from './observe.ts';
 import type { ResponseStatus } from '@spool/protocol';
@@ -20,6 +20,8 @@ export interface LlmWorkerDeps {
   queues: JobQueues;
   /** A connection with maxRetriesPerRequest: null, as BullMQ requires. */
   queueConnection: RedisClient;
+  /** The process's subscriber: a long turn follows its response's channel for a cancel's seal. */
+  hub?: LiveHub;
   onSealed: (responseId: string, status: ResponseStatus, background: boolean, sealed?: SealedResponse) => Promise<void>;
   logger: Logger;
   metrics?: Metrics;
@@ -50,7 +52,7 @@ export function startLlmWorker(deps: LlmWorkerDeps): RunningWorker {
     observe: createTurnObserver(deps.metrics),
     routeLabel: (model) => modelLabel(config, model),
   };
-  const processor = createTurnProcessor({ ...turnDeps, logger: deps.logger });
+  const processor = createTurnProcessor({ ...turnDeps, logger: deps.logger, ...(deps.hub ? { hub: deps.hub } : {}) });
   const running = startWorker(QUEUES.turns, processor, {
     connection: deps.queueConnection,
     keys: deps.keys,

@@ -3,7 +3,7 @@ import { QUEUES, StoredRequestSchema, type Keys } from '@spool/contracts';
 import { startWorker, type RunningWorker } from '@spool/queues';
 import type { McpTool } from '@spool/protocol';
 import type { Config, Logger, Metrics, SecretBox } from '@spool/runtime';
-import { ToolListCache, watchClosed, type ResponseStore } from '@spool/redis';
+import { CLOSED_POLL_MS, ToolListCache, watchClosed, type LiveHub, type ResponseStore } from '@spool/redis';
 import { guardedLookup, McpClientPool, parseAllowList } from './mcp/index.ts';
 import { OAuthTokens } from './oauth.ts';
 import { createMcpProcessor } from './processor.ts';
@@ -16,6 +16,8 @@ export interface McpExecutorDeps {
   logger: Logger;
   /** Where the executor reads a response's tool policy before a call; lets a cancel or delete abort a call in flight. */
   store: ResponseStore;
+  /** The process's subscriber: a long call follows its response's channel for a cancel's seal. */
+  hub?: LiveHub;
   metrics?: Metrics;
 }
 
@@ -39,7 +41,7 @@ export function startMcpExecutor(deps: McpExecutorDeps): RunningWorker {
     toolLists: new ToolListCache(deps.queueConnection, deps.keys, (text) => deps.box.digest(text), deps.config.limits.mcp_tool_list_cache_seconds),
     logger: deps.logger,
     maxResultBytes: deps.config.limits.max_mcp_result_bytes,
-    watchClosed: (id: string, onClosed: () => void) => watchClosed(deps.store, id, onClosed),
+    watchClosed: (id: string, onClosed: () => void) => watchClosed(deps.store, id, onClosed, CLOSED_POLL_MS, deps.hub),
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
     // A sealed or deleted response refuses the append (APPEND_SEALED / APPEND_GONE): nothing to do then.
     progress: { intervalMs: deps.config.limits.mcp_progress_interval_ms, append: (id, events) => deps.store.append(id, events) },

@@ -97,8 +97,15 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
     ]);
   };
 
+  // One subscriber per process: SSE readers and synchronous waits (api), and the turns and MCP
+  // calls that follow their response's channel to learn of a cancel's seal (workers).
+  const subscriber = connect(target, 'subscriber');
+  subscriber.on('error', (err) => logger.debug({ err: err.message }, 'redis subscriber error'));
+  const hub = new LiveHub(subscriber, keys.pubsub);
+  closers.push(async () => void subscriber.disconnect());
+
   if (config.roles.has('llm')) {
-    const llm = startLlmWorker({ config, keys, store: workerStore, box, queues, queueConnection: queueConn, onSealed, logger: logger.child({ role: 'llm' }), metrics: ops.metrics });
+    const llm = startLlmWorker({ config, keys, store: workerStore, box, queues, queueConnection: queueConn, hub, onSealed, logger: logger.child({ role: 'llm' }), metrics: ops.metrics });
     closers.push(() => llm.close());
     if (hasWebhooks) {
       const hooks = startWebhookWorker({ config, keys, connection: queueConn, command, logger: logger.child({ role: 'webhooks' }), metrics: ops.metrics });
@@ -110,9 +117,6 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
   let generatedApiKey: string | null = null;
   let usesGeneratedKey = false;
   if (config.roles.has('api')) {
-    const subscriber = connect(target, 'subscriber');
-    subscriber.on('error', (err) => logger.debug({ err: err.message }, 'redis subscriber error'));
-    const hub = new LiveHub(subscriber, keys.pubsub);
     const auth = await apiKeysFor(config, command, keys.generatedApiKey);
     generatedApiKey = auth.generated;
     usesGeneratedKey = auth.usesGenerated;
@@ -235,10 +239,9 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
       setTimeout(() => server.closeAllConnections(), 2000).unref();
       await closed;
     });
-    closers.push(async () => void subscriber.disconnect());
   }
   if (config.roles.has('mcp')) {
-    const mcp = startMcpExecutor({ config, keys, queueConnection: queueConn, box, store: workerStore, logger: logger.child({ role: 'mcp' }), metrics: ops.metrics });
+    const mcp = startMcpExecutor({ config, keys, queueConnection: queueConn, box, store: workerStore, hub, logger: logger.child({ role: 'mcp' }), metrics: ops.metrics });
     closers.push(() => mcp.close());
   }
   let metricsUrl: string | null = null;
