@@ -47,6 +47,12 @@ describe('KeyLimiter', () => {
     expect(await ctx.redis.ttl(ctx.keys.usage(owner, '2026-12-02'))).toBeGreaterThan(29 * 86400);
   });
 
+  it('writes only the usage counters a response moves (a missing one reads as 0)', async () => {
+    const owner = 'key_sparse';
+    await limiter.settle(owner, 's1', T0, { model: 'm', inputTokens: 3, outputTokens: 4, reasoningTokens: 0, cachedTokens: 0 }, 30);
+    expect(await limiter.usage(owner, [utcDay(T0)])).toEqual([{ date: '2026-12-02', model: 'm', counters: { responses: 1, input_tokens: 3, output_tokens: 4 } }]);
+  });
+
   it('admits everything when no limit is set', async () => {
     for (let i = 0; i < 5; i++) expect((await limiter.check('key_free', {}, req(`x${i}`, T0))).admitted).toBe(true);
   });

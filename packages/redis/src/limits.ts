@@ -91,10 +91,12 @@ if total > 0 then
 end
 local m = ARGV[3] .. '\\t'
 redis.call('HINCRBY', KEYS[5], m .. 'responses', 1)
-redis.call('HINCRBY', KEYS[5], m .. 'input_tokens', ARGV[4])
-redis.call('HINCRBY', KEYS[5], m .. 'output_tokens', ARGV[5])
-redis.call('HINCRBY', KEYS[5], m .. 'reasoning_tokens', ARGV[6])
-redis.call('HINCRBY', KEYS[5], m .. 'cached_tokens', ARGV[7])
+-- A counter that would not move is not written (readers count a missing one as 0): most responses
+-- have no reasoning and no cached tokens, and each call here is work on every response.
+local counters = {'input_tokens', 'output_tokens', 'reasoning_tokens', 'cached_tokens'}
+for i = 1, 4 do
+  if tonumber(ARGV[3 + i]) ~= 0 then redis.call('HINCRBY', KEYS[5], m .. counters[i], ARGV[3 + i]) end
+end
 redis.call('EXPIRE', KEYS[5], ARGV[8])
 return 1
 `;
