@@ -55,6 +55,11 @@ export const TurnJobSchema = z.object({
     .optional(),
   /** W3C trace context of the response (`traceparent`, `tracestate`): one trace across jobs. */
   trace: z.record(z.string(), z.string()).optional(),
+  /**
+   * The previous_response_id chain the API walked, oldest first: the turn reads those records in
+   * one round trip instead of walking it again link by link (checked again; absent: walked).
+   */
+  chain: z.array(z.string()).optional(),
 });
 export type TurnJob = z.infer<typeof TurnJobSchema>;
 

@@ -270,6 +270,7 @@ export class ResponsesService {
         turn: 0,
         ...(mcp.secrets ? { secrets: this.d.sealSecrets(mcp.secrets) } : {}),
         ...(decisions.length > 0 ? { approvals: decisions } : {}),
+        ...(chain.length > 0 ? { chain: chain.map((r) => r.id) } : {}),
         ...traceField(span),
       });
     } catch (err) {

@@ -166,7 +166,7 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
   if (record.sealed) return { kind: 'closed' };
   const request: StoredRequest = StoredRequestSchema.parse(JSON.parse(record.request));
   // Sealed MCP credentials pass from this turn to its MCP jobs and to the next turn.
-  const carry = { ...(job.secrets ? { secrets: job.secrets } : {}), ...(job.trace ? { trace: job.trace } : {}) };
+  const carry = { ...(job.secrets ? { secrets: job.secrets } : {}), ...(job.trace ? { trace: job.trace } : {}), ...(job.chain ? { chain: job.chain } : {}) };
   const ttl = retentionFor(record, deps.limits);
   const writer = new ResponseWriter({ store: deps.store, responseId, snapshot: record.snapshot, ttlSeconds: ttl });
 
@@ -260,7 +260,7 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
       try {
         // The API decided which unstored records this request may continue (those of its own WebSocket
         // connection); here only ownership is checked again.
-        chain = await loadChain(deps.store, record.previousResponseId, record.owner, deps.limits.max_chain_depth, () => true);
+        chain = await loadChain(deps.store, record.previousResponseId, record.owner, deps.limits.max_chain_depth, () => true, job.chain);
       } catch (err) {
         if (err instanceof ChainError) return await fail('server_error', err.message);
         throw err;
