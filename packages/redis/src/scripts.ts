@@ -66,7 +66,10 @@ local function append_events(base, channel, seal, snapshot, max_publish)
 end
 `;
 
-/** Refuses writes to a sealed (-2) or vanished (-3) record. */
+/**
+ * Refuses writes to a sealed (-2) or vanished (-3) record. A record written by CREATE holds
+ * `sealed 0`, so one HGET answers both questions; the EXISTS is for records of older versions.
+ */
 const OPEN_GUARD = `
 local sealed = redis.call('HGET', KEYS[1], 'sealed')
 if sealed == false then
@@ -87,7 +90,7 @@ end
 export const CREATE = `${APPEND_BODY}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local f = tonumber(ARGV[4])
-redis.call('HSET', KEYS[1], 'snapshot', ARGV[3], 'seq', 0, unpack(ARGV, 5, 4 + f * 2))
+redis.call('HSET', KEYS[1], 'snapshot', ARGV[3], 'seq', 0, 'sealed', '0', unpack(ARGV, 5, 4 + f * 2))
 append_events(6 + f * 2, ARGV[1], false, ARGV[3], tonumber(ARGV[5 + f * 2]))
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
