@@ -1,5 +1,5 @@
 import type OpenAI from 'openai';
-import type { OutputItem, Response, StreamEvent } from '@spool/protocol';
+import type { McpElicitationRequestItem, OutputItem, Response, StreamEvent } from '@spool/protocol';
 
 /*
  * Compile-time parity with the official SDK, the contract Spool's clients are written against:
@@ -21,6 +21,18 @@ type SdkEvent = OpenAI.Responses.ResponseStreamEvent extends infer E
   : never;
 type SdkOutputItem = OpenAI.Responses.ResponseOutputItem;
 
-export const responseToSdk = (r: Omit<Response, EchoedRequestFields>): SdkResponse => r;
-export const itemToSdk = (i: OutputItem): SdkOutputItem => i;
-export const eventToSdk = (e: StreamEvent): SdkEvent => e;
+/**
+ * Spool's one extension item (`mcp_elicitation_request`, protocol/elicitation.ts) has no SDK type by
+ * design; SDK clients pass unknown items through. Everything else is held to the SDK.
+ */
+type StandardOutput = Exclude<OutputItem, McpElicitationRequestItem>;
+type Standard<T> = T extends { item: infer I }
+  ? Omit<T, 'item'> & { item: Exclude<I, McpElicitationRequestItem> }
+  : T extends { response: infer R }
+    ? Omit<T, 'response'> & { response: Omit<R, 'output'> & { output: StandardOutput[] } }
+    : T;
+type StandardResponse = Omit<Response, EchoedRequestFields | 'output'> & { output: StandardOutput[] };
+
+export const responseToSdk = (r: StandardResponse): SdkResponse => r;
+export const itemToSdk = (i: StandardOutput): SdkOutputItem => i;
+export const eventToSdk = (e: Standard<StreamEvent>): SdkEvent => e;

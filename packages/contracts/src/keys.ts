@@ -15,6 +15,14 @@ export interface Keys {
   channel(responseId: string): string;
   /** Hash: the approval requests this response parked, by approval request id, and their claims. */
   approvals(responseId: string): string;
+  /**
+   * Hash (with the response's retention): a call parked on an MCP elicitation, by its `mcpe_` id:
+   * `parked` (JSON), `used` (the answering response), `answer`, `result` (what the call did next).
+   * Hash-tagged by the elicitation id.
+   */
+  elicitation(elicitationId: string): string;
+  /** String with a short TTL, renewed by the executor holding the parked call: gone means that executor died. */
+  elicitationHolder(elicitationId: string): string;
   /** List: webhook deliveries that failed their last try (bounded). */
   readonly webhookDeadLetters: string;
   /** The key that seals MCP credentials in job data, when SPOOL_SECRET_KEY does not give one. */
@@ -104,6 +112,8 @@ export function createKeys(prefix: string, opts: KeyOptions = {}): Keys {
     approvals: (id) => `${prefix}resp:{${id}}:approvals`,
     mcpToolList: (digest) => `${prefix}mcp:tools:${digest}`,
     approvalUse: (id) => `${prefix}approval:{${id}}:used`,
+    elicitation: (id) => `${prefix}elicitation:{${id}}`,
+    elicitationHolder: (id) => `${prefix}elicitation:{${id}}:holder`,
     inflight: `${prefix}inflight`,
     watchdogLock: `${prefix}watchdog:lock`,
     conversation: (id) => `${prefix}conv:{${id}}`,

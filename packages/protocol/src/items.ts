@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { McpElicitationRequestItemSchema, McpElicitationResponseItemSchema } from './elicitation.ts';
 
 /*
  * Items: what goes into `input` and comes out in `output`. Shapes follow openai-node's
@@ -155,6 +156,8 @@ const KnownInputItemSchema = z.discriminatedUnion('type', [
   McpCallItemSchema,
   McpApprovalRequestItemSchema,
   McpApprovalResponseItemSchema,
+  McpElicitationRequestItemSchema,
+  McpElicitationResponseItemSchema,
   ReasoningItemSchema,
   ItemReferenceSchema,
   CompactionItemSchema,
@@ -274,5 +277,7 @@ export const OutputItemSchema = z.discriminatedUnion('type', [
   OutputMcpCallSchema,
   OutputMcpListToolsSchema,
   McpApprovalRequestItemSchema,
+  // A Spool extension (elicitation.ts): the parity test holds every other item to the SDK's types.
+  McpElicitationRequestItemSchema,
 ]);
 export type OutputItem = z.infer<typeof OutputItemSchema>;

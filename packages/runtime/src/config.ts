@@ -103,6 +103,8 @@ export const McpServerConfigSchema = z
       .optional(),
     /** Total time of a call that runs as an MCP task (polled, surviving executor restarts): hours, not minutes. */
     task_timeout_ms: z.number().int().min(1000).default(6 * 3600_000),
+    /** How long a call parked on an MCP elicitation waits for the user's answer before the tool is told "cancel". */
+    elicitation_timeout_ms: z.number().int().min(1000).max(24 * 3600_000).default(15 * 60_000),
   })
   .strict()
   .refine((s) => Boolean(s.url) !== Boolean(s.command), 'give either url or command')

@@ -1,4 +1,5 @@
 export { createApp, type AppDeps } from './app.ts';
+export { ElicitationAnswers, type ElicitationAnswersDeps } from './elicitations.ts';
 export { ResponsesService, SyncTimeoutError, normalizeInput, type ResponsesServiceDeps } from './responses-service.ts';
 export { ownerOf, ANONYMOUS_OWNER } from './auth.ts';
 export { SseWriter } from './sse.ts';

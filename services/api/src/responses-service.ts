@@ -33,10 +33,13 @@ import { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
 import type { Admission } from './admission.ts';
 import { COMPACTION_PROMPT, estimateTokens, splitTail, summaryOf } from './compaction.ts';
 import { pageInputItems, type InputItemsPage, type InputItemsQuery } from './input-items.ts';
+import type { ElicitationAnswers } from './elicitations.ts';
 
 export interface ResponsesServiceDeps {
   store: ResponseStore;
   approvals: ApprovalStore;
+  /** Answers to parked MCP elicitations (elicitations.ts); absent: mcp_elicitation_response is refused. */
+  elicitations?: ElicitationAnswers;
   hub: LiveHub;
   keys: Keys;
   enqueueTurn: (job: TurnJob) => Promise<void>;
@@ -202,6 +205,7 @@ export function normalizeInput(input: CreateResponseRequest['input']): InputItem
     if (item.type === 'function_call') return { ...item, id: item.id ?? newId('fc') };
     if (item.type === 'function_call_output') return { ...item, id: item.id ?? newId('fco') };
     if (item.type === 'mcp_approval_response') return { ...item, id: item.id ?? newId('mcpa') };
+    if (item.type === 'mcp_elicitation_response') return { ...item, id: item.id ?? newId('mcpea') };
     return item;
   });
 }
@@ -319,10 +323,12 @@ export class ResponsesService {
   ): Promise<Created> {
     const { limits } = this.d;
     const decisions = await this.resolveApprovals(id, owner, request, input, chain);
+    const resumes = await this.resolveElicitations(id, owner, request, input, chain, decisions);
     let admitted: Awaited<ReturnType<Admission['admit']>> = { headers: {} };
     try {
       admitted = (await this.d.admission?.admit({ owner, responseId: id, background })) ?? admitted;
     } catch (err) {
+      await this.d.elicitations?.giveBack(id, resumes);
       await this.giveBack(
         id,
         decisions.flatMap((d) => (d.heldBy ? [{ holder: d.heldBy, id: d.decision.approvalRequestId }] : [])),
@@ -370,12 +376,14 @@ export class ResponsesService {
         turn: 0,
         ...(mcp.secrets ? { secrets: this.d.sealSecrets(mcp.secrets) } : {}),
         ...(decisions.length > 0 ? { approvals: decisions.map((d) => d.decision) } : {}),
+        ...(resumes.length > 0 ? { elicitations: resumes } : {}),
         ...traceField(span),
       });
     } catch (err) {
       subscription?.close();
       if (conversationId !== null) await this.d.conversations?.release(conversationId, id).catch(() => undefined);
       await this.d.admission?.release(owner, id).catch(() => undefined);
+      await this.d.elicitations?.giveBack(id, resumes);
       await this.giveBack(
         id,
         decisions.flatMap((d) => (d.heldBy ? [{ holder: d.heldBy, id: d.decision.approvalRequestId }] : [])),
@@ -560,6 +568,29 @@ export class ResponsesService {
       throw err;
     }
     return out;
+  }
+
+  /** The `mcp_elicitation_response` items, checked and claimed (elicitations.ts); a refusal gives back the approvals taken. */
+  private async resolveElicitations(
+    id: string,
+    owner: string,
+    request: CreateResponseRequest,
+    input: InputItem[],
+    chain: ResponseRecord[],
+    decisions: Array<{ decision: ApprovalDecision; heldBy: string | null }>,
+  ) {
+    if (!input.some((i) => i.type === 'mcp_elicitation_response')) return [];
+    try {
+      if (!this.d.elicitations) throw ApiError.badRequest('mcp_elicitation_response is not supported by this server.', 'input', 'unsupported_input_type');
+      return await this.d.elicitations.resolve(id, owner, request, input, chain);
+    } catch (err) {
+      await this.giveBack(
+        id,
+        decisions.flatMap((d) => (d.heldBy ? [{ holder: d.heldBy, id: d.decision.approvalRequestId }] : [])),
+        decisions.map((d) => d.decision.approvalRequestId),
+      );
+      throw err;
+    }
   }
 
   /** Undoes the claims and use marks of a request that was refused or could not be enqueued. */

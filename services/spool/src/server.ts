@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue, type Worker } from 'bullmq';
 import { createKeys, QUEUES, turnJob, type SealedResponse, type TurnJob } from '@spool/contracts';
-import { Admission, attachResponsesWebSocket, ConversationsService, createApp, ModelCatalog, OperateService, operateRouter, ResponsesService, type SseWriter } from '@spool/api';
+import { Admission, attachResponsesWebSocket, ConversationsService, createApp, ElicitationAnswers, ModelCatalog, OperateService, operateRouter, ResponsesService, type SseWriter } from '@spool/api';
 import OpenAI from 'openai';
 import { createOperations } from './operate.ts';
 import { startLlmWorker } from '@spool/llm-worker';
@@ -10,7 +10,7 @@ import { startMcpExecutor } from '@spool/mcp-executor';
 import { startWebhookWorker, WebhookNotifier } from '@spool/webhooks';
 import type { ResponseStatus } from '@spool/protocol';
 import { randomBytes } from 'node:crypto';
-import { ApprovalStore, checkEvictionPolicy, connect, ConversationStore, isCluster, LiveHub, ResponseStore, waitReady, type RedisClient, type RedisTarget } from '@spool/redis';
+import { ApprovalStore, checkEvictionPolicy, connect, ConversationStore, ElicitationStore, isCluster, LiveHub, ResponseStore, waitReady, type RedisClient, type RedisTarget } from '@spool/redis';
 import { matchesModel, openCompaction, routeFor, sealCompaction, SecretBox, type Config, type Logger } from '@spool/runtime';
 
 /**
@@ -170,6 +170,7 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
       conversations,
       store,
       approvals: new ApprovalStore(command, keys),
+      elicitations: new ElicitationAnswers({ store: new ElicitationStore(command, keys), mac: (text) => box.digest(text), nowMs: () => Date.now() }),
       hub,
       keys,
       enqueueTurn,

@@ -105,8 +105,9 @@ export function toChatMessages(
         // A finished MCP call is a tool call and its result, as the model saw it when it ran.
         if (item.status === 'in_progress' || item.status === 'calling') break;
         pendingCalls().push({ id: item.id, type: 'function', function: { name: mcpFunctionName(item.server_label, item.name), arguments: item.arguments } });
+        // A call parked on an elicitation is `incomplete` with an output saying it waits for the user.
         const result =
-          item.status === 'completed'
+          item.status === 'completed' || (item.status === 'incomplete' && !item.error && item.output)
             ? (item.output ?? '')
             : `Error: ${typeof item.error === 'string' ? item.error : item.error ? JSON.stringify(item.error) : 'the tool call failed'}`;
         deferred.push({ role: 'tool', tool_call_id: item.id, content: result });
@@ -135,8 +136,11 @@ export function toChatMessages(
       }
       case 'mcp_list_tools':
       case 'mcp_approval_request':
+      case 'mcp_elicitation_request':
+      case 'mcp_elicitation_response':
       case 'item_reference':
-        // Tool lists reach the model as tool definitions; approvals become mcp_call items.
+        // Tool lists reach the model as tool definitions; approvals become mcp_call items, and so
+        // do answered elicitations (the resumed call's result).
         break;
     }
   }

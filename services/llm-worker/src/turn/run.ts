@@ -17,6 +17,7 @@ import { ChainError, loadChain, ResponseClosedError, ResponseWriter, type Approv
 import { retentionSeconds, type McpServerConfig } from '@spool/runtime';
 import { completeChat, streamChat, type Upstreams } from '../upstream.ts';
 import { conversationContext, endConversationTurn } from './conversation.ts';
+import { openElicitations, resumeElicitations } from './elicitation.ts';
 import { filterTools, listsInContext, mcpFunctions, needsApproval, serverUrlOf, toolInfos } from './mcp.ts';
 import { toChatMessages, type ContextItem } from './messages.ts';
 import { buildChatParams, functionToolToModel, wantsLogprobs } from './params.ts';
@@ -202,6 +203,7 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
     }
     for (const pending of job.awaiting?.calls ?? []) {
       const result = byItem.get(pending.itemId);
+      if (result?.elicitation) continue; // waiting for the user: openElicitations below
       closeCall(
         writer,
         pending.outputIndex,
@@ -209,6 +211,14 @@ export async function runTurn(deps: TurnDeps, job: TurnJob, childResults: McpJob
       );
     }
     if (listFailures.length > 0) return await fail('server_error', listFailures.join(' '));
+    // Calls waiting for the user end the response; a follow-up's answer resumes them (elicitation.ts).
+    if (openElicitations(writer, job.awaiting?.calls ?? [], byItem)) return await finishWith('completed', {});
+    if ((job.elicitations ?? []).length > 0) {
+      const { awaiting, children } = resumeElicitations(writer, job, carry);
+      await writer.flush(true);
+      await deps.enqueueNext({ responseId, turn: turn + 1, ...carry, awaiting }, children);
+      return { kind: 'waiting', children: children.length };
+    }
 
     // 1b. Approved calls of a follow-up run first, exactly as parked, with no model inference.
     //     Denied ones run nothing: the model learns of the denial from the input.
