@@ -1,7 +1,9 @@
 import OpenAI, { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startElicitMcpServer, type ElicitMcpServer } from './mcp-servers/index.ts';
-import { startTestSpool, until, type TestSpool } from './support/spool.ts';
+import { deleteByPrefix, uniquePrefix } from '@spool/testkit';
+import { startSpoolProcess, type SpoolProcess } from './support/processes.ts';
+import { startTestSpool, testRedisUrl, until, type TestSpool } from './support/spool.ts';
 
 /**
  * MCP elicitation parks a call like an approval: a real SDK server whose tools ask the user, real
@@ -99,6 +101,18 @@ describe('a call parked on an elicitation', () => {
     expect(second.output_text).toContain('Deployed to staging with 3 replicas');
   });
 
+  it('streams the question through the SDK helper, which keeps the extension item in its final response', async () => {
+    const stream = spool.client.responses.stream({ model: 'm', input: '!call e__deploy {}', tools });
+    const types: string[] = [];
+    for await (const event of stream) if (event.type === 'response.output_item.added') types.push(event.item.type);
+    const final = await stream.finalResponse();
+    expect(types).toEqual(['mcp_list_tools', 'mcp_call', 'mcp_elicitation_request', 'message']);
+    const [req] = requestsOf(final);
+    expect(req?.message).toBe('Where should I deploy?');
+    const done = await answer(final.id, { elicitation_request_id: req!.id, action: 'cancel' });
+    expect(done.output[0]).toMatchObject({ output: 'Not deployed (cancel)' });
+  });
+
   it('passes a decline to the tool, which goes on without an answer', async () => {
     const { first, req, run } = await park();
     const second = await answer(first.id, { elicitation_request_id: req.id, action: 'decline' });
@@ -182,4 +196,32 @@ describe('where a call cannot park', () => {
     });
     expect(server.runs[runsBefore]?.answers).toEqual([{ action: 'decline' }]);
   });
+});
+
+describe('the executor holding a parked call dies', () => {
+  const prefix = `${uniquePrefix('mcp-elicitation-kill')}:`;
+  const procs: SpoolProcess[] = [];
+  afterAll(async () => {
+    await Promise.all(procs.splice(0).map((p) => p.kill('SIGKILL')));
+    await deleteByPrefix(testRedisUrl(), prefix);
+  });
+
+  it('the answer fails the call clearly on the follow-up instead of hanging', async () => {
+    const env = { REDIS_URL: testRedisUrl(), SPOOL_PREFIX: prefix, UPSTREAM_BASE_URL: spool.upstream.url, UPSTREAM_API_KEY: 'k', SPOOL_MCP_ALLOW_HOSTS: '127.0.0.1' };
+    const [api, llm, executorA] = await Promise.all([startSpoolProcess(env, 'api'), startSpoolProcess(env, 'llm'), startSpoolProcess(env, 'mcp')]);
+    procs.push(api!, llm!, executorA!);
+    const client = new OpenAI({ baseURL: `${api!.url}/v1`, apiKey: 'x', maxRetries: 0, timeout: 60_000 });
+    const first = await client.responses.create({ model: 'm', input: '!call e__deploy {}', tools });
+    const [req] = requestsOf(first);
+    expect(req).toBeDefined();
+    await executorA!.kill('SIGKILL');
+    const executorB = await startSpoolProcess(env, 'mcp');
+    procs.push(executorB);
+    const started = Date.now();
+    const second = await answer(first.id, { elicitation_request_id: req!.id, action: 'accept', content: { env: 'staging' } }, client);
+    expect(second.status).toBe('completed');
+    expect(second.output[0]).toMatchObject({ type: 'mcp_call', name: 'deploy', status: 'failed', error: { type: 'mcp_protocol_error', message: expect.stringContaining('The executor that held this tool call open stopped') as unknown as string } });
+    // Bounded by the holder lease (10 s), not by any call timeout.
+    expect(Date.now() - started).toBeLessThan(20_000);
+  }, 90_000);
 });

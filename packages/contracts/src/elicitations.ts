@@ -19,7 +19,7 @@ export const ElicitationAnswerSchema = z.object({
 export type ElicitationAnswer = z.infer<typeof ElicitationAnswerSchema>;
 
 /** The call as it was made, to open the follow-up's `mcp_call` item (no credentials: the held session has them). */
-export const ElicitedCallSchema = z.object({
+const ElicitedCallSchema = z.object({
   serverLabel: z.string(),
   toolName: z.string(),
   arguments: z.string(),

@@ -134,6 +134,12 @@ export class ElicitationAnswers {
     if (parked.expiresAt <= this.d.nowMs()) throw expired();
     const claim = await this.d.store.claim(id, claimant);
     if (claim.kind === 'used') throw ApiError.badRequest(`Elicitation request '${id}' was already answered (by response '${claim.by}').`, idParam, 'elicitation_already_used');
+    if (claim.kind === 'expired') {
+      // The holder stopped waiting (timeout or shutdown) and recorded why.
+      const why = await this.d.store.resultOf(id).catch(() => null);
+      const reason = why?.error && 'message' in why.error ? why.error.message : null;
+      if (reason) throw ApiError.badRequest(`Elicitation request '${id}' is no longer waiting for an answer: ${reason}`, idParam, 'elicitation_expired');
+    }
     if (claim.kind !== 'claimed') throw expired();
     return {
       elicitationId: id,

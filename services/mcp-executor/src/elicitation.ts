@@ -58,7 +58,7 @@ type CallJob = Extract<McpJob, { kind: 'call' }>;
 type ResumeJob = Extract<McpJob, { kind: 'resume' }>;
 
 /** The model-visible output of a call waiting for the user (the `mcp_call` item of the response that parked it). */
-export function waitingOutput(message: string, elicitationId: string): string {
+function waitingOutput(message: string, elicitationId: string): string {
   return `[waiting for the user] The tool asked the user: "${message.replace(/[\r\n]+/g, ' ')}". The call is paused until the user answers (elicitation request ${elicitationId}); its result follows when they do.`;
 }
 

@@ -97,7 +97,7 @@ export interface ElicitationReply {
 
 /** How much of a server's elicitation message is repeated to the model (a parked question keeps more: the user reads it). */
 const MAX_ELICITATION_CHARS = 500;
-export const MAX_PARKED_MESSAGE_CHARS = 4000;
+const MAX_PARKED_MESSAGE_CHARS = 4000;
 /** The SDK's own request timeout for a call that may park: effectively none; the pool's active-time timer bounds it. */
 const PARKABLE_SDK_TIMEOUT_MS = 2_147_483_647;
 
