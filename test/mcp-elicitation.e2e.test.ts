@@ -30,6 +30,7 @@ beforeAll(async () => {
     env: { SPOOL_MCP_ALLOW_HOSTS: '127.0.0.1' },
     file: {
       api_keys: ['key-a', 'key-b'],
+      admin_keys: ['admin-key'],
       limits: { mcp_tool_list_cache_seconds: 0 },
       mcp_servers: { short: { url: server.url, transport: 'streamable-http', elicitation_timeout_ms: 1000 } },
     },
@@ -84,9 +85,12 @@ describe('a call parked on an elicitation', () => {
     expect(first.output_text).toContain("The tool 'deploy' on MCP server 'e' is waiting for an answer: \"Where should I deploy?\"");
     expect(first.output_text).toContain(req.id);
     expect(first.output_text).toContain('env (one of "staging", "production", required)');
-    // Polling shows the same; the tool is still waiting.
+    // Polling shows the same; the tool is still waiting, and the console lists the question.
     expect(requestsOf(await spool.client.responses.retrieve(first.id))).toEqual([req]);
     expect(run.finished).toBe(false);
+    const overview = async () =>
+      ((await (await fetch(`${spool.url}/console/api/overview`, { headers: { authorization: 'Bearer admin-key' } })).json()) as { elicitations: Array<Record<string, unknown>> }).elicitations;
+    expect((await overview()).find((e) => e.elicitation_request_id === req.id)).toMatchObject({ response_id: first.id, server_label: 'e', name: 'deploy', message: 'Where should I deploy?', fields: ['env', 'replicas'] });
 
     const upstreamBefore = spool.upstream.requests.length;
     const second = await answer(first.id, { elicitation_request_id: req.id, action: 'accept', content: { env: 'staging', replicas: 3 } });
@@ -99,6 +103,7 @@ describe('a call parked on an elicitation', () => {
     // One model call, after the result: the call itself was not re-inferred.
     expect(spool.upstream.requests.length).toBe(upstreamBefore + 1);
     expect(second.output_text).toContain('Deployed to staging with 3 replicas');
+    expect((await overview()).find((e) => e.elicitation_request_id === req.id)).toBeUndefined();
   });
 
   it('streams the question through the SDK helper, which keeps the extension item in its final response', async () => {

@@ -73,6 +73,8 @@ export interface Keys {
   readonly recentResponses: string;
   /** Sorted set: `responseId approvalRequestId` of parked approvals by expiry (ms) (console, metrics). */
   readonly pendingApprovals: string;
+  /** Sorted set: ids of parked elicitations not yet answered, by expiry (ms) (the console's list). */
+  readonly pendingElicitations: string;
 }
 
 export interface KeyLimitKeys {
@@ -130,6 +132,7 @@ export function createKeys(prefix: string, opts: KeyOptions = {}): Keys {
     usage: (owner, day) => `${prefix}usage:{${owner}}:${day}`,
     recentResponses: `${prefix}ops:recent`,
     pendingApprovals: `${prefix}ops:approvals`,
+    pendingElicitations: `${prefix}ops:elicitations`,
   };
 }
 

@@ -31,6 +31,9 @@ end
 return 0
 `;
 
+/** The console lists at most this many waiting questions. */
+const MAX_LISTED = 2000;
+
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     spoolClaimElicitation(key: string, claimant: string): Result<[number, string?], Context>;
@@ -70,6 +73,25 @@ export class ElicitationStore {
       .expire(key, ttlSeconds)
       .set(this.keys.elicitationHolder(parked.elicitationId), holder, 'PX', leaseMs)
       .exec();
+    // The console's list (a global key: its own command, another slot). Bounded by expiry and by count.
+    await this.redis.multi().zadd(this.keys.pendingElicitations, parked.expiresAt, parked.elicitationId).zremrangebyrank(this.keys.pendingElicitations, 0, -MAX_LISTED - 1).exec();
+  }
+
+  /** Takes a question off the console's list (answered, or given up). */
+  async unlist(elicitationId: string): Promise<void> {
+    await this.redis.zrem(this.keys.pendingElicitations, elicitationId);
+  }
+
+  /** Questions still waiting for an answer, soonest to expire first (the console). */
+  async pending(nowMs: number, limit = 200): Promise<ParkedElicitation[]> {
+    await this.redis.zremrangebyscore(this.keys.pendingElicitations, '-inf', nowMs);
+    const ids = await this.redis.zrange(this.keys.pendingElicitations, 0, limit - 1);
+    const out: ParkedElicitation[] = [];
+    for (const id of ids) {
+      const parked = await this.get(id);
+      if (parked) out.push(parked);
+    }
+    return out;
   }
 
   async get(elicitationId: string): Promise<ParkedElicitation | null> {
@@ -79,7 +101,10 @@ export class ElicitationStore {
 
   async claim(elicitationId: string, claimant: string): Promise<ElicitationClaim> {
     const [status, value] = await this.redis.spoolClaimElicitation(this.keys.elicitation(elicitationId), claimant);
-    if (status === 1) return { kind: 'claimed', parked: ParkedElicitationSchema.parse(JSON.parse(value as string)) };
+    if (status === 1) {
+      await this.unlist(elicitationId).catch(() => undefined);
+      return { kind: 'claimed', parked: ParkedElicitationSchema.parse(JSON.parse(value as string)) };
+    }
     if (status === 0) return { kind: 'used', by: value ?? '' };
     if (status === -2) return { kind: 'expired', parked: ParkedElicitationSchema.parse(JSON.parse(value as string)) };
     return { kind: 'missing' };

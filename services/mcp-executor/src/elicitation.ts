@@ -211,6 +211,7 @@ export class HeldCalls {
         if (answer.kind === 'closing') ctx.ctl.abort();
         await store.putResult(id, failedStep(-32001, message));
         await store.dropLease(id);
+        await store.unlist(id);
         ctx.log.info({ reason: answer.kind }, 'a parked call gave up waiting');
         return;
       }

@@ -163,6 +163,7 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
       metrics: ops.metrics,
       nowMs: () => Date.now(),
     });
+    const elicitations = new ElicitationStore(command, keys);
     const responses = new ResponsesService({
       admission,
       // The console's list of recent responses: only kept where there is a console to show it.
@@ -170,7 +171,7 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
       conversations,
       store,
       approvals: new ApprovalStore(command, keys),
-      elicitations: new ElicitationAnswers({ store: new ElicitationStore(command, keys), mac: (text) => box.digest(text), nowMs: () => Date.now() }),
+      elicitations: new ElicitationAnswers({ store: elicitations, mac: (text) => box.digest(text), nowMs: () => Date.now() }),
       hub,
       keys,
       enqueueTurn,
@@ -199,6 +200,7 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
       queueCounts: ops.queueCounts,
       admission: () => ({ maxQueueDepth: config.limits.max_queue_depth, rejected: admission.rejectedByBacklog }),
       nowMs: () => Date.now(),
+      elicitations,
     });
     const app = createApp({
       models: modelCatalog(config),
