@@ -48,6 +48,10 @@ const requestsOf = (r: OpenAI.Responses.Response) => r.output.filter((i) => (i.t
 const answer = (previous: string, item: Record<string, unknown>, client: OpenAI = spool.client) =>
   client.responses.create({ model: 'm', previous_response_id: previous, tools, input: [{ type: 'mcp_elicitation_response', ...item } as unknown as OpenAI.Responses.ResponseInputItem] });
 
+/** The console's list of questions waiting for an answer. */
+const overview = async () =>
+  ((await (await fetch(`${spool.url}/console/api/overview`, { headers: { authorization: 'Bearer admin-key' } })).json()) as { elicitations: Array<Record<string, unknown>> }).elicitations;
+
 async function park(tool = 'deploy', t: OpenAI.Responses.Tool[] = tools, label = 'e') {
   const runsBefore = server.runs.length;
   const first = await spool.client.responses.create({ model: 'm', input: `!call ${label}__${tool} {}`, tools: t });
@@ -88,8 +92,6 @@ describe('a call parked on an elicitation', () => {
     // Polling shows the same; the tool is still waiting, and the console lists the question.
     expect(requestsOf(await spool.client.responses.retrieve(first.id))).toEqual([req]);
     expect(run.finished).toBe(false);
-    const overview = async () =>
-      ((await (await fetch(`${spool.url}/console/api/overview`, { headers: { authorization: 'Bearer admin-key' } })).json()) as { elicitations: Array<Record<string, unknown>> }).elicitations;
     expect((await overview()).find((e) => e.elicitation_request_id === req.id)).toMatchObject({ response_id: first.id, server_label: 'e', name: 'deploy', message: 'Where should I deploy?', fields: ['env', 'replicas'] });
 
     const upstreamBefore = spool.upstream.requests.length;
@@ -186,6 +188,37 @@ describe('answers that are refused', () => {
       'elicitation_expired',
     );
     expect(late.message).toContain('elicitation_timeout_ms');
+  });
+});
+
+describe('a server that stops waiting', () => {
+  it('ends the held call with its own result, and a late answer is refused with it', async () => {
+    const { first, req, run } = await park('impatient');
+    await until(async () => run.finished, 10_000, 50);
+    // The holder has seen the call end once the question leaves the console's list.
+    await until(async () => !(await overview()).some((e) => e.elicitation_request_id === req.id), 10_000, 50);
+    const late = await expect400(answer(first.id, { elicitation_request_id: req.id, action: 'accept', content: { yes: true } }), 'elicitation_expired');
+    expect(late.message).toContain('the tool stopped waiting for it and finished: Gave up waiting for the user');
+  });
+});
+
+describe('an executor that shuts down while it holds a call', () => {
+  it('tells the tool "cancel" and a later answer gets a 400 saying why', async () => {
+    const prefix = `${uniquePrefix('mcp-elicitation-stop')}:`;
+    const file = { limits: { mcp_tool_list_cache_seconds: 0 } };
+    const a = await startTestSpool({ name: 'mcp-elicitation-stop', prefix, keepData: true, env: { SPOOL_MCP_ALLOW_HOSTS: '127.0.0.1' }, file });
+    const runsBefore = server.runs.length;
+    const first = await a.client.responses.create({ model: 'm', input: '!call e__deploy {}', tools });
+    const [req] = requestsOf(first);
+    await a.close();
+    expect(server.runs[runsBefore]).toMatchObject({ answers: [{ action: 'cancel' }], finished: true });
+    const b = await startTestSpool({ name: 'mcp-elicitation-stop', prefix, env: { SPOOL_MCP_ALLOW_HOSTS: '127.0.0.1' }, file });
+    try {
+      const late = await expect400(answer(first.id, { elicitation_request_id: req!.id, action: 'accept', content: { env: 'staging' } }, b.client), 'elicitation_expired');
+      expect(late.message).toContain('shut down before the user answered');
+    } finally {
+      await b.close();
+    }
   });
 });
 

@@ -26,6 +26,8 @@ export interface ElicitMcpServer {
  *   `replicas` (integer 1..10), then answers `Deployed to <env> with <n> replicas` or
  *   `Not deployed (<action>)`.
  * - `survey` asks twice (a name, then a boolean), then answers with both.
+ * - `impatient` asks but waits only 300 ms (the server's own request timeout), then answers
+ *   `Gave up waiting for the user`.
  */
 export async function startElicitMcpServer(): Promise<ElicitMcpServer> {
   const runs: ElicitRun[] = [];
@@ -53,6 +55,19 @@ export async function startElicitMcpServer(): Promise<ElicitMcpServer> {
       run.finished = true;
       const text = answer.action === 'accept' ? `Deployed to ${String(answer.content?.env)} with ${String(answer.content?.replicas ?? 1)} replicas` : `Not deployed (${answer.action})`;
       return { content: [{ type: 'text' as const, text }] };
+    });
+    server.registerTool('impatient', { description: 'Asks, but waits only 300 ms for the answer' }, async () => {
+      const run: ElicitRun = { tool: 'impatient', answers: [], finished: false };
+      runs.push(run);
+      try {
+        const answer = await server.server.elicitInput({ mode: 'form', message: 'Quick, yes or no?', requestedSchema: { type: 'object', properties: { yes: { type: 'boolean' } } } }, { timeout: 300 });
+        run.answers.push({ action: answer.action });
+        return { content: [{ type: 'text' as const, text: `Answered ${answer.action}` }] };
+      } catch {
+        return { content: [{ type: 'text' as const, text: 'Gave up waiting for the user' }] };
+      } finally {
+        run.finished = true;
+      }
     });
     server.registerTool('survey', { description: 'Asks two questions' }, async () => {
       const run: ElicitRun = { tool: 'survey', answers: [], finished: false };

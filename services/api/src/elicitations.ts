@@ -137,7 +137,14 @@ export class ElicitationAnswers {
     if (claim.kind === 'expired') {
       // The holder stopped waiting (timeout or shutdown) and recorded why.
       const why = await this.d.store.resultOf(id).catch(() => null);
-      const reason = why?.error && 'message' in why.error ? why.error.message : null;
+      const reason =
+        why?.error && 'message' in why.error
+          ? why.error.message
+          : why?.output != null
+            ? `the tool stopped waiting for it and finished: ${why.output.slice(0, 500)}`
+            : why?.error
+              ? 'the tool stopped waiting for it and failed.'
+              : null;
       if (reason) throw ApiError.badRequest(`Elicitation request '${id}' is no longer waiting for an answer: ${reason}`, idParam, 'elicitation_expired');
     }
     if (claim.kind !== 'claimed') throw expired();

@@ -22,6 +22,8 @@ export const DEFAULT_ELICITATION_TIMEOUT_MS = 15 * 60_000;
 const POLL_MS = 200;
 /** The holder lease: renewed every LEASE_MS / 5, so a live holder never loses it to a slow Redis round trip. */
 const LEASE_MS = 10_000;
+/** On shutdown, how long a held tool that was told "cancel" may take to end before its call is stopped. */
+const SHUTDOWN_GRACE_MS = 1000;
 
 type Step = { kind: 'done'; outcome: McpCallOutcome } | { kind: 'ask'; question: ElicitationQuestion; reply: (r: ElicitationReply) => void };
 
@@ -34,6 +36,10 @@ class CallSteps {
     this.#waiter = undefined;
     if (w) w(step);
     else this.#queue.push(step);
+  }
+  /** The call's result, if it already ended (while a question was still open: the server gave up on it). */
+  ended(): boolean {
+    return this.#queue.some((s) => s.kind === 'done');
   }
   next(): Promise<Step> {
     const queued = this.#queue.shift();
@@ -70,6 +76,8 @@ function failedStep(code: number, message: string): HeldCallStep {
 export class HeldCalls {
   readonly #holder = `${process.pid}-${randomBytes(6).toString('hex')}`;
   readonly #running = new Set<Promise<void>>();
+  /** Held calls whose tool is working on after its answer: shutdown stops them. */
+  readonly #working = new Set<AbortController>();
   #closing = false;
   readonly #now: () => number;
   readonly #pollMs: number;
@@ -165,6 +173,7 @@ export class HeldCalls {
   /** Stops waiting: every held call gets `cancel`, is stopped, and its resume learns why. */
   async close(): Promise<void> {
     this.#closing = true;
+    for (const ctl of this.#working) ctl.abort();
     await Promise.allSettled([...this.#running]);
   }
 
@@ -199,16 +208,33 @@ export class HeldCalls {
     let ask = firstAsk;
     for (;;) {
       const expiresAt = this.#now() + ctx.timeoutMs;
-      const answer = await this.#waitAnswer(id, expiresAt);
+      const answer = await this.#waitAnswer(id, expiresAt, ctx.steps);
+      if (answer.kind === 'ended') {
+        // The server stopped waiting for the answer (its own request timeout) and the call ended:
+        // its result is recorded, so a late answer is refused with it.
+        let step = await ctx.steps.next();
+        while (step.kind === 'ask') {
+          step.reply({ action: 'cancel' });
+          step = await ctx.steps.next();
+        }
+        const r = ctx.toResult(step.outcome);
+        await store.putResult(id, r.kind === 'call' ? { output: r.output, error: r.error } : failedStep(-32603, 'Unexpected result.'));
+        await store.dropLease(id);
+        await store.unlist(id);
+        return;
+      }
       if (answer.kind !== 'answer') {
         const message =
           answer.kind === 'timeout'
             ? `The user did not answer the tool's question within ${ctx.timeoutMs} ms (elicitation_timeout_ms); the tool was told "cancel" and the call was stopped.`
             : 'The executor that held this tool call open shut down before the user answered; the tool was told "cancel" and the call was stopped.';
         // The tool hears "cancel" and may end on its own (its result has nobody to go to); on
-        // shutdown the call is stopped too, as its session is about to close.
+        // shutdown it gets a moment to, then the call is stopped, as its session is about to close.
         ask.reply({ action: 'cancel' });
-        if (answer.kind === 'closing') ctx.ctl.abort();
+        if (answer.kind === 'closing') {
+          await Promise.race([ctx.steps.next(), sleep(SHUTDOWN_GRACE_MS)]);
+          ctx.ctl.abort();
+        }
         await store.putResult(id, failedStep(-32001, message));
         await store.dropLease(id);
         await store.unlist(id);
@@ -217,7 +243,9 @@ export class HeldCalls {
       }
       const { answer: given, by } = answer.answer;
       ask.reply({ action: given.action, ...(given.action === 'accept' && given.content ? { content: given.content } : {}) });
-      const next = await this.#keepLease(id, ctx.steps.next());
+      this.#working.add(ctx.ctl);
+      if (this.#closing) ctx.ctl.abort();
+      const next = await this.#keepLease(id, ctx.steps.next()).finally(() => this.#working.delete(ctx.ctl));
       if (next.kind === 'done') {
         const r = ctx.toResult(next.outcome);
         await store.putResult(id, r.kind === 'call' ? { output: r.output, error: r.error } : failedStep(-32603, 'Unexpected result.'));
@@ -234,13 +262,13 @@ export class HeldCalls {
   }
 
   /** Waits for the answer, renewing the lease; at the deadline (or on shutdown) sets `cancel` itself, unless an answer won the race. */
-  async #waitAnswer(id: string, expiresAt: number): Promise<{ kind: 'answer'; answer: { answer: ElicitationAnswer; by: ResumedBy | null } } | { kind: 'timeout' | 'closing' }> {
+  async #waitAnswer(id: string, expiresAt: number, steps: CallSteps): Promise<{ kind: 'answer'; answer: { answer: ElicitationAnswer; by: ResumedBy | null } } | { kind: 'timeout' | 'closing' | 'ended' }> {
     const { store } = this.deps;
     let renewedAt = this.#now();
     for (;;) {
       const answer = await store.answerOf(id);
       if (answer) return { kind: 'answer', answer };
-      const late = this.#closing ? 'closing' : this.#now() >= expiresAt ? 'timeout' : null;
+      const late = steps.ended() ? 'ended' : this.#closing ? 'closing' : this.#now() >= expiresAt ? 'timeout' : null;
       if (late) {
         if (await store.answer(id, { action: 'cancel' })) return { kind: late };
         continue;
