@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mintElicitationId, type ElicitationAnswer, type HeldCallStep, type MacFn, type McpJob, type McpJobResult } from '@spool/contracts';
 import type { ElicitationStore, ResumedBy } from '@spool/redis';
 import type { Logger } from '@spool/runtime';
-import type { ElicitationQuestion, ElicitationReply, McpCallOutcome } from './mcp/index.ts';
+import type { ElicitHook, ElicitationQuestion, ElicitationReply, McpCallOutcome } from './mcp/index.ts';
 
 /*
  * Calls parked on an MCP elicitation. When the tool of a running call asks the user something
@@ -25,7 +25,7 @@ const LEASE_MS = 10_000;
 /** On shutdown, how long a held tool that was told "cancel" may take to end before its call is stopped. */
 const SHUTDOWN_GRACE_MS = 1000;
 
-type Step = { kind: 'done'; outcome: McpCallOutcome } | { kind: 'ask'; question: ElicitationQuestion; reply: (r: ElicitationReply) => void };
+type Step = { kind: 'done'; outcome: McpCallOutcome } | { kind: 'ask'; question: ElicitationQuestion; hold: () => void; reply: (r: ElicitationReply | null) => void };
 
 /** What the call does next, in order: questions and its one result. */
 class CallSteps {
@@ -99,28 +99,33 @@ export class HeldCalls {
     call: CallJob,
     signal: AbortSignal,
     timeoutMs: number,
-    start: (signal: AbortSignal, onElicit: ((q: ElicitationQuestion) => Promise<ElicitationReply>) | undefined) => Promise<McpCallOutcome>,
+    start: (signal: AbortSignal, onElicit: ElicitHook | undefined) => Promise<McpCallOutcome>,
     toResult: (outcome: McpCallOutcome) => McpJobResult,
   ): Promise<McpJobResult> {
-    const resumable = this.#closing ? null : await this.deps.resumable(call.responseId);
-    if (!resumable) return toResult(await start(signal, undefined));
     // The call outlives the job when it parks, so it has its own signal, tied to the job's only until then.
     const ctl = new AbortController();
     const forward = (): void => ctl.abort(signal.reason);
     if (signal.aborted) ctl.abort(signal.reason);
     else signal.addEventListener('abort', forward, { once: true });
     const steps = new CallSteps();
-    const onElicit = (question: ElicitationQuestion) => new Promise<ElicitationReply>((reply) => steps.push({ kind: 'ask', question, reply }));
+    const onElicit = (question: ElicitationQuestion, hold: () => void) => new Promise<ElicitationReply | null>((reply) => steps.push({ kind: 'ask', question, hold, reply }));
     start(ctl.signal, onElicit).then(
       (outcome) => steps.push({ kind: 'done', outcome }),
       (err: unknown) => steps.push({ kind: 'done', outcome: { ok: false, error: { type: 'mcp_protocol_error', code: -32603, message: String(err) }, message: String(err) } }),
     );
-    const first = await steps.next();
-    if (first.kind === 'done') {
-      signal.removeEventListener('abort', forward);
-      return toResult(first.outcome);
+    // Whether the response can be continued is read only when a question comes (most calls ask none).
+    let resumable: { owner: string; ttlSeconds: number } | null = null;
+    let first = await steps.next();
+    while (first.kind === 'ask') {
+      resumable = this.#closing ? null : await this.deps.resumable(call.responseId);
+      if (resumable) break;
+      first.reply(null); // declined, and noted in the call's output by the pool
+      first = await steps.next();
     }
     signal.removeEventListener('abort', forward);
+    if (first.kind === 'done') return toResult(first.outcome);
+    if (!resumable) throw new Error('unreachable: a question is parked only for a resumable response');
+    first.hold();
     const log = this.deps.logger.child({ responseId: call.responseId, itemId: call.itemId, server: call.serverLabel });
     const ctx = { call, owner: resumable.owner, ttlSeconds: resumable.ttlSeconds, timeoutMs, ctl, steps, toResult, log };
     let id: string;
@@ -253,6 +258,7 @@ export class HeldCalls {
         return;
       }
       // Another question: parked under a new id, which the resume of this one carries back.
+      next.hold();
       const nextId = await this.#park(ctx, next.question, by ?? undefined);
       await store.putResult(id, { output: waitingOutput(next.question.message, nextId), error: null, elicitation: { elicitationId: nextId, message: next.question.message, requestedSchema: next.question.requestedSchema } });
       await store.dropLease(id);

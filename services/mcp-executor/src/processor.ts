@@ -4,7 +4,7 @@ import type { EventDraft, McpTool, ResponseStatus } from '@spool/protocol';
 import type { ToolListCache } from '@spool/redis';
 import { extractTrace, GEN_AI, injectTrace, tracer, type Logger, type McpServerConfig, type Metrics, type SecretBox } from '@spool/runtime';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { McpServerError, McpUrlNotAllowedError, type AllowList, type ElicitationQuestion, type ElicitationReply, type McpCallOutcome, type McpClientPool, type McpTarget } from './mcp/index.ts';
+import { McpServerError, McpUrlNotAllowedError, type AllowList, type ElicitHook, type McpCallOutcome, type McpClientPool, type McpTarget } from './mcp/index.ts';
 import type { OAuthTokens } from './oauth.ts';
 import { ProgressEvents } from './progress.ts';
 import { resolveTarget, type Credentials } from './resolve.ts';
@@ -245,7 +245,7 @@ export function createMcpProcessor(deps: McpProcessorDeps) {
       if (asTask) return afterStep(asTask, target, undefined);
       const progress = deps.progress && data.outputIndex !== undefined ? progressEvents(deps.progress, data.responseId, data.itemId, data.outputIndex, log) : null;
       // The SDK asks for progress (sends a progressToken) only when there is someone to tell.
-      const call = async (callSignal: AbortSignal, onElicit: ((q: ElicitationQuestion) => Promise<ElicitationReply>) | undefined): Promise<McpCallOutcome> => {
+      const call = async (callSignal: AbortSignal, onElicit: ElicitHook | undefined): Promise<McpCallOutcome> => {
         const callOpts = { ...opts, signal: callSignal, ...(progress ? { onProgress: () => progress.report() } : {}), ...(onElicit ? { onElicit } : {}) };
         try {
           let outcome = await deps.pool.callTool(target, data.toolName, args, callOpts);

@@ -79,8 +79,8 @@ interface Session {
 interface ElicitationListener {
   /** Notes a question that was declined, for the call's output. */
   declined(note: string): void;
-  /** Present when the call can be parked: resolves with the user's answer, however long that takes. */
-  park?: (question: ElicitationQuestion) => Promise<ElicitationReply>;
+  /** Present when the call may park: resolves with the user's answer, however long that takes, or null when it declines. */
+  park?: (question: ElicitationQuestion) => Promise<ElicitationReply | null>;
 }
 
 /** A server's form elicitation, as a parked call shows it to the client. */
@@ -88,6 +88,9 @@ export interface ElicitationQuestion {
   message: string;
   requestedSchema: Record<string, unknown>;
 }
+
+/** How a call that may park hears its questions (see callTool's `onElicit`). */
+export type ElicitHook = (q: ElicitationQuestion, hold: () => void) => Promise<ElicitationReply | null>;
 
 /** MCP's ElicitResult. */
 export interface ElicitationReply {
@@ -185,11 +188,12 @@ export class McpClientPool {
       onProgress?: (p: McpProgress) => void;
       meta?: Record<string, string>;
       /**
-       * The call can be parked on a form elicitation: called with the server's question when it is
-       * this call's (the only call on its session), resolving with the user's answer. Without it,
-       * questions are declined and noted in the output.
+       * The call may be parked on a form elicitation: called with the server's question when it is
+       * this call's (the only call on its session). It calls `hold()` once it parks the call (the
+       * session is then this call's alone, and the timeout pauses) and resolves with the user's
+       * answer, or null to decline. Without it, questions are declined and noted in the output.
        */
-      onElicit?: (q: ElicitationQuestion) => Promise<ElicitationReply>;
+      onElicit?: ElicitHook;
     } = {},
   ): Promise<McpCallOutcome> {
     if (opts.signal?.aborted) return failedOutcome(t, { kind: 'cancelled' });
@@ -209,14 +213,18 @@ export class McpClientPool {
       ...(onElicit
         ? {
             park: async (q: ElicitationQuestion) => {
-              // From now on the session belongs to this call: new calls get a fresh session, so a
-              // later question on this one can only be this call's.
-              this.#retire(session);
-              active?.pause();
+              let held = false;
+              const hold = (): void => {
+                // From now on the session belongs to this call: new calls get a fresh session, so a
+                // later question on this one can only be this call's.
+                held = true;
+                this.#retire(session);
+                active?.pause();
+              };
               try {
-                return await onElicit(q);
+                return await onElicit(q, hold);
               } finally {
-                active?.restart();
+                if (held) active?.restart();
               }
             },
           }
@@ -558,7 +566,8 @@ async function onElicitation(session: Session, params: { mode?: unknown; message
     );
   }
   const schema = typeof params.requestedSchema === 'object' && params.requestedSchema !== null ? (params.requestedSchema as Record<string, unknown>) : { type: 'object', properties: {} };
-  return only.park({ message: text.slice(0, MAX_PARKED_MESSAGE_CHARS), requestedSchema: schema });
+  const reply = await only.park({ message: text.slice(0, MAX_PARKED_MESSAGE_CHARS), requestedSchema: schema });
+  return reply ?? decline('Spool cannot ask the user during this call (a Chat Completions or store: false response cannot be resumed), so it declined.');
 }
 
 /**
