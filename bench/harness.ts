@@ -129,7 +129,7 @@ export async function openBench(opts: Options): Promise<Bench> {
       const api = Object.values(children).find((c) => c.ready.url !== null);
       if (!api?.ready.url) throw new Error('no Spool process runs the api role');
       const url = api.ready.url;
-      const pids: Record<string, number> = { redis: redis.process.pid as number, fixtures: fixtures.pid, runner: process.pid };
+      const pids: Record<string, number> = { redis: redis.pid as number, fixtures: fixtures.pid, runner: process.pid };
       for (const [name, c] of Object.entries(children)) pids[name] = c.pid;
       return {
         url,
@@ -141,7 +141,7 @@ export async function openBench(opts: Options): Promise<Bench> {
         stop: async () => void (await Promise.all(Object.values(children).map((c) => c.stop()))),
       };
     },
-    quiet: () => waitForQuiet([redis.process.pid as number, fixtures.pid, process.pid], QUIET_PERCENT, Math.min(30_000, phaseSeconds * 2000)),
+    quiet: () => waitForQuiet([redis.pid as number, fixtures.pid, process.pid], QUIET_PERCENT, Math.min(30_000, phaseSeconds * 2000)),
     close: async () => {
       await fixtures.stop().catch(() => undefined);
       admin.disconnect();

@@ -34,7 +34,7 @@ export const floor: Scenario = async (bench) => {
       logFile: resolve(RESULTS_DIR, `logs/floor-${part}.log`),
     });
     try {
-      const pids = { part: child.pid, redis: bench.redis.process.pid as number };
+      const pids = { part: child.pid, redis: bench.redis.pid as number };
       let ops: number;
       let cpu: Record<string, number | null>;
       if (child.ready.url) {

@@ -26,3 +26,4 @@ export { checkEvictionPolicy, type EvictionCheck } from './policy.ts';
 export { ConversationStore, type ConversationMeta, type ItemPage, type LockResult, type StoredItem } from './conversations.ts';
 export { KeyLimiter, utcDay, type KeyLimitValues, type LimitCheck, type LimitReason, type SettledUsage } from './limits.ts';
 export { OpsIndex } from './ops-index.ts';
+export { isRedisFailure, redisOutage, type RedisOutage } from './outage.ts';

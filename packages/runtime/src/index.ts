@@ -22,12 +22,15 @@ export {
 export { globMatch, substituteCaptures } from './glob.ts';
 export { createLogger, REDACT_PATHS, type Logger } from './logger.ts';
 export {
+  RedisServerProcess,
   RedisUnavailableError,
   freePort,
   hasRedisServerBinary,
+  howToGetRedis,
   pingRedis,
   resolveRedis,
   spawnRedis,
+  waitForPing,
   type ResolvedRedis,
   type SpawnedRedis,
 } from './local-redis.ts';

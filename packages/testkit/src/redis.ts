@@ -7,8 +7,8 @@ import { createConnection } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
-// One port finder and one PING probe for the whole project: the runtime's (it starts Redis for npm start).
-import { freePort, pingRedis } from '@spool/runtime';
+// One Redis bootstrap for the whole project: the runtime's spawner, port finder, probe and help text.
+import { freePort, howToGetRedis, RedisServerProcess, spawnRedis, waitForPing, type SpawnedRedis } from '@spool/runtime';
 
 export interface ProvidedRedis {
   url: string;
@@ -16,16 +16,7 @@ export interface ProvidedRedis {
   source: 'env' | 'testcontainers' | 'spawned';
 }
 
-export interface SpawnedRedis {
-  url: string;
-  port: number;
-  /** Graceful shutdown (SIGTERM, then SIGKILL), and removal of the data dir if it was created here. */
-  stop(): Promise<void>;
-  /** Sends a signal without waiting; default SIGKILL, i.e. a crash. Use `restart()` to bring it back. */
-  kill(signal?: NodeJS.Signals): void;
-  /** Stops (if still running) and starts again on the same port and dir. */
-  restart(): Promise<void>;
-}
+export type { SpawnedRedis };
 
 export interface SpawnRedisOptions {
   /** Enable the AOF so data survives `restart()`, including after `kill()`. */
@@ -37,12 +28,7 @@ export interface SpawnRedisOptions {
 
 const REDIS_IMAGE = 'redis:7-alpine';
 
-const HOW_TO_GET_REDIS = [
-  'No Redis available for Spool. Do one of:',
-  '  - set REDIS_URL to a Redis you own, e.g. REDIS_URL=redis://127.0.0.1:6379',
-  '  - install redis-server so it is on PATH (apt-get install redis-server / brew install redis)',
-  `  - run a Docker engine and \`npm install -D testcontainers\` (a ${REDIS_IMAGE} container is started)`,
-].join('\n');
+const HOW_TO_GET_REDIS = howToGetRedis([`for the tests: run a Docker engine and \`npm install -D testcontainers\` (a ${REDIS_IMAGE} container is started)`]);
 
 /**
  * Resolves a Redis: REDIS_URL if set, else a testcontainers container when a Docker engine
@@ -171,117 +157,6 @@ async function startContainer(): Promise<ProvidedRedis> {
 // ---------------------------------------------------------------------------------------------
 // redis-server
 
-/** Children still running; killed on process exit so an aborted test run leaves no orphans. */
-const liveChildren = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function trackChild(child: ChildProcess): void {
-  liveChildren.add(child);
-  child.once('exit', () => liveChildren.delete(child));
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const c of liveChildren) c.kill('SIGKILL');
-    });
-  }
-}
-
-class RedisProcess {
-  private child: ChildProcess | null = null;
-  private exited: Promise<void> = Promise.resolve();
-  private output = '';
-
-  constructor(
-    readonly port: number,
-    readonly dir: string,
-    private readonly appendOnly: boolean,
-    private readonly extraArgs: string[] = [],
-    /** A config file to start from (redis-server takes it as its first argument). */
-    private readonly configFile: string | null = null,
-  ) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.dir];
-    args.push('--appendonly', this.appendOnly ? 'yes' : 'no');
-    // Fault tests SIGKILL the server and expect acknowledged writes back after restart; the
-    // default everysec fsync could lose the last second of them.
-    if (this.appendOnly) args.push('--appendfsync', 'always');
-    args.push(...this.extraArgs);
-    if (this.configFile) args.unshift(this.configFile);
-    this.output = '';
-    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    let spawnError: Error | null = null;
-    let exitedWith: string | null = null;
-    this.exited = new Promise((resolve) => {
-      child.once('error', (err) => {
-        spawnError = err;
-        resolve();
-      });
-      child.once('exit', (code, signal) => {
-        exitedWith = signal ?? `code ${code}`;
-        resolve();
-      });
-    });
-    // The pipes must be drained or a chatty server would block on a full pipe; only the tail
-    // is kept, for error messages.
-    const keep = (buf: Buffer) => {
-      this.output = (this.output + buf.toString('utf8')).slice(-4000);
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    trackChild(child);
-    // A forgotten stop() must not keep the test process alive; the exit hook still kills it.
-    child.unref();
-    for (const s of [child.stdout, child.stderr]) (s as unknown as { unref?: () => void } | null)?.unref?.();
-
-    const failure = (): string | null => {
-      if (spawnError) {
-        const e = spawnError as NodeJS.ErrnoException;
-        return e.code === 'ENOENT' ? 'redis-server is not on PATH' : `cannot start redis-server: ${e.message}`;
-      }
-      if (exitedWith) return `redis-server exited (${exitedWith}): ${this.output.trim().split('\n').slice(-3).join(' / ')}`;
-      return null;
-    };
-    try {
-      await waitForPing(this.url, 15_000, failure);
-    } catch (err) {
-      await this.terminate();
-      throw err;
-    }
-  }
-
-  kill(signal: NodeJS.Signals): void {
-    this.child?.kill(signal);
-  }
-
-  async terminate(): Promise<void> {
-    const child = this.child;
-    if (!child) return;
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await this.exited;
-      clearTimeout(timer);
-    } else {
-      await this.exited;
-    }
-    this.child = null;
-  }
-
-  get running(): boolean {
-    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  get addressInUse(): boolean {
-    return /address already in use/i.test(this.output);
-  }
-}
-
 /**
  * Starts a private `redis-server` on a loopback port. Without `port`, a free port is picked and
  * the start is retried on a bind race with another process.
@@ -289,54 +164,27 @@ class RedisProcess {
 export async function spawnRedisServer(opts: SpawnRedisOptions = {}): Promise<SpawnedRedis> {
   const ownDir = opts.dir === undefined;
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'spool-redis-')));
-  const appendOnly = opts.appendOnly ?? false;
-
-  let proc: RedisProcess | null = null;
-  for (let attempt = 0; ; attempt++) {
-    const candidate = new RedisProcess(opts.port ?? (await freePort()), dir, appendOnly);
-    try {
-      await candidate.start();
-      proc = candidate;
-      break;
-    } catch (err) {
-      if (opts.port === undefined && candidate.addressInUse && attempt < 5) continue;
-      if (ownDir) await rm(dir, { recursive: true, force: true });
-      throw err;
-    }
-  }
-
-  const server = proc;
+  // Fault tests SIGKILL the server and expect acknowledged writes back after restart; the
+  // default everysec fsync could lose the last second of them.
+  const spawned = await spawnRedis({ dir, appendOnly: opts.appendOnly ?? false, appendFsync: 'always', ...(opts.port !== undefined ? { port: opts.port } : {}) }).catch(async (err: unknown) => {
+    if (ownDir) await rm(dir, { recursive: true, force: true });
+    throw err;
+  });
   let stopped: Promise<void> | undefined;
   return {
-    url: server.url,
-    port: server.port,
-    kill: (signal = 'SIGKILL') => server.kill(signal),
-    restart: async () => {
-      await server.terminate();
-      await server.start();
+    url: spawned.url,
+    port: spawned.port,
+    get pid() {
+      return spawned.pid;
     },
+    kill: (signal) => spawned.kill(signal),
+    restart: () => spawned.restart(),
     stop: () =>
       (stopped ??= (async () => {
-        await server.terminate();
+        await spawned.stop();
         if (ownDir) await rm(dir, { recursive: true, force: true });
       })()),
   };
-}
-
-/**
- * Polls with raw RESP PINGs rather than a client: a client would add reconnect noise and retry
- * policies of its own. `-LOADING` (AOF replay after restart) counts as not ready yet.
- */
-async function waitForPing(url: string, timeoutMs: number, failure: () => string | null): Promise<void> {
-  const { hostname, port } = new URL(url);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const reason = failure();
-    if (reason) throw new Error(reason);
-    if (await pingRedis(hostname, Number(port || 6379), 1000)) return;
-    if (Date.now() > deadline) throw new Error(`Redis at ${url} did not answer PING within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -391,7 +239,7 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
   const masters = opts.masters ?? 3;
   const replicas = opts.replicasPerMaster ?? 0;
   const root = await mkdtemp(join(tmpdir(), 'spool-cluster-'));
-  const procs = new Map<number, RedisProcess>();
+  const procs = new Map<number, RedisServerProcess>();
   const stop = async () => {
     await Promise.all([...procs.values()].map((p) => p.terminate()));
     await rm(root, { recursive: true, force: true });
@@ -403,14 +251,14 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
         const busPort = await freePort();
         const dir = join(root, String(port));
         await mkdir(dir, { recursive: true });
-        const proc = new RedisProcess(port, dir, false, [
+        const proc = new RedisServerProcess({ port, dir, appendOnly: false, extraArgs: [
           '--cluster-enabled', 'yes',
           '--cluster-config-file', join(dir, 'nodes.conf'),
           '--cluster-port', String(busPort),
           '--cluster-node-timeout', '1000',
           // A replica may take over however long it was cut off: tests kill masters on purpose.
           '--cluster-replica-validity-factor', '0',
-        ]);
+        ] });
         try {
           await proc.start();
           procs.set(port, proc);
@@ -493,7 +341,7 @@ export interface SpawnedSentinelSetup {
  */
 export async function startRedisSentinel(): Promise<SpawnedSentinelSetup> {
   const root = await mkdtemp(join(tmpdir(), 'spool-sentinel-'));
-  const procs = new Map<number, RedisProcess>();
+  const procs = new Map<number, RedisServerProcess>();
   const stop = async () => {
     await Promise.all([...procs.values()].map((p) => p.terminate()));
     await rm(root, { recursive: true, force: true });
@@ -504,7 +352,7 @@ export async function startRedisSentinel(): Promise<SpawnedSentinelSetup> {
       const port = await freePort();
       const dir = join(root, String(port));
       await mkdir(dir, { recursive: true });
-      const proc = new RedisProcess(port, dir, false, extra(port, dir));
+      const proc = new RedisServerProcess({ port, dir, appendOnly: false, extraArgs: extra(port, dir) });
       await proc.start();
       procs.set(port, proc);
       return port;
@@ -519,9 +367,9 @@ export async function startRedisSentinel(): Promise<SpawnedSentinelSetup> {
       conf,
       [`port ${sentinelPort}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${name} 127.0.0.1 ${master} 1`, `sentinel down-after-milliseconds ${name} 1000`, `sentinel failover-timeout ${name} 3000`, ''].join('\n'),
     );
-    // RedisProcess starts `redis-server --port … <extra>`; a config file must come first, so the
+    // RedisServerProcess starts `redis-server --port … <extra>`; a config file must come first, so the
     // Sentinel is its own child here.
-    const sentinel = new RedisProcess(sentinelPort, dir, false, ['--sentinel'], conf);
+    const sentinel = new RedisServerProcess({ port: sentinelPort, dir, appendOnly: false, extraArgs: ['--sentinel'], configFile: conf });
     await sentinel.start();
     procs.set(sentinelPort, sentinel);
     const masterPort = async () => {

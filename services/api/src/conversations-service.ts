@@ -11,7 +11,7 @@ import {
 } from '@spool/protocol';
 import type { ConversationMeta, ConversationStore, ResponseStore, StoredItem } from '@spool/redis';
 import type { InputItemsQuery } from './input-items.ts';
-import { normalizeInput } from './responses-service.ts';
+import { normalizeInput } from './create-input.ts';
 
 export interface ConversationsServiceDeps {
   conversations: ConversationStore;

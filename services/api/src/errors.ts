@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { ApiError } from '@spool/protocol';
+import { redisOutage } from '@spool/redis';
 import type { Logger } from '@spool/runtime';
 import { ApiErrorWithHeaders } from './admission.ts';
 
@@ -17,44 +18,6 @@ class StorageUnavailableError extends ApiError {
   }
 }
 
-/**
- * Redis error replies that mean "not now" rather than "your request is wrong", by their first word
- * (ioredis passes the server's reply through as `ReplyError.message`): out of memory under
- * `noeviction`, a replica or a failing-over master, a server still loading its data, a cluster
- * that lost a shard or is moving a slot.
- */
-const UNAVAILABLE_REPLIES: Record<string, string> = {
-  OOM: 'is full',
-  READONLY: 'is read-only',
-  LOADING: 'is loading its data',
-  MASTERDOWN: 'lost its master',
-  CLUSTERDOWN: 'cluster is down',
-  TRYAGAIN: 'is moving data',
-  NOREPLICAS: 'has too few replicas',
-  BUSY: 'is busy running a script',
-};
-
-/** Connection-level failures of ioredis (no reply at all), by message. */
-const CONNECTION_FAILURE = /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|enableOfflineQueue|Redis not ready|Reached the max retries per request/;
-
-/** Why storage cannot serve this now, or null when the error is something else. */
-function storageOutage(err: unknown): string | null {
-  if (!(err instanceof Error)) return null;
-  if (err.name === 'ReplyError' || err.name === 'Error' || err.name === 'MaxRetriesPerRequestError') {
-    const word = /^([A-Z]+)\b/.exec(err.message)?.[1];
-    const reason = word ? UNAVAILABLE_REPLIES[word] : undefined;
-    if (reason) return reason;
-  }
-  if (err.name === 'MaxRetriesPerRequestError' || CONNECTION_FAILURE.test(err.message)) return 'is unreachable';
-  // A pipeline or MULTI reports the first failed command's error through `previousErrors`.
-  const previous = (err as { previousErrors?: unknown[] }).previousErrors;
-  if (Array.isArray(previous)) for (const p of previous) {
-    const reason = storageOutage(p);
-    if (reason) return reason;
-  }
-  return null;
-}
-
 /** Maps anything thrown in a route to the OpenAI error body. Internals never reach the client. */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
@@ -70,8 +33,8 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof Error && typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
     return ApiError.badRequest(`The request body could not be read: ${e.message ?? 'invalid body'}.`, null, 'invalid_body');
   }
-  const outage = storageOutage(err);
-  if (outage) return new StorageUnavailableError(outage, outage === 'is full' ? 30 : 2, { cause: err });
+  const outage = redisOutage(err);
+  if (outage) return new StorageUnavailableError(outage.reason, outage.retryAfterSeconds, { cause: err });
   return new ApiError(500, 'The server had an error while processing your request.', 'server_error', 'server_error');
 }
 

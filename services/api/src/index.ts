@@ -1,6 +1,7 @@
 export { createApp, type AppDeps } from './app.ts';
 export { ElicitationAnswers, type ElicitationAnswersDeps } from './elicitations.ts';
-export { ResponsesService, SyncTimeoutError, normalizeInput, type ResponsesServiceDeps } from './responses-service.ts';
+export { ResponsesService, SyncTimeoutError, type ResponsesServiceDeps } from './responses-service.ts';
+export { normalizeInput } from './create-input.ts';
 export { ownerOf, ANONYMOUS_OWNER } from './auth.ts';
 export { SseWriter } from './sse.ts';
 export { ModelCatalog, ModelObjectSchema, type ModelCatalogDeps, type ModelObject } from './models.ts';

@@ -1,7 +1,6 @@
-import { StoredRequestSchema, type Keys } from '@spool/contracts';
+import { StoredRequestSchema } from '@spool/contracts';
 import { ApiError, parseCreateRequest, type Response } from '@spool/protocol';
 import { utcDay, type ElicitationStore, type KeyLimiter, type LogEntry, type OpsIndex, type ResponseStore } from '@spool/redis';
-import type { RedisClient } from '@spool/redis';
 import type { ApiKeyEntry } from '@spool/runtime';
 import { ANONYMOUS_OWNER, ownerOf } from './auth.ts';
 import type { ResponsesService } from './responses-service.ts';
@@ -58,8 +57,8 @@ export interface OperateServiceDeps {
   store: ResponseStore;
   index: OpsIndex;
   limiter: KeyLimiter;
-  redis: RedisClient;
-  keys: Keys;
+  /** The newest webhook deliveries that failed for good (queues DeadLetters). */
+  deadLetters: (limit: number) => Promise<unknown[]>;
   responses: ResponsesService;
   apiKeys: readonly ApiKeyEntry[];
   queueCounts: () => Promise<QueueCounts>;
@@ -170,15 +169,8 @@ export class OperateService {
     return created.response;
   }
 
-  async deadLetters(limit: number): Promise<unknown[]> {
-    const rows = await this.d.redis.lrange(this.d.keys.webhookDeadLetters, 0, limit - 1);
-    return rows.flatMap((row) => {
-      try {
-        return [JSON.parse(row) as unknown];
-      } catch {
-        return [];
-      }
-    });
+  deadLetters(limit: number): Promise<unknown[]> {
+    return this.d.deadLetters(limit);
   }
 
   queues(): Promise<QueueCounts> {

@@ -1,7 +1,6 @@
-import { checkCall, UpstreamFailureSchema, verifyApprovalRequestId, type ApprovalDecision, type Keys, type MacFn, type ServerToolPolicy, type TurnJob, type UpstreamFailure } from '@spool/contracts';
+import { UpstreamFailureSchema, type ElicitationResume, type Keys, type MacFn, type McpSecrets, type ServerToolPolicy, type TurnJob, type UpstreamFailure } from '@spool/contracts';
 import {
   ApiError,
-  requestServerUrl,
   buildResponse,
   conversationIdOf,
   lifecycleEvent,
@@ -15,9 +14,7 @@ import {
 } from '@spool/protocol';
 import {
   cancelResponse,
-  ChainError,
   followEvents,
-  loadChain,
   responseJsonOf,
   snapshotEvent,
   waitForTerminal,
@@ -33,7 +30,11 @@ import { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
 import type { Admission } from './admission.ts';
 import { COMPACTION_PROMPT, estimateTokens, splitTail, summaryOf } from './compaction.ts';
 import { pageInputItems, type InputItemsPage, type InputItemsQuery } from './input-items.ts';
+import { ApprovalAnswers } from './approval-answers.ts';
 import type { ElicitationAnswers } from './elicitations.ts';
+import { checkBounds, checkCallOutputs, checkCompactions, checkModelName, normalizeInput } from './create-input.ts';
+import { splitMcpTools } from './mcp-tools.ts';
+import { previousChain } from './previous-chain.ts';
 
 export interface ResponsesServiceDeps {
   store: ResponseStore;
@@ -95,54 +96,6 @@ interface ConversationTurns {
   appendTurn(conversationId: string, responseId: string, items: InputItem[]): Promise<void>;
 }
 
-/** MCP credentials by server label: they travel sealed in job data, never in the record. */
-export type McpSecrets = Record<string, { headers?: Record<string, string>; authorization?: string }>;
-
-/**
- * Checks MCP tool definitions and takes their credentials out: what is stored has no headers and
- * no authorization; the credentials go to the job, sealed.
- */
-export function splitMcpTools(
-  tools: CreateResponseRequest['tools'],
-  configured: ReadonlySet<string>,
-): { tools: CreateResponseRequest['tools']; secrets: McpSecrets | null } {
-  if (!tools) return { tools, secrets: null };
-  const secrets: McpSecrets = {};
-  const labels = new Set<string>();
-  const stripped = tools.map((tool, i) => {
-    if (tool.type !== 'mcp') return tool;
-    if (labels.has(tool.server_label)) throw ApiError.badRequest(`Duplicate MCP server_label '${tool.server_label}'.`, `tools[${i}].server_label`);
-    labels.add(tool.server_label);
-    if (tool.connector_id) throw ApiError.badRequest('MCP connectors (connector_id) are not supported by this server; give a server_url.', `tools[${i}].connector_id`, 'unsupported_parameter');
-    const url = requestServerUrl(tool);
-    if (url === null) {
-      if (!configured.has(tool.server_label)) {
-        throw ApiError.badRequest(
-          `MCP server '${tool.server_label}' is not configured on this server: give a server_url, or configure it under mcp_servers.`,
-          `tools[${i}].server_url`,
-          'mcp_server_not_found',
-        );
-      }
-    } else {
-      let parsed: URL;
-      try {
-        parsed = new URL(url);
-      } catch {
-        throw ApiError.badRequest(`Invalid MCP server_url '${url}'.`, `tools[${i}].server_url`);
-      }
-      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-        throw ApiError.badRequest('MCP server_url must be an http or https URL (stdio servers exist only in the configuration).', `tools[${i}].server_url`);
-      }
-    }
-    if (tool.headers || tool.authorization) {
-      secrets[tool.server_label] = { ...(tool.headers ? { headers: tool.headers } : {}), ...(tool.authorization ? { authorization: tool.authorization } : {}) };
-    }
-    const { headers: _h, authorization: _a, ...rest } = tool;
-    return rest;
-  });
-  return { tools: stripped, secrets: Object.keys(secrets).length > 0 ? secrets : null };
-}
-
 export interface Created {
   id: string;
   response: Response;
@@ -191,42 +144,22 @@ function traceField(span: Span): { trace?: Record<string, string> } {
   return Object.keys(trace).length > 0 ? { trace } : {};
 }
 
-/** Gives every input item an id (input_items lists them, and the SDK pages by id). */
-export function normalizeInput(input: CreateResponseRequest['input']): InputItem[] {
-  if (input === undefined) return [];
-  if (typeof input === 'string') {
-    return [{ type: 'message', id: newId('msg'), role: 'user', content: [{ type: 'input_text', text: input }] }];
-  }
-  return input.map((item) => {
-    if (item.type === 'message') {
-      const content = typeof item.content === 'string' ? [{ type: 'input_text' as const, text: item.content }] : item.content;
-      return { ...item, id: item.id ?? newId('msg'), content };
-    }
-    if (item.type === 'function_call') return { ...item, id: item.id ?? newId('fc') };
-    if (item.type === 'function_call_output') return { ...item, id: item.id ?? newId('fco') };
-    if (item.type === 'mcp_approval_response') return { ...item, id: item.id ?? newId('mcpa') };
-    if (item.type === 'mcp_elicitation_response') return { ...item, id: item.id ?? newId('mcpea') };
-    return item;
-  });
-}
-
-/** Call ids a function_call_output may answer: function calls in the chain and in this input. */
-function knownCallIds(chain: ResponseRecord[], input: InputItem[]): Set<string> {
-  const ids = new Set<string>();
-  for (const r of chain) {
-    for (const item of r.snapshot.output) if (item.type === 'function_call') ids.add(item.call_id);
-    for (const item of JSON.parse(r.input) as InputItem[]) if (item.type === 'function_call') ids.add(item.call_id);
-  }
-  for (const item of input) if (item.type === 'function_call') ids.add(item.call_id);
-  return ids;
-}
-
 /**
  * The responses use cases, free of HTTP: routes parse and format, this decides. It never calls a
  * model: it writes the record, enqueues the first turn, and reads the event log.
  */
 export class ResponsesService {
-  constructor(private readonly d: ResponsesServiceDeps) {}
+  private readonly answers: ApprovalAnswers;
+
+  constructor(private readonly d: ResponsesServiceDeps) {
+    this.answers = new ApprovalAnswers({
+      approvals: d.approvals,
+      approvalMac: d.approvalMac,
+      mcpServerPolicies: d.mcpServerPolicies,
+      validitySeconds: d.limits.retention_seconds,
+      now: d.now,
+    });
+  }
 
   /**
    * `generate: false` (WebSocket warm-up) validates and stores the request and seals it as
@@ -239,10 +172,7 @@ export class ResponsesService {
     opts: { watch?: boolean; generate?: boolean; connectionResponses?: ReadonlySet<string> } = {},
   ): Promise<Created> {
     const { limits } = this.d;
-    const maxModel = limits.max_model_length ?? 256;
-    if (request.model.length > maxModel) {
-      throw ApiError.badRequest(`Invalid value for 'model': at most ${maxModel} characters.`, 'model', 'string_above_max_length');
-    }
+    checkModelName(request.model, limits);
     if (!this.d.hasModel(request.model)) {
       throw new ApiError(400, `The model '${request.model}' is not served here: no configured upstream matches it.`, 'invalid_request_error', 'model_not_found', 'model');
     }
@@ -250,15 +180,9 @@ export class ResponsesService {
     refuseUnservedParams(request, new Set(route.dropParams), route.contextWindow);
     if (request.context_management?.[0]?.compact_threshold) return this.createCompacted(request, owner, opts, request.context_management[0].compact_threshold);
     const input = normalizeInput(request.input);
-    this.checkCompactions(input, owner);
-    if (input.length > limits.max_input_items) throw ApiError.badRequest(`Too many input items: at most ${limits.max_input_items}.`, 'input', 'too_many_items');
-    if (request.instructions && request.instructions.length > limits.max_instructions_chars) {
-      throw ApiError.badRequest(`'instructions' is too long: ${request.instructions.length} characters, at most ${limits.max_instructions_chars}.`, 'instructions', 'string_above_max_length');
-    }
-    if ((request.tools?.length ?? 0) > limits.max_tools) throw ApiError.badRequest(`Too many tools: at most ${limits.max_tools}.`, 'tools', 'too_many_tools');
-    if (request.background && request.store === false) {
-      // Accepted: kept only as long as a poll needs (ephemeral retention), documented in the README.
-    }
+    checkCompactions(input, owner, this.d.openCompaction);
+    checkBounds(request, input, limits);
+    // background with store: false is accepted: kept only as long as a poll needs (ephemeral retention).
 
     const conversationId = conversationIdOf(request.conversation);
     if (conversationId !== null) {
@@ -268,29 +192,8 @@ export class ResponsesService {
       if (!this.d.conversations) throw ApiError.badRequest('The conversation parameter is not supported by this server; use previous_response_id.', 'conversation', 'unsupported_parameter');
     }
 
-    let chain: ResponseRecord[] = [];
-    if (request.previous_response_id) {
-      try {
-        const local = opts.connectionResponses;
-        chain = await loadChain(this.d.store, request.previous_response_id, owner, limits.max_chain_depth, (rid) => local?.has(rid) ?? false);
-      } catch (err) {
-        if (err instanceof ChainError && err.code === 'previous_response_not_found') {
-          throw new ApiError(400, `Previous response with id '${request.previous_response_id}' not found.`, 'invalid_request_error', 'previous_response_not_found', 'previous_response_id');
-        }
-        if (err instanceof ChainError) throw ApiError.badRequest(err.message, 'previous_response_id', err.code);
-        throw err;
-      }
-      const last = chain[chain.length - 1];
-      if (last && (last.status === 'queued' || last.status === 'in_progress')) {
-        throw ApiError.badRequest(`Previous response with id '${last.id}' is still ${last.status}; wait until it finishes.`, 'previous_response_id', 'previous_response_in_progress');
-      }
-    }
-    const callIds = knownCallIds(chain, input);
-    input.forEach((item, i) => {
-      if (item.type === 'function_call_output' && !callIds.has(item.call_id)) {
-        throw ApiError.badRequest(`No tool call found for function call output with call_id '${item.call_id}'.`, `input[${i}].call_id`, 'invalid_value');
-      }
-    });
+    const chain = await previousChain(this.d.store, request, owner, limits.max_chain_depth, opts.connectionResponses);
+    checkCallOutputs(chain, input);
 
     const mcp = splitMcpTools(request.tools, this.d.configuredMcpServers);
     const id = newId('resp');
@@ -322,18 +225,14 @@ export class ResponsesService {
     opts: { watch?: boolean; generate?: boolean },
   ): Promise<Created> {
     const { limits } = this.d;
-    const decisions = await this.resolveApprovals(id, owner, request, input, chain);
-    const resumes = await this.resolveElicitations(id, owner, request, input, chain, decisions);
+    const { decisions, taken } = await this.answers.resolve(id, owner, request, input, chain);
+    const resumes = await this.resolveElicitations(id, owner, request, input, chain, taken);
     let admitted: Awaited<ReturnType<Admission['admit']>> = { headers: {} };
     try {
       admitted = (await this.d.admission?.admit({ owner, responseId: id, background })) ?? admitted;
     } catch (err) {
       await this.d.elicitations?.giveBack(id, resumes);
-      await this.giveBack(
-        id,
-        decisions.flatMap((d) => (d.heldBy ? [{ holder: d.heldBy, id: d.decision.approvalRequestId }] : [])),
-        decisions.map((d) => d.decision.approvalRequestId),
-      );
+      await this.answers.giveBack(id, taken);
       throw err;
     }
     const response = buildResponse({ id, request, createdAt: this.d.now(), status: background ? 'queued' : 'in_progress' });
@@ -375,7 +274,7 @@ export class ResponsesService {
         responseId: id,
         turn: 0,
         ...(mcp.secrets ? { secrets: this.d.sealSecrets(mcp.secrets) } : {}),
-        ...(decisions.length > 0 ? { approvals: decisions.map((d) => d.decision) } : {}),
+        ...(decisions.length > 0 ? { approvals: decisions } : {}),
         ...(resumes.length > 0 ? { elicitations: resumes } : {}),
         ...traceField(span),
       });
@@ -384,11 +283,7 @@ export class ResponsesService {
       if (conversationId !== null) await this.d.conversations?.release(conversationId, id).catch(() => undefined);
       await this.d.admission?.release(owner, id).catch(() => undefined);
       await this.d.elicitations?.giveBack(id, resumes);
-      await this.giveBack(
-        id,
-        decisions.flatMap((d) => (d.heldBy ? [{ holder: d.heldBy, id: d.decision.approvalRequestId }] : [])),
-        decisions.map((d) => d.decision.approvalRequestId),
-      );
+      await this.answers.giveBack(id, taken);
       // Acknowledge nothing we cannot run: the record is removed and the client sees a 503.
       await this.d.store.delete(id).catch(() => undefined);
       throw err;
@@ -396,19 +291,6 @@ export class ResponsesService {
     // The console's index: not on the answer's path (a lost entry only hides it from the list).
     void this.d.onCreated?.(id).catch(() => undefined);
     return { id, response, subscription, headers: admitted.headers };
-  }
-
-  /** A compaction item must open with this server's key, for this owner: else a 400, before any job. */
-  private checkCompactions(input: InputItem[], owner: string): void {
-    input.forEach((item, i) => {
-      if (item.type !== 'compaction') return;
-      if (!this.d.openCompaction) throw ApiError.badRequest('Compaction items are not supported by this server.', `input[${i}]`, 'unsupported_input_type');
-      try {
-        this.d.openCompaction(owner, item.encrypted_content);
-      } catch (err) {
-        throw ApiError.badRequest(err instanceof Error ? err.message : 'Invalid compaction item.', `input[${i}].encrypted_content`, 'invalid_encrypted_content');
-      }
-    });
   }
 
   /**
@@ -462,11 +344,8 @@ export class ResponsesService {
   ): Promise<Created> {
     const { context_management: _cm, ...plain } = request;
     const input = normalizeInput(request.input);
-    let chain: ResponseRecord[] = [];
-    if (request.previous_response_id) {
-      const local = opts?.connectionResponses;
-      chain = await loadChain(this.d.store, request.previous_response_id, owner, this.d.limits.max_chain_depth, (rid) => local?.has(rid) ?? false).catch(() => []);
-    }
+    // A chain that cannot be read here is refused by the create that follows, with its reason.
+    const chain = await previousChain(this.d.store, request, owner, this.d.limits.max_chain_depth, opts?.connectionResponses).catch(() => []);
     const context = [...chain.flatMap((r) => [...(JSON.parse(r.input) as unknown[]), ...r.snapshot.output]), ...input];
     if (estimateTokens(request.instructions, context) <= threshold) return this.create(plain, owner, opts);
     const { head, tail } = splitTail(input);
@@ -481,95 +360,6 @@ export class ResponsesService {
     return this.create({ ...rest, input: [{ type: 'compaction', id: item.id, encrypted_content: item.encrypted_content }, ...tail] }, owner, opts);
   }
 
-  /**
-   * Matches each `mcp_approval_response` to its request in the previous_response_id chain (or, for
-   * stateless `store: false` clients, in this input) and takes it exactly once. A parked call is
-   * claimed; a stateless one must carry an id Spool minted for this owner, server, tool and
-   * arguments (contracts/approval-ids). Either way the id is marked used for the retention, so no
-   * path can answer it twice, and an approved call must pass the tool policy of this request and
-   * of the configured server. Any refusal gives back what this request had already taken.
-   */
-  private async resolveApprovals(
-    claimant: string,
-    owner: string,
-    request: CreateResponseRequest,
-    input: InputItem[],
-    chain: ResponseRecord[],
-  ): Promise<Array<{ decision: ApprovalDecision; heldBy: string | null }>> {
-    const answers = input.flatMap((item, i) => (item.type === 'mcp_approval_response' ? [{ item, i }] : []));
-    if (answers.length === 0) return [];
-    const stored = new Map<string, { holder: string; req: { server_label: string; name: string; arguments: string } }>();
-    for (const r of chain) for (const o of r.snapshot.output) if (o.type === 'mcp_approval_request') stored.set(o.id, { holder: r.id, req: o });
-    const inline = new Map(input.flatMap((o) => (o.type === 'mcp_approval_request' ? [[o.id, o] as const] : [])));
-    const out: Array<{ decision: ApprovalDecision; heldBy: string | null }> = [];
-    const claimed: Array<{ holder: string; id: string }> = [];
-    const marked: string[] = [];
-    const seen = new Set<string>();
-    const { retention_seconds: validity } = this.d.limits;
-    try {
-      for (const { item, i } of answers) {
-        const param = `input[${i}].approval_request_id`;
-        const id = item.approval_request_id;
-        if (seen.has(id)) throw ApiError.badRequest(`Approval request '${id}' is answered more than once in this input.`, param);
-        seen.add(id);
-        const found = stored.get(id);
-        const req = found?.req ?? inline.get(id);
-        if (!req) {
-          throw ApiError.badRequest(
-            `No mcp_approval_request with id '${id}' was found in the previous_response_id chain${request.store === false ? ' or in the input' : ''}.`,
-            param,
-            'approval_request_not_found',
-          );
-        }
-        const tool = (request.tools ?? []).find((t) => t.type === 'mcp' && t.server_label === req.server_label);
-        if (!tool || tool.type !== 'mcp') {
-          throw ApiError.badRequest(
-            `Approval request '${id}' is for MCP server '${req.server_label}', which is not in this request's tools. Resend the MCP tool (with its credentials) with the approval response.`,
-            'tools',
-            'approval_server_mismatch',
-          );
-        }
-        const serverUrl = requestServerUrl(tool);
-        let call: ApprovalDecision['call'];
-        if (found) {
-          const claim = await this.d.approvals.claim(found.holder, id, claimant);
-          if (claim.kind === 'used') throw ApiError.badRequest(`Approval request '${id}' was already used (by response '${claim.by}').`, param, 'approval_already_used');
-          if (claim.kind === 'missing') throw ApiError.badRequest(`Approval request '${id}' has expired.`, param, 'approval_expired');
-          claimed.push({ holder: found.holder, id });
-          if (claim.parked.serverLabel !== req.server_label) throw ApiError.badRequest(`Approval request '${id}' does not match its server label.`, param, 'approval_server_mismatch');
-          const { owner: _o, responseId: _r, ...parked } = claim.parked;
-          call = parked;
-        } else {
-          // Stateless: nothing was parked, so the item itself must prove Spool issued it.
-          const check = verifyApprovalRequestId(this.d.approvalMac, id, { owner, serverLabel: req.server_label, name: req.name, arguments: req.arguments });
-          if (!check.ok) {
-            throw ApiError.badRequest(
-              `Approval request '${id}' was not issued by this server for this API key, MCP server, tool and arguments; send back the mcp_approval_request item exactly as it was returned.`,
-              param,
-              'approval_request_invalid',
-            );
-          }
-          if (this.d.now() - check.issuedAt > validity) throw ApiError.badRequest(`Approval request '${id}' has expired.`, param, 'approval_expired');
-          call = { approvalRequestId: id, serverLabel: req.server_label, serverUrl, name: req.name, arguments: req.arguments, retrySafe: check.retrySafe, readOnly: check.readOnly };
-        }
-        if (item.approve) {
-          const verdict = checkCall({ serverLabel: call.serverLabel, tool: { name: call.name, readOnly: call.readOnly }, approved: true }, tool, this.d.mcpServerPolicies[call.serverLabel]);
-          if (!verdict.ok) throw ApiError.badRequest(`Approval request '${id}' cannot be approved: ${verdict.message}`, param, 'approval_tool_not_allowed');
-        }
-        // Whichever path it came by, an approval request id is answered once (checked last, so a
-        // refusal above does not use it up).
-        const use = await this.d.approvals.markUsed(id, claimant, validity);
-        if (use.kind === 'used') throw ApiError.badRequest(`Approval request '${id}' was already used (by response '${use.by}').`, param, 'approval_already_used');
-        marked.push(id);
-        out.push({ decision: { approvalRequestId: id, approve: item.approve, reason: item.reason ?? null, call }, heldBy: found ? found.holder : null });
-      }
-    } catch (err) {
-      await this.giveBack(claimant, claimed, marked);
-      throw err;
-    }
-    return out;
-  }
-
   /** The `mcp_elicitation_response` items, checked and claimed (elicitations.ts); a refusal gives back the approvals taken. */
   private async resolveElicitations(
     id: string,
@@ -577,26 +367,16 @@ export class ResponsesService {
     request: CreateResponseRequest,
     input: InputItem[],
     chain: ResponseRecord[],
-    decisions: Array<{ decision: ApprovalDecision; heldBy: string | null }>,
-  ) {
+    taken: Parameters<ApprovalAnswers['giveBack']>[1],
+  ): Promise<ElicitationResume[]> {
     if (!input.some((i) => i.type === 'mcp_elicitation_response')) return [];
     try {
       if (!this.d.elicitations) throw ApiError.badRequest('mcp_elicitation_response is not supported by this server.', 'input', 'unsupported_input_type');
       return await this.d.elicitations.resolve(id, owner, request, input, chain);
     } catch (err) {
-      await this.giveBack(
-        id,
-        decisions.flatMap((d) => (d.heldBy ? [{ holder: d.heldBy, id: d.decision.approvalRequestId }] : [])),
-        decisions.map((d) => d.decision.approvalRequestId),
-      );
+      await this.answers.giveBack(id, taken);
       throw err;
     }
-  }
-
-  /** Undoes the claims and use marks of a request that was refused or could not be enqueued. */
-  private async giveBack(claimant: string, claimed: Array<{ holder: string; id: string }>, marked: string[]): Promise<void> {
-    for (const c of claimed) await this.d.approvals.release(c.holder, c.id).catch(() => undefined);
-    for (const id of marked) await this.d.approvals.unmarkUsed(id, claimant).catch(() => undefined);
   }
 
   /** The record if `owner` may see it, else a 404 (never a 403: ids of others do not exist). */

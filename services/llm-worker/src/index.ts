@@ -1,4 +1,4 @@
-export { startLlmWorker, TURN_WORKER_OPTIONS, Upstreams, type LlmWorkerDeps, type RunningWorker } from './worker.ts';
+export { startLlmWorker, Upstreams, type LlmWorkerDeps } from './worker.ts';
 export { completeChat, streamChat } from './upstream.ts';
 export { runTurn, upstreamFailure, type TurnDeps, type TurnOutcome } from './turn/run.ts';
 export { toChatMessages } from './turn/messages.ts';

@@ -1,6 +1,6 @@
-import { Worker } from 'bullmq';
 import type { RedisClient } from '@spool/redis';
-import { QUEUES, StoredRequestSchema, WORKER_OPTIONS, type Keys } from '@spool/contracts';
+import { QUEUES, StoredRequestSchema, type Keys } from '@spool/contracts';
+import { startWorker, type RunningWorker } from '@spool/queues';
 import type { McpTool } from '@spool/protocol';
 import { retentionSeconds, type Config, type Logger, type Metrics, type SecretBox } from '@spool/runtime';
 import { ElicitationStore, ToolListCache, watchClosed, type ResponseStore } from '@spool/redis';
@@ -21,7 +21,7 @@ export interface McpExecutorDeps {
 }
 
 /** The MCP executor role: consumes MCP jobs on a pool of MCP client sessions. */
-export function startMcpExecutor(deps: McpExecutorDeps): { worker: Worker; close(): Promise<void> } {
+export function startMcpExecutor(deps: McpExecutorDeps): RunningWorker {
   const allow = parseAllowList(deps.config.mcpAllowHosts);
   const pool = new McpClientPool({ onStderr: (label, text) => deps.logger.debug({ label, text }, 'mcp stdio stderr'), guardedLookup: guardedLookup(allow) });
   // Only a stored response can be continued by a follow-up, so only its calls may park on a question.
@@ -56,18 +56,18 @@ export function startMcpExecutor(deps: McpExecutorDeps): { worker: Worker; close
     // A sealed or deleted response refuses the append (APPEND_SEALED / APPEND_GONE): nothing to do then.
     progress: { intervalMs: deps.config.limits.mcp_progress_interval_ms, append: (id, events) => deps.store.append(id, events) },
   });
-  const worker = new Worker(QUEUES.mcp, processor, {
+  // The lock is renewed while the process lives (so long calls are fine); see the catalog.
+  const running = startWorker(QUEUES.mcp, processor, {
     connection: deps.queueConnection,
-    prefix: deps.keys.bullPrefix,
+    keys: deps.keys,
+    logger: deps.logger,
     concurrency: deps.config.limits.mcp_concurrency,
-    // The lock is renewed while the process lives (so long calls are fine); see the catalog.
-    ...WORKER_OPTIONS.mcp,
+    graceMs: deps.config.limits.shutdown_grace_ms,
   });
-  worker.on('error', (err) => deps.logger.error({ err }, 'mcp worker error'));
   return {
-    worker,
+    worker: running.worker,
     close: async () => {
-      await worker.close();
+      await running.close();
       // Parked calls are told "cancel" and their resumes learn why, before their sessions close.
       await held.close();
       await pool.close();

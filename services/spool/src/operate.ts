@@ -2,10 +2,10 @@ import type { Server } from 'node:http';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import { Queue } from 'bullmq';
 import express, { type RequestHandler } from 'express';
 import type { RedisClient } from '@spool/redis';
 import { QUEUES, type Keys, type SealedResponse } from '@spool/contracts';
+import type { JobQueues } from '@spool/queues';
 import { metricsHandler, type QueueCounts } from '@spool/api';
 import type { ResponseStatus } from '@spool/protocol';
 import { KeyLimiter, OpsIndex, ResponseStore } from '@spool/redis';
@@ -18,7 +18,7 @@ const STATES = ['waiting', 'active', 'delayed', 'waiting-children', 'failed'] as
  * ledger, the console's index, and what happens when a response is sealed (usage settled,
  * in-flight released, the response counted). Wired by server.ts; holds no request logic.
  */
-export function createOperations(config: Config, keys: Keys, command: RedisClient, queueConn: RedisClient, logger: Logger) {
+export function createOperations(config: Config, keys: Keys, command: RedisClient, jobQueues: JobQueues, logger: Logger) {
   const metrics: Metrics = createMetrics({
     models: config.models.map((m) => m.pattern),
     keyNames: config.apiKeyEntries.map((k) => k.name),
@@ -28,11 +28,7 @@ export function createOperations(config: Config, keys: Keys, command: RedisClien
   const limiter = new KeyLimiter(command, keys);
   const index = new OpsIndex(command, keys);
   // Queue handles for counting and for the read-only queues view (they open no worker).
-  const queues = Object.values(QUEUES).map((name) => {
-    const q = new Queue(name, { connection: queueConn, prefix: keys.bullPrefix });
-    q.on('error', (err) => logger.debug({ err: err.message }, 'ops queue error'));
-    return q;
-  });
+  const queues = jobQueues.all();
   let openStreams: () => number = () => 0;
 
   const queueCounts = async (): Promise<QueueCounts> => {
@@ -102,7 +98,6 @@ export function createOperations(config: Config, keys: Keys, command: RedisClien
     limiter,
     index,
     store,
-    queues,
     queueCounts,
     refresh,
     onSealed,
@@ -110,9 +105,6 @@ export function createOperations(config: Config, keys: Keys, command: RedisClien
     serveMetrics,
     watchStreams: (count: () => number) => {
       openStreams = count;
-    },
-    close: async () => {
-      await Promise.all(queues.map((q) => q.close()));
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Queue, type Worker } from 'bullmq';
-import { createKeys, QUEUES, turnJob, type SealedResponse, type TurnJob } from '@spool/contracts';
+import { createKeys, type SealedResponse } from '@spool/contracts';
+import { DeadLetters, JobQueues, openJobKey } from '@spool/queues';
 import { Admission, attachResponsesWebSocket, ConversationsService, createApp, ElicitationAnswers, ModelCatalog, OperateService, operateRouter, ResponsesService, type SseWriter } from '@spool/api';
 import OpenAI from 'openai';
 import { createOperations } from './operate.ts';
@@ -12,17 +12,6 @@ import type { ResponseStatus } from '@spool/protocol';
 import { randomBytes } from 'node:crypto';
 import { ApprovalStore, checkEvictionPolicy, connect, ConversationStore, ElicitationStore, isCluster, LiveHub, ResponseStore, waitReady, type RedisClient, type RedisTarget } from '@spool/redis';
 import { matchesModel, openCompaction, routeFor, sealCompaction, SecretBox, type Config, type Logger } from '@spool/runtime';
-
-/**
- * The key that seals MCP credentials in job data: SPOOL_SECRET_KEY, else one kept in Redis and
- * shared by every process on it (set SPOOL_SECRET_KEY so that a copy of Redis alone reveals nothing).
- */
-async function jobKey(config: Config, redis: RedisClient, key: string): Promise<SecretBox> {
-  if (config.secretKey) return new SecretBox(Buffer.from(config.secretKey, 'base64'));
-  await redis.set(key, SecretBox.generateKey(), 'NX');
-  const stored = await redis.get(key);
-  return new SecretBox(Buffer.from(stored as string, 'base64'));
-}
 
 /** Spool will not start on this Redis as it is configured; the message says how to fix it. */
 export class UnsafeRedisError extends Error {
@@ -91,16 +80,16 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
   const workerConn = connect(target, 'queue', { connectionName: 'spool-worker' });
   workerConn.on('error', (err) => logger.debug({ err: err.message }, 'redis worker connection error'));
   const workerStore = new ResponseStore(workerConn, keys, storeOptions);
-  const box = await jobKey(config, command, keys.jobKey);
+  const box = await openJobKey(config.secretKey, command, keys);
+  // The one set of producers of this process: every enqueue goes through the job catalog.
+  const queues = new JobQueues({ connection: queueConn, keys, logger, maxTurns: config.limits.max_turns });
   let rolesStarted = false;
-  const ops = createOperations(config, keys, command, queueConn, logger);
-  closers.push(() => ops.close());
+  const ops = createOperations(config, keys, command, queues, logger);
+  closers.push(() => queues.close());
 
   // Webhooks: enqueued where a background response is sealed, delivered by the llm role's processes.
-  const webhookQueue = config.webhooks.length > 0 ? new Queue(QUEUES.webhooks, { connection: queueConn, prefix: keys.bullPrefix }) : null;
-  webhookQueue?.on('error', (err) => logger.debug({ err: err.message }, 'webhook queue error'));
-  if (webhookQueue) closers.push(() => webhookQueue.close());
-  const notifier = new WebhookNotifier(webhookQueue, config.webhooks, { attempts: config.limits.webhook_attempts, backoffMs: config.limits.webhook_backoff_ms });
+  const hasWebhooks = config.webhooks.length > 0;
+  const notifier = new WebhookNotifier(hasWebhooks ? (jobs, retry) => queues.enqueueWebhooks(jobs, retry) : null, config.webhooks, { attempts: config.limits.webhook_attempts, backoffMs: config.limits.webhook_backoff_ms });
   const onSealed = async (id: string, status: ResponseStatus, background: boolean, sealed?: SealedResponse) => {
     await Promise.all([
       notifier.notify(id, status, background).catch((err: unknown) => logger.error({ err, responseId: id }, 'could not enqueue webhooks')),
@@ -109,9 +98,9 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
   };
 
   if (config.roles.has('llm')) {
-    const llm = startLlmWorker({ config, keys, store: workerStore, box, queueConnection: queueConn, onSealed, logger: logger.child({ role: 'llm' }), metrics: ops.metrics });
-    closers.push(() => closeWithin(llm.worker, config.limits.shutdown_grace_ms, llm.close));
-    if (webhookQueue) {
+    const llm = startLlmWorker({ config, keys, store: workerStore, box, queues, queueConnection: queueConn, onSealed, logger: logger.child({ role: 'llm' }), metrics: ops.metrics });
+    closers.push(() => llm.close());
+    if (hasWebhooks) {
       const hooks = startWebhookWorker({ config, keys, connection: queueConn, command, logger: logger.child({ role: 'webhooks' }), metrics: ops.metrics });
       closers.push(() => hooks.close());
     }
@@ -128,19 +117,6 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
     generatedApiKey = auth.generated;
     usesGeneratedKey = auth.usesGenerated;
     const streams = new Set<SseWriter>();
-    const turns = new Queue(QUEUES.turns, { connection: queueConn, prefix: keys.bullPrefix });
-    turns.on('error', (err) => logger.debug({ err: err.message }, 'turn queue error'));
-    const enqueueTurn = async (job: TurnJob) => {
-      await turns.add(turnJob.name, turnJob.schema.parse(job), { ...turnJob.options, jobId: turnJob.jobId(job) });
-    };
-    // After a cancel: turn job ids come from the response id and the turn number, so the queued ones
-    // can be named; BullMQ leaves a running (locked) job alone, and its worker stops by itself.
-    const removeQueuedTurns = async (responseId: string) => {
-      const turnNumbers = Array.from({ length: config.limits.max_turns + 1 }, (_, turn) => turn);
-      // The MCP jobs a removed turn waited for stay: each sees the response closed and ends at once,
-      // and one polling an MCP task sends tasks/cancel first (removing them would leave the task running).
-      await Promise.all(turnNumbers.map((turn) => turns.remove(turnJob.jobId({ responseId, turn }), { removeChildren: false })));
-    };
     // With the demo model, the llm processes serve every name; this one may not run it itself.
     const hasModel = (model: string) => config.demoModel || routeFor(config, model) !== null;
     const routeOptions = (model: string) => {
@@ -157,7 +133,7 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
     const admission = new Admission({
       limiter: ops.limiter,
       keys: config.apiKeyEntries,
-      queueDepth: () => turns.getWaitingCount(),
+      queueDepth: () => queues.waitingTurns(),
       maxQueueDepth: config.limits.max_queue_depth,
       inFlightTtlMs: config.limits.in_flight_ttl_seconds * 1000,
       metrics: ops.metrics,
@@ -174,7 +150,7 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
       elicitations: new ElicitationAnswers({ store: elicitations, mac: (text) => box.digest(text), nowMs: () => Date.now() }),
       hub,
       keys,
-      enqueueTurn,
+      enqueueTurn: (job) => queues.enqueueTurn(job),
       hasModel,
       routeOptions,
       configuredMcpServers: new Set(Object.keys(config.mcpServers)),
@@ -186,15 +162,15 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
       onSealed,
       limits: config.limits,
       now: () => Math.floor(Date.now() / 1000),
-      removeQueuedTurns,
+      removeQueuedTurns: (responseId) => queues.removeQueuedTurns(responseId),
     });
     const apiLogger = logger.child({ role: 'api' });
+    const deadLetters = new DeadLetters(command, keys);
     const operate = new OperateService({
       store,
       index: ops.index,
       limiter: ops.limiter,
-      redis: command,
-      keys,
+      deadLetters: (limit) => deadLetters.list(limit),
       responses,
       apiKeys: config.apiKeyEntries,
       queueCounts: ops.queueCounts,
@@ -262,12 +238,11 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
       setTimeout(() => server.closeAllConnections(), 2000).unref();
       await closed;
     });
-    closers.push(() => turns.close());
     closers.push(async () => void subscriber.disconnect());
   }
   if (config.roles.has('mcp')) {
     const mcp = startMcpExecutor({ config, keys, queueConnection: queueConn, box, store: workerStore, logger: logger.child({ role: 'mcp' }), metrics: ops.metrics });
-    closers.push(() => closeWithin(mcp.worker, config.limits.shutdown_grace_ms, mcp.close));
+    closers.push(() => mcp.close());
   }
   let metricsUrl: string | null = null;
   if (!config.roles.has('api') && config.metricsPort !== null) {
@@ -291,24 +266,6 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
       workerConn.disconnect();
     },
   };
-}
-
-/**
- * Stops a worker taking jobs and lets the jobs in hand finish for `graceMs`; then closes it
- * without waiting. A job left unfinished keeps its lock until it expires and is then taken over by
- * another worker (which fails the response as interrupted, or retries a safe MCP call).
- */
-async function closeWithin(worker: Worker, graceMs: number, closeAll: () => Promise<void>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const graceful = closeAll();
-  const timedOut = await Promise.race([
-    graceful.then(() => false),
-    new Promise<boolean>((r) => {
-      timer = setTimeout(() => r(true), graceMs);
-    }),
-  ]);
-  clearTimeout(timer);
-  if (timedOut) await worker.close(true);
 }
 
 /**

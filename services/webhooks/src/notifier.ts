@@ -1,5 +1,4 @@
-import type { Queue } from 'bullmq';
-import { webhookJob } from '@spool/contracts';
+import type { WebhookJob } from '@spool/contracts';
 import { newId, type ResponseStatus } from '@spool/protocol';
 import type { Config } from '@spool/runtime';
 import type { WebhookEventType } from './sign.ts';
@@ -11,28 +10,20 @@ import type { WebhookEventType } from './sign.ts';
  */
 export class WebhookNotifier {
   constructor(
-    private readonly queue: Queue | null,
+    /** Enqueues the deliveries (JobQueues.enqueueWebhooks); null: no endpoint is configured. */
+    private readonly enqueue: ((jobs: WebhookJob[], retry: { attempts: number; backoffMs: number }) => Promise<void>) | null,
     private readonly endpoints: Config['webhooks'],
     private readonly retry: { attempts: number; backoffMs: number } = { attempts: 9, backoffMs: 1000 },
     private readonly now: () => number = () => Math.floor(Date.now() / 1000),
   ) {}
 
   async notify(responseId: string, status: ResponseStatus, background: boolean): Promise<void> {
-    if (!this.queue || !background || this.endpoints.length === 0) return;
+    if (!this.enqueue || !background || this.endpoints.length === 0) return;
     if (status === 'queued' || status === 'in_progress') return;
     const type = `response.${status}` as WebhookEventType;
     const createdAt = this.now();
     const eventId = newId('evt');
-    const jobs = this.endpoints.flatMap((e, endpoint) =>
-      e.events.includes(type)
-        ? [{ name: webhookJob.name, data: webhookJob.schema.parse({ responseId, type, endpoint, eventId, createdAt }) }]
-        : [],
-    );
-    await this.queue.addBulk(
-      jobs.map((j) => ({
-        ...j,
-        opts: { ...webhookJob.options(this.retry), jobId: webhookJob.jobId(j.data) },
-      })),
-    );
+    const jobs = this.endpoints.flatMap((e, endpoint) => (e.events.includes(type) ? [{ responseId, type, endpoint, eventId, createdAt }] : []));
+    await this.enqueue(jobs, this.retry);
   }
 }

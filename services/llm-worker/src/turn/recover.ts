@@ -1,5 +1,5 @@
 import { buildResponse, lifecycleEvent, type EventDraft, type OutputItem, type Response } from '@spool/protocol';
-import { replayEvents, ResponseWriter, type ResponseRecord } from '@spool/redis';
+import { isRedisFailure, replayEvents, ResponseWriter, type ResponseRecord } from '@spool/redis';
 import { retentionFor, type TurnDeps } from './run.ts';
 
 /** Events that close an item left open by a worker that died, as `incomplete`. */
@@ -51,7 +51,7 @@ export async function failFromLog(deps: TurnDeps, responseId: string, message: s
     // The state cannot be rebuilt (too deep to clone, unparsable, a log this code cannot apply):
     // end it anyway, with a minimal snapshot. Redis errors are not this: they reach the caller,
     // and the job is tried again.
-    if (isRedisError(err)) throw err;
+    if (isRedisFailure(err)) throw err;
     return failMinimal(deps, responseId, message);
   }
   const { record, writer, failed } = rebuilt;
@@ -59,7 +59,7 @@ export async function failFromLog(deps: TurnDeps, responseId: string, message: s
   try {
     ok = await writer.finish(lifecycleEvent('response.failed', failed), 'failed');
   } catch (err) {
-    if (isRedisError(err)) throw err;
+    if (isRedisFailure(err)) throw err;
     return failMinimal(deps, responseId, message);
   }
   if (ok) await deps.onSealed(responseId, 'failed', record.background);
@@ -87,9 +87,3 @@ async function failMinimal(deps: TurnDeps, responseId: string, message: string):
   if (ok) await deps.onSealed(responseId, 'failed', brief.background);
   return ok;
 }
-
-/** ioredis reports connection and command failures with these (Redis away: retry, do not seal). */
-function isRedisError(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'ReplyError' || err.name === 'MaxRetriesPerRequestError' || /Connection is closed|ECONNREFUSED|ECONNRESET/.test(err.message));
-}
-
