@@ -117,7 +117,8 @@ export class HeldCalls {
     let resumable: { owner: string; ttlSeconds: number } | null = null;
     let first = await steps.next();
     while (first.kind === 'ask') {
-      resumable = this.#closing ? null : await this.deps.resumable(call.responseId);
+      // A failed read only costs this question its parking: it is declined like any other.
+      resumable = this.#closing ? null : await this.deps.resumable(call.responseId).catch(() => null);
       if (resumable) break;
       first.reply(null); // declined, and noted in the call's output by the pool
       first = await steps.next();
