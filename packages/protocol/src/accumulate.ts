@@ -43,6 +43,22 @@ export function applyEvent(snapshot: Response, event: EventDraft): Response {
       if (part) part.text = event.text;
       return snapshot;
     }
+    case 'response.reasoning_summary_part.added':
+    case 'response.reasoning_summary_part.done': {
+      const reasoning = reasoningAt(snapshot, event.output_index);
+      if (reasoning) reasoning.summary[event.summary_index] = structuredClone(event.part);
+      return snapshot;
+    }
+    case 'response.reasoning_summary_text.delta': {
+      const part = reasoningAt(snapshot, event.output_index)?.summary[event.summary_index];
+      if (part) part.text += event.delta;
+      return snapshot;
+    }
+    case 'response.reasoning_summary_text.done': {
+      const part = reasoningAt(snapshot, event.output_index)?.summary[event.summary_index];
+      if (part) part.text = event.text;
+      return snapshot;
+    }
     case 'response.output_text.delta': {
       const part = messageAt(snapshot, event.output_index)?.content[event.content_index];
       if (part?.type === 'output_text') part.text += event.delta;

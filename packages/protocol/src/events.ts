@@ -29,6 +29,11 @@ export const EventDraftSchema = z.discriminatedUnion('type', [
   // The openai SDK's names; Open Responses calls these `response.reasoning.delta` / `.done`.
   z.object({ type: z.literal('response.reasoning_text.delta'), ...partScoped, delta: z.string() }),
   z.object({ type: z.literal('response.reasoning_text.done'), ...partScoped, text: z.string() }),
+  // Reasoning summaries: only Responses upstreams give them (a Chat Completions upstream streams raw reasoning).
+  z.object({ type: z.literal('response.reasoning_summary_part.added'), ...itemScoped, summary_index: z.number().int(), part: z.object({ type: z.literal('summary_text'), text: z.string() }) }),
+  z.object({ type: z.literal('response.reasoning_summary_part.done'), ...itemScoped, summary_index: z.number().int(), part: z.object({ type: z.literal('summary_text'), text: z.string() }) }),
+  z.object({ type: z.literal('response.reasoning_summary_text.delta'), ...itemScoped, summary_index: z.number().int(), delta: z.string() }),
+  z.object({ type: z.literal('response.reasoning_summary_text.done'), ...itemScoped, summary_index: z.number().int(), text: z.string() }),
   z.object({ type: z.literal('response.refusal.delta'), ...partScoped, delta: z.string() }),
   z.object({ type: z.literal('response.refusal.done'), ...partScoped, refusal: z.string() }),
   z.object({ type: z.literal('response.function_call_arguments.delta'), ...itemScoped, delta: z.string() }),

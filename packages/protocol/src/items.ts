@@ -255,14 +255,17 @@ export const ReasoningTextPartSchema = z.object({ type: z.literal('reasoning_tex
 export type ReasoningTextPart = z.infer<typeof ReasoningTextPartSchema>;
 
 /**
- * A `reasoning` item as emitted: the upstream's raw reasoning as `content`, no summary (Chat
- * Completions upstreams give none), no `encrypted_content` key (Open Responses rejects null).
+ * A `reasoning` item as emitted: the upstream's raw reasoning as `content`, its summary (only a
+ * Responses upstream gives one), and `encrypted_content` only when the upstream sent it (the key
+ * is absent otherwise: Open Responses rejects null). The encrypted content is what a Responses
+ * upstream needs back to continue its reasoning statelessly.
  */
 export const OutputReasoningSchema = z.object({
   type: z.literal('reasoning'),
   id: z.string(),
   summary: z.array(z.object({ type: z.literal('summary_text'), text: z.string() })),
   content: z.array(ReasoningTextPartSchema),
+  encrypted_content: z.string().exactOptional(),
   status: ItemStatusSchema,
 });
 export type OutputReasoning = z.infer<typeof OutputReasoningSchema>;

@@ -2,17 +2,16 @@ import { APIUserAbortError } from 'openai';
 import { mintApprovalRequestId } from '@spool/contracts';
 import type { McpToolInfo } from '@spool/protocol';
 import { ResponseClosedError } from '@spool/redis';
-import { completeChat, streamChat } from '../upstream.ts';
+import { adapterFor } from './adapter.ts';
 import type { Turn } from './context.ts';
 import type { TurnOutcome } from './deps.ts';
 import { callFlags } from './handover.ts';
 import { mcpFunctions, needsApproval, type McpFunctionEntry } from './mcp.ts';
-import { toChatMessages, type ContextItem } from './messages.ts';
-import { buildChatParams, functionToolToModel, wantsLogprobs } from './params.ts';
+import type { ContextItem } from './messages.ts';
+import { functionToolToModel, wantsLogprobs } from './params.ts';
 import { addUsage, fail } from './seal.ts';
 import { mcpFunctionName } from './tool-names.ts';
-import { completionAsChunk, TurnTranslator, type TurnResult } from './translate.ts';
-import { fitContext } from './truncate.ts';
+import { TurnTranslator, type TurnResult } from './translate.ts';
 import { mcpToolsOf } from './results.ts';
 import { upstreamFailure } from './upstream-failure.ts';
 
@@ -56,24 +55,8 @@ export async function callModel(turn: Turn, items: ContextItem[], lists: Map<str
   // model must be free to answer, or a "required" loop would only end at the turn limit.
   const toolsRan = callsSoFar > 0;
   const freeChoice = (tc && typeof tc === 'object' && tc.type === 'mcp') || (toolsRan && tc != null && tc !== 'none' && tc !== 'auto');
-  const route = upstream.route;
-  const dropParams = new Set(route.dropParams ?? []);
-  const params = buildChatParams({
-    request: freeChoice ? { ...request, tool_choice: 'auto' } : request,
-    model: upstream.model,
-    maxTokensParam: upstream.maxTokensParam,
-    messages: toChatMessages(request.instructions ?? null, items, { reasoningField: route.reasoningFeedback ?? 'none', openCompaction: (sealed) => deps.openCompaction?.(record.owner, sealed) ?? '' }),
-    functions: [...(request.tools ?? []).flatMap((t) => (t.type === 'function' ? [functionToolToModel(t)] : [])), ...offered.functions],
-    forcedFunction: forced,
-    toolsExhausted: callsSoFar >= maxCalls,
-    dropParams,
-    sendMetadata: route.sendMetadata ?? false,
-  });
-  // truncation: "auto" (the API refused it for routes without a context window).
-  if (request.truncation === 'auto' && route.contextWindow) {
-    params.messages = fitContext(params.messages, { contextWindow: route.contextWindow, reserved: request.max_output_tokens ?? 0, tools: params.tools });
-  }
-
+  const dropParams = new Set(upstream.route.dropParams ?? []);
+  const logprobs = wantsLogprobs(request, dropParams);
   const classify = (name: string) => {
     const ref = mcp.refs.get(name);
     return ref ? { ...ref, needsApproval: needsApproval(ref.tool, ref.info, deps.mcpServers[ref.serverLabel]) } : null;
@@ -84,25 +67,28 @@ export async function callModel(turn: Turn, items: ContextItem[], lists: Map<str
   const watched = request.stream === true || record.background;
   const approvalId = (ref: { serverLabel: string; toolName: string }, args: string) =>
     mintApprovalRequestId(deps.approvalMac, { owner: record.owner, serverLabel: ref.serverLabel, name: ref.toolName, arguments: args }, mcp.flags(ref.serverLabel, ref.toolName), deps.now());
-  const translator = new TurnTranslator((e) => writer.emit(e), () => writer.snapshot.output.length, classify, { approvalId, logprobs: wantsLogprobs(request, dropParams) });
+  const translator = new TurnTranslator((e) => writer.emit(e), () => writer.snapshot.output.length, classify, { approvalId, logprobs });
   let result: TurnResult;
   const observed = deps.observe?.upstreamCall({ route: deps.routeLabel?.(request.model) ?? 'default', model: request.model, upstreamModel: upstream.model, responseId: job.responseId, trace: job.trace });
   try {
-    if (watched) {
-      await streamChat(
-        upstream.client,
-        params,
+    await adapterFor(upstream.api).call(
+      {
+        request: freeChoice ? { ...request, tool_choice: 'auto' } : request,
+        upstream,
+        items,
+        functions: [...(request.tools ?? []).flatMap((t) => (t.type === 'function' ? [functionToolToModel(t)] : [])), ...offered.functions],
+        hostedTools: [],
+        forcedFunction: forced,
+        toolsExhausted: callsSoFar >= maxCalls,
+        dropParams,
+        openCompaction: (sealed) => deps.openCompaction?.(record.owner, sealed) ?? '',
+        watched,
+        logprobs,
         signal,
-        (chunks) => {
-          observed?.chunk();
-          for (const chunk of chunks) translator.onChunk(chunk);
-        },
-        upstream.idleTimeoutMs,
-      );
-    } else {
-      const { stream: _stream, stream_options: _options, ...whole } = params;
-      translator.onChunk(completionAsChunk(await completeChat(upstream.client, { ...whole, stream: false }, signal)));
-    }
+        onRead: () => observed?.chunk(),
+      },
+      translator,
+    );
     result = translator.finish();
     observed?.done(result.usage, result.finishReason);
   } catch (err) {
