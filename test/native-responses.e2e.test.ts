@@ -43,7 +43,7 @@ const user = (text: string) => ({ role: 'user', content: [{ type: 'input_text', 
 /** Every event and Response the route emitted, checked against the Open Responses schema (MCP ones excepted: the spec has no MCP items). */
 function expectSchemaValid(events: Array<Json & { type: string }>) {
   if (!SPEC_AVAILABLE) return;
-  const bad = events.filter((e) => !e.type.includes('mcp') && !JSON.stringify(e).includes('"mcp_')).map((e) => ({ type: e.type, errors: validateStreamingEvent(e) })).filter((v) => v.errors.length > 0);
+  const bad = events.filter((e) => !/"type":"(response\.)?mcp/.test(JSON.stringify(e))).map((e) => ({ type: e.type, errors: validateStreamingEvent(e) })).filter((v) => v.errors.length > 0);
   expect(bad).toEqual([]);
 }
 
@@ -154,5 +154,144 @@ describe('a Responses upstream, called natively', () => {
     expect(input[1]).toMatchObject({ type: 'reasoning', id: reasoning?.id, encrypted_content: sealed, summary: [{ type: 'summary_text', text: 'Summary: weighing it up' }] });
     expect(input[2]).toEqual({ role: 'assistant', content: 'done thinking' });
     expect(input[3]).toEqual(user('!say again'));
+  });
+});
+
+describe('tools on a Responses upstream: Spool runs MCP, the upstream keeps its reasoning', () => {
+  it('runs an MCP round on server-everything as function calls, with the reasoning item fed back on the next turn', async () => {
+    const before = spool.upstream.responses.length;
+    const events = await streamRaw({
+      input: '!think I should echo\n!call everything__echo {"message":"hello native"}',
+      tools: [{ type: 'mcp', server_label: 'everything', server_url: everything.url!, require_approval: 'never' }],
+    });
+    expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
+    expect(events.filter((e) => e.type === 'response.created')).toHaveLength(1);
+    expectSchemaValid(events);
+    const final = (events.at(-1) as unknown as { type: string; response: OpenAI.Responses.Response });
+    expect(final.type).toBe('response.completed');
+    expect(final.response.output.map((i) => i.type)).toEqual(['mcp_list_tools', 'reasoning', 'mcp_call', 'message']);
+    const call = final.response.output[2] as OpenAI.Responses.ResponseOutputItem.McpCall;
+    expect(call).toMatchObject({ server_label: 'everything', name: 'echo', status: 'completed' });
+    expect(call.output).toContain('hello native');
+
+    const [first, second] = upstreamCalls(before);
+    // MCP tools are offered as function tools; Spool's executor runs them.
+    expect((first?.body.tools as Json[]).map((t) => [t.type, t.name])).toContainEqual(['function', 'everything__echo']);
+    const reasoning = final.response.output[1] as OpenAI.Responses.ResponseReasoningItem;
+    expect(reasoning.encrypted_content).toBe(scriptedEncryptedContent('I should echo'));
+    expect(inputOf(second).slice(1)).toEqual([
+      { type: 'reasoning', id: reasoning.id, summary: [], content: [{ type: 'reasoning_text', text: 'I should echo' }], encrypted_content: scriptedEncryptedContent('I should echo') },
+      { type: 'function_call', call_id: call.id, name: 'everything__echo', arguments: '{"message":"hello native"}' },
+      { type: 'function_call_output', call_id: call.id, output: call.output },
+    ]);
+  });
+
+  it('parks an approval and, approved, runs the call and continues with the reasoning of the first turn', async () => {
+    const tools: OpenAI.Responses.Tool[] = [{ type: 'mcp', server_label: 't', server_url: approvals.url }];
+    const first = await client.responses.create({ model: 'm', input: '!think deleting needs a yes\n!call t__delete_thing {"id":"42"}', tools });
+    expect(first.output.map((i) => i.type)).toEqual(['mcp_list_tools', 'reasoning', 'mcp_approval_request']);
+    const request = first.output[2] as OpenAI.Responses.ResponseOutputItem.McpApprovalRequest;
+    expect(approvals.calls.filter((c) => c.name === 'delete_thing')).toHaveLength(0);
+
+    const before = spool.upstream.responses.length;
+    const second = await client.responses.create({ model: 'm', previous_response_id: first.id, tools, input: [{ type: 'mcp_approval_response', approval_request_id: request.id, approve: true }] });
+    expect(second.status).toBe('completed');
+    expect(second.output.map((i) => i.type)).toEqual(['mcp_call', 'message']);
+    expect(second.output[0]).toMatchObject({ name: 'delete_thing', approval_request_id: request.id, status: 'completed' });
+    expect(approvals.calls.filter((c) => c.name === 'delete_thing')).toHaveLength(1);
+    // The approved call ran with no inference; one model call followed, with the reasoning in its input.
+    const calls = upstreamCalls(before);
+    expect(calls).toHaveLength(1);
+    const input = inputOf(calls[0]);
+    expect(input.map((i) => i.type ?? 'message')).toEqual(['message', 'reasoning', 'function_call', 'function_call_output']);
+    expect(input[1]).toMatchObject({ encrypted_content: scriptedEncryptedContent('deleting needs a yes') });
+  });
+
+  it('round-trips a client function tool and its function_call_output', async () => {
+    const fn: OpenAI.Responses.Tool = { type: 'function', name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: false };
+    const first = await client.responses.create({ model: 'm', input: '!call get_weather {"city":"Paris"}', tools: [fn] });
+    const call = first.output[0] as OpenAI.Responses.ResponseFunctionToolCall;
+    expect(call).toMatchObject({ type: 'function_call', name: 'get_weather', arguments: '{"city":"Paris"}', status: 'completed' });
+    const before = spool.upstream.responses.length;
+    const second = await client.responses.create({ model: 'm', previous_response_id: first.id, tools: [fn], input: [{ type: 'function_call_output', call_id: call.call_id, output: 'sunny' }] });
+    expect(second.output_text).toBe('Tool results: sunny');
+    expect(inputOf(upstreamCalls(before)[0]).slice(1)).toEqual([
+      { type: 'function_call', call_id: call.call_id, name: 'get_weather', arguments: '{"city":"Paris"}' },
+      { type: 'function_call_output', call_id: call.call_id, output: 'sunny' },
+    ]);
+  });
+});
+
+describe('lifecycle on a Responses upstream', () => {
+  it('cancels mid-stream: the upstream stream is closed, and nothing completes the response later', async () => {
+    const before = spool.upstream.responses.length;
+    const r = await client.responses.create({ model: 'm', input: '!delay 60\n!words 40', background: true });
+    await until(async () => {
+      const polled = await client.responses.retrieve(r.id);
+      return polled.output.length > 0 && (polled.output[0] as { content?: unknown[] }).content?.length;
+    });
+    const cancelled = await client.responses.cancel(r.id);
+    expect(cancelled.status).toBe('cancelled');
+    const [call] = upstreamCalls(before);
+    await until(async () => call?.outcome === 'client_closed', 3000);
+    expect(call?.outcome).toBe('client_closed');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await client.responses.retrieve(r.id)).status).toBe('cancelled');
+  });
+
+  it('runs in the background and resumes a stream from a sequence number', async () => {
+    const r = await client.responses.create({ model: 'm', input: '!think quietly\n!delay 10\n!words 8', background: true });
+    const all = [];
+    for await (const e of client.responses.stream({ response_id: r.id, starting_after: -1 } as never) as unknown as AsyncIterable<Json & { type: string; sequence_number: number }>) all.push(e);
+    expect(all.map((e) => e.sequence_number)).toEqual(all.map((_, i) => i));
+    expectSchemaValid(all);
+    const tail = [];
+    const resumed = client.responses.stream({ response_id: r.id, starting_after: 6 });
+    for await (const e of resumed) tail.push(e);
+    expect(tail).toEqual(all.slice(7));
+    const done = await untilTerminal(client, r.id);
+    expect(done.output.map((i) => i.type)).toEqual(['reasoning', 'message']);
+    expect(done.output_text).toBe('w1 w2 w3 w4 w5 w6 w7 w8');
+  });
+
+  it('answers a Chat Completions request on a Responses route in Chat shape', async () => {
+    const before = spool.upstream.responses.length;
+    const c = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: '!say chat over responses' }] });
+    expect(c.object).toBe('chat.completion');
+    expect(c.choices[0]?.message.content).toBe('chat over responses');
+    expect(upstreamCalls(before)).toHaveLength(1);
+    const chunks = [];
+    for await (const chunk of await client.chat.completions.create({ model: 'm', stream: true, messages: [{ role: 'user', content: '!say streamed chat' }] })) chunks.push(chunk);
+    expect(chunks.map((ch) => ch.choices[0]?.delta.content ?? '').join('')).toBe('streamed chat');
+  });
+});
+
+describe('upstream failures on a Responses upstream map as on the Chat route', () => {
+  it('fails on HTTP errors: 429 rate_limit_exceeded, 400 invalid_prompt kept as a 400, 5xx as a 502', async () => {
+    const limited = await client.responses.create({ model: 'm', input: '!fail 429', background: true });
+    expect((await untilTerminal(client, limited.id)).error?.code).toBe('rate_limit_exceeded');
+    await expect(client.responses.create({ model: 'm', input: '!fail 400' })).rejects.toMatchObject({ status: 400 });
+    await expect(client.responses.create({ model: 'm', input: '!fail 500' })).rejects.toMatchObject({ status: 502 });
+  });
+
+  it('fails on a response.failed or error event mid-stream, closing what was open, every event schema-valid', async () => {
+    const failed = await streamRaw({ input: '!failevent rate_limit_exceeded\n!words 3' });
+    expectSchemaValid(failed);
+    const last = failed.at(-1) as unknown as { type: string; response: OpenAI.Responses.Response };
+    expect(last.type).toBe('response.failed');
+    expect(last.response.error?.code).toBe('rate_limit_exceeded');
+    expect(last.response.output[0]).toMatchObject({ type: 'message', status: 'incomplete' });
+
+    const errored = await streamRaw({ input: '!errorevent server_error\n!words 3' });
+    expectSchemaValid(errored);
+    expect((errored.at(-1) as unknown as { response: OpenAI.Responses.Response }).response.error?.code).toBe('server_error');
+    await expect(client.responses.create({ model: 'm', input: '!errorevent invalid_prompt' })).rejects.toMatchObject({ status: 400, code: 'invalid_prompt' });
+  });
+
+  it('fails when the upstream dies mid-stream', async () => {
+    const stream = client.responses.stream({ model: 'm', input: '!cutafter 2\n!words 10' });
+    const types: string[] = [];
+    for await (const e of stream) types.push(e.type);
+    expect(types.at(-1)).toBe('response.failed');
   });
 });
