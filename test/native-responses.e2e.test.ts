@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scriptedEncryptedContent } from '@spool/testkit';
+import { scriptedEncryptedContent, startScriptedUpstream, type ScriptedUpstream } from '@spool/testkit';
 import { startEverything, startTestMcpServer, type EverythingServer, type TestMcpServer } from './mcp-servers/index.ts';
 import { SPEC_AVAILABLE, validateResponseResource, validateStreamingEvent } from './support/openapi.ts';
 import { eventsOf, readSse, startTestSpool, until, untilTerminal, type TestSpool } from './support/spool.ts';
@@ -16,20 +16,25 @@ let spool: TestSpool;
 let client: OpenAI;
 let everything: EverythingServer;
 let approvals: TestMcpServer;
+/** The upstream of the `searcher` route, which passes hosted web search through. */
+let searcher: ScriptedUpstream;
 
 beforeAll(async () => {
-  [everything, approvals] = await Promise.all([startEverything('streamable-http'), startTestMcpServer({})]);
+  [everything, approvals, searcher] = await Promise.all([startEverything('streamable-http'), startTestMcpServer({}), startScriptedUpstream()]);
   spool = await startTestSpool({
     name: 'native-responses',
     env: { UPSTREAM_API: 'responses', SPOOL_MCP_ALLOW_HOSTS: '127.0.0.1,localhost' },
-    file: { limits: { upstream_max_retries: 0 } },
+    file: {
+      limits: { upstream_max_retries: 0 },
+      models: [{ name: 'searcher', base_url: searcher.url, api: 'responses', hosted_tools: ['web_search'] }],
+    },
   });
   client = spool.client;
 }, 120_000);
 
 afterAll(async () => {
   await spool?.close();
-  await Promise.all([everything?.close(), approvals?.close()]);
+  await Promise.all([everything?.close(), approvals?.close(), searcher?.close()]);
 });
 
 type Json = Record<string, unknown>;
@@ -40,10 +45,14 @@ const inputOf = (call: { body: Json } | undefined) => (call?.body.input ?? []) a
 /** A user message as Spool stores it (the API normalises `input: "…"` into parts). */
 const user = (text: string) => ({ role: 'user', content: [{ type: 'input_text', text }] });
 
-/** Every event and Response the route emitted, checked against the Open Responses schema (MCP ones excepted: the spec has no MCP items). */
+/**
+ * Every event the route emitted, checked against the Open Responses schema; those carrying MCP or
+ * hosted web search objects are left out, as in openresponses-schema.test.ts: the spec defines no
+ * MCP or web search items or tools, so they cannot validate.
+ */
 function expectSchemaValid(events: Array<Json & { type: string }>) {
   if (!SPEC_AVAILABLE) return;
-  const bad = events.filter((e) => !/"type":"(response\.)?mcp/.test(JSON.stringify(e))).map((e) => ({ type: e.type, errors: validateStreamingEvent(e) })).filter((v) => v.errors.length > 0);
+  const bad = events.filter((e) => !/"type":"(response\.)?(mcp|web_search)/.test(JSON.stringify(e))).map((e) => ({ type: e.type, errors: validateStreamingEvent(e) })).filter((v) => v.errors.length > 0);
   expect(bad).toEqual([]);
 }
 
@@ -293,5 +302,28 @@ describe('upstream failures on a Responses upstream map as on the Chat route', (
     const types: string[] = [];
     for await (const e of stream) types.push(e.type);
     expect(types.at(-1)).toBe('response.failed');
+  });
+});
+
+describe('hosted tools', () => {
+  it('passes web_search through on a route that lists it, relaying its item and events under Spool ids', async () => {
+    const events = await streamRaw({ model: 'searcher', input: '!websearch spool queues\n!say found it', tools: [{ type: 'web_search', search_context_size: 'low' }] });
+    expectSchemaValid(events);
+    const types = events.map((e) => e.type);
+    expect(types).toEqual(expect.arrayContaining(['response.web_search_call.in_progress', 'response.web_search_call.searching', 'response.web_search_call.completed']));
+    const final = (events.at(-1) as unknown as { response: OpenAI.Responses.Response }).response;
+    expect(final.output.map((i) => i.type)).toEqual(['web_search_call', 'message']);
+    expect(final.output[0]).toMatchObject({ type: 'web_search_call', status: 'completed', action: { type: 'search', query: 'spool queues', sources: [{ type: 'url' }] } });
+    expect(final.output[0]?.id).toMatch(/^ws_/);
+    expect(final.output[0]?.id).not.toMatch(/_up/);
+    expect(final.tools).toEqual([{ type: 'web_search', search_context_size: 'low' }]);
+    expect(searcher.responses.at(-1)?.body.tools).toEqual([{ type: 'web_search', search_context_size: 'low' }]);
+    // The message after the search is still checked against the spec.
+    expect(events.filter((e) => e.type === 'response.output_text.delta').length).toBeGreaterThan(0);
+  });
+
+  it('stays a clear 400 on a route that does not list it', async () => {
+    const err = await client.responses.create({ model: 'm', input: 'x', tools: [{ type: 'web_search' }] }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 400, param: 'tools[0].type', code: 'unsupported_tool_type' });
   });
 });

@@ -68,6 +68,8 @@ export interface ReplyPlan {
    * `response.failed` (or an `error`) event carrying CODE. The Chat Completions side ignores it.
    */
   streamFailure: { kind: 'failed' | 'error'; code: string } | null;
+  /** `!websearch QUERY`: a Responses upstream offered a `web_search` tool runs it before answering. */
+  webSearch: string | null;
 }
 
 type Json = Record<string, unknown>;
@@ -125,13 +127,14 @@ interface Directives {
   thinkField: ReplyPlan['reasoningField'];
   retryAfter: number | null;
   streamFailure: ReplyPlan['streamFailure'];
+  webSearch: string | null;
 }
 
-const DIRECTIVE_LINE = /^\s*!(say|words|call|delay|fail|cutafter|stallafter|json|think|thinkfield|retryafter|failevent|errorevent)(?:[ \t](.*))?$/;
+const DIRECTIVE_LINE = /^\s*!(say|words|call|delay|fail|cutafter|stallafter|json|think|thinkfield|retryafter|failevent|errorevent|websearch)(?:[ \t](.*))?$/;
 const NON_NEGATIVE_INT = /^\d+$/;
 
 function parseDirectives(text: string): Directives {
-  const d: Directives = { texts: [], calls: [], delayMs: 0, fail: null, cutAfter: null, stallAfter: null, json: false, plain: [], think: [], thinkField: 'reasoning_content', retryAfter: null, streamFailure: null };
+  const d: Directives = { texts: [], calls: [], delayMs: 0, fail: null, cutAfter: null, stallAfter: null, json: false, plain: [], think: [], thinkField: 'reasoning_content', retryAfter: null, streamFailure: null, webSearch: null };
   for (const rawLine of text.split('\n')) {
     const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
     if (!applyDirective(d, line)) d.plain.push(line);
@@ -206,6 +209,10 @@ function applyDirective(d: Directives, line: string): boolean {
       d.thinkField = field;
       return true;
     }
+    case 'websearch':
+      if (rest.trim() === '') return false;
+      d.webSearch = rest.trim();
+      return true;
     case 'failevent':
     case 'errorevent': {
       const code = args[0];
@@ -426,5 +433,6 @@ export function planReply(body: unknown): ReplyPlan {
     retryAfter: directives?.retryAfter ?? null,
     logprobs: b.logprobs === true ? { top: positiveInt(b.top_logprobs) ?? 0 } : null,
     streamFailure: directives?.streamFailure ?? null,
+    webSearch: directives?.webSearch ?? null,
   };
 }

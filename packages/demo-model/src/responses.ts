@@ -108,6 +108,18 @@ export function responsesEvents(plan: ReplyPlan, body: Json, ids: { response: st
     push({ type: 'response.output_item.done', output_index: index, item });
   }
 
+  const offersSearch = Array.isArray(body.tools) && body.tools.some((t) => isObject(t) && typeof t.type === 'string' && t.type.startsWith('web_search'));
+  if (plan.webSearch !== null && offersSearch) {
+    const index = output.length;
+    const id = ids.next('ws');
+    const added = { type: 'web_search_call', id, status: 'in_progress', action: { type: 'search', query: plan.webSearch } };
+    push({ type: 'response.output_item.added', output_index: index, item: added });
+    for (const status of ['in_progress', 'searching', 'completed']) push({ type: `response.web_search_call.${status}`, item_id: id, output_index: index });
+    const done = { ...added, status: 'completed', action: { type: 'search', query: plan.webSearch, sources: [{ type: 'url', url: `https://search.example/?q=${encodeURIComponent(plan.webSearch)}` }] } };
+    output.push(done);
+    push({ type: 'response.output_item.done', output_index: index, item: done });
+  }
+
   if (plan.kind === 'tool_calls') {
     for (const call of plan.toolCalls) {
       const index = output.length;

@@ -1,5 +1,5 @@
 import type { EventDraft } from './events.ts';
-import type { OutputItem, OutputMessage, OutputReasoning } from './items.ts';
+import type { OutputItem, OutputMessage, OutputReasoning, OutputWebSearchCall } from './items.ts';
 import type { Response } from './response.ts';
 
 /**
@@ -96,6 +96,13 @@ export function applyEvent(snapshot: Response, event: EventDraft): Response {
     case 'response.mcp_call.failed': {
       const item = snapshot.output[event.output_index];
       if (item?.type === 'mcp_call') item.status = event.type.slice('response.mcp_call.'.length) as OutputItemStatus;
+      return snapshot;
+    }
+    case 'response.web_search_call.in_progress':
+    case 'response.web_search_call.searching':
+    case 'response.web_search_call.completed': {
+      const item = snapshot.output[event.output_index];
+      if (item?.type === 'web_search_call') item.status = event.type.slice('response.web_search_call.'.length) as OutputWebSearchCall['status'];
       return snapshot;
     }
     case 'response.mcp_list_tools.in_progress':

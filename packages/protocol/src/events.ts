@@ -46,6 +46,10 @@ export const EventDraftSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('response.mcp_call.in_progress'), ...itemScoped }),
   z.object({ type: z.literal('response.mcp_call.completed'), ...itemScoped }),
   z.object({ type: z.literal('response.mcp_call.failed'), ...itemScoped }),
+  // A hosted web search relayed from a Responses upstream (the route's hosted_tools).
+  z.object({ type: z.literal('response.web_search_call.in_progress'), ...itemScoped }),
+  z.object({ type: z.literal('response.web_search_call.searching'), ...itemScoped }),
+  z.object({ type: z.literal('response.web_search_call.completed'), ...itemScoped }),
   z.object({
     type: z.literal('error'),
     code: z.string().nullable(),

@@ -270,6 +270,27 @@ export const OutputReasoningSchema = z.object({
 });
 export type OutputReasoning = z.infer<typeof OutputReasoningSchema>;
 
+/**
+ * A hosted web search the upstream ran (a Responses route that passes `web_search` through, see the
+ * route's `hosted_tools`): relayed as the upstream gave it, under Spool's id.
+ */
+export const OutputWebSearchCallSchema = z.object({
+  type: z.literal('web_search_call'),
+  id: z.string(),
+  status: z.enum(['in_progress', 'searching', 'completed', 'failed', 'incomplete']),
+  action: z.discriminatedUnion('type', [
+    z.object({
+      type: z.literal('search'),
+      query: z.string().exactOptional(),
+      queries: z.array(z.string()).exactOptional(),
+      sources: z.array(z.object({ type: z.literal('url'), url: z.string() })).exactOptional(),
+    }),
+    z.object({ type: z.literal('open_page'), url: z.string().nullable().exactOptional() }),
+    z.object({ type: z.literal('find_in_page'), pattern: z.string(), url: z.string() }),
+  ]),
+});
+export type OutputWebSearchCall = z.infer<typeof OutputWebSearchCallSchema>;
+
 export const OutputItemSchema = z.discriminatedUnion('type', [
   OutputMessageSchema,
   OutputReasoningSchema,
@@ -277,5 +298,6 @@ export const OutputItemSchema = z.discriminatedUnion('type', [
   OutputMcpCallSchema,
   OutputMcpListToolsSchema,
   McpApprovalRequestItemSchema,
+  OutputWebSearchCallSchema,
 ]);
 export type OutputItem = z.infer<typeof OutputItemSchema>;

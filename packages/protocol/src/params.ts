@@ -1,5 +1,6 @@
 import { ApiError } from './errors.ts';
 import type { CreateResponseRequest } from './request.ts';
+import { SUPPORTED_TOOL_TYPES } from './tools.ts';
 
 /*
  * The fate of each Responses parameter that is not simply forwarded: refused here with a 400 that
@@ -34,10 +35,25 @@ const present = (v: unknown) => v !== undefined && v !== null;
  * `truncation: "auto"` needs one on a Chat Completions route. A Responses route (`api`) takes
  * reasoning summaries and `truncation` itself: the upstream honours them.
  */
-export function refuseUnservedParams(r: CreateResponseRequest, drop: ReadonlySet<string>, contextWindow: number | null, api: 'chat' | 'responses' = 'chat'): void {
+export function refuseUnservedParams(
+  r: CreateResponseRequest,
+  drop: ReadonlySet<string>,
+  contextWindow: number | null,
+  api: 'chat' | 'responses' = 'chat',
+  /** The route's `hosted_tools`: hosted tool types passed through to its (Responses) upstream. */
+  hostedTools: readonly string[] = [],
+): void {
   const refuse = (param: string, message: string, shownAs = param) => {
     if (!isDropped(drop, param)) throw ApiError.badRequest(message, shownAs, 'unsupported_parameter');
   };
+  (r.tools ?? []).forEach((tool, i) => {
+    if (tool.type === 'function' || tool.type === 'mcp' || (api === 'responses' && hostedTools.includes(tool.type))) return;
+    throw ApiError.badRequest(
+      `Tool type '${tool.type}' is not supported by this server. Supported tool types: ${SUPPORTED_TOOL_TYPES.join(', ')}${api === 'responses' && hostedTools.length > 0 ? `, ${hostedTools.join(', ')}` : ''}.`,
+      `tools[${i}].type`,
+      'unsupported_tool_type',
+    );
+  });
   for (const [param, message] of NOT_SERVED) if (present(r[param])) refuse(param, message);
   (r.include ?? []).forEach((value, i) => {
     if (!(SUPPORTED_INCLUDES as readonly string[]).includes(value)) {

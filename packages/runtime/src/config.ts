@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { WEBHOOK_EVENT_TYPES, WebhookEventTypeSchema } from '@spool/protocol';
+import { HOSTED_TOOL_TYPES, WEBHOOK_EVENT_TYPES, WebhookEventTypeSchema } from '@spool/protocol';
 import { globMatch, substituteCaptures } from './glob.ts';
 
 export const ROLES = ['api', 'llm', 'mcp'] as const;
@@ -85,8 +85,8 @@ const ModelRouteSchema = z
      * `encrypted_content`, summaries and hosted tools survive). No `auto`: see the README.
      */
     api: z.enum(['chat', 'responses']).default('chat'),
-    /** Hosted tool types (`web_search`, `file_search`, …) passed through to this upstream; `api: responses` only. */
-    hosted_tools: z.array(z.string().min(1)).default([]),
+    /** Hosted tool types passed through to this upstream, whose items Spool relays (web search for now); `api: responses` only. */
+    hosted_tools: z.array(z.enum(HOSTED_TOOL_TYPES)).default([]),
   })
   .strict()
   .refine((m) => m.api === 'responses' || m.hosted_tools.length === 0, { message: 'hosted_tools needs api: responses', path: ['hosted_tools'] });

@@ -10,7 +10,7 @@ import { completionAsChunk, type TurnTranslator } from './translate.ts';
 import { fitContext } from './truncate.ts';
 
 /** One model turn as every upstream protocol gets it: what to send, and where its output goes. */
-interface ModelCall {
+export interface ModelCall {
   /** The request, with `tool_choice` already freed where the turn must be free to answer. */
   request: CreateResponseRequest;
   upstream: ResolvedUpstream;

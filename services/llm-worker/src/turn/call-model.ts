@@ -2,7 +2,7 @@ import { APIUserAbortError } from 'openai';
 import { mintApprovalRequestId } from '@spool/contracts';
 import type { McpToolInfo } from '@spool/protocol';
 import { ResponseClosedError } from '@spool/redis';
-import { adapterFor } from './adapter.ts';
+import { adapterFor, type ModelCall } from './adapter.ts';
 import type { Turn } from './context.ts';
 import type { TurnOutcome } from './deps.ts';
 import { callFlags } from './handover.ts';
@@ -77,7 +77,8 @@ export async function callModel(turn: Turn, items: ContextItem[], lists: Map<str
         upstream,
         items,
         functions: [...(request.tools ?? []).flatMap((t) => (t.type === 'function' ? [functionToolToModel(t)] : [])), ...offered.functions],
-        hostedTools: [],
+        // Only what the route passes through (the API refused the rest); forwarded as the client gave them.
+        hostedTools: (request.tools ?? []).filter((t) => t.type !== 'function' && t.type !== 'mcp' && (upstream.route.hostedTools ?? []).includes(t.type)) as ModelCall['hostedTools'],
         forcedFunction: forced,
         toolsExhausted: callsSoFar >= maxCalls,
         dropParams,

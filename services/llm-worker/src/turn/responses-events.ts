@@ -1,6 +1,6 @@
 import { APIError } from 'openai';
 import type { ResponseStreamEvent, ResponseUsage } from 'openai/resources/responses/responses';
-import type { TokenLogprob } from '@spool/protocol';
+import { OutputWebSearchCallSchema, type TokenLogprob } from '@spool/protocol';
 import type { TurnTranslator, UpstreamUsage } from './translate.ts';
 
 /*
@@ -63,10 +63,18 @@ export class ResponsesEventReader {
     private readonly opts: { logprobs: boolean },
   ) {}
 
+  /** A hosted item is relayed only in a shape Spool's schema holds (what the route's clients get). */
+  private hostedAdded(key: number, raw: unknown): void {
+    // Some upstreams announce the call before they know its action: a search, until `.done` says.
+    const item = OutputWebSearchCallSchema.safeParse({ action: { type: 'search' }, ...(raw as object) });
+    if (item.success) this.t.onHostedAdded(key, item.data);
+  }
+
   onEvent(e: ResponseStreamEvent): void {
     switch (e.type) {
       case 'response.output_item.added':
-        if (e.item.type === 'reasoning') this.t.openReasoning();
+        if (e.item.type === 'web_search_call') this.hostedAdded(e.output_index, e.item);
+        else if (e.item.type === 'reasoning') this.t.openReasoning();
         else if (e.item.type === 'function_call') {
           this.sawCall = true;
           this.t.onToolCall({ index: e.output_index, id: e.item.call_id, type: 'function', function: { name: e.item.name, arguments: e.item.arguments ?? '' } });
@@ -91,7 +99,16 @@ export class ResponsesEventReader {
       case 'response.function_call_arguments.delta':
         this.t.onToolCall({ index: e.output_index, function: { arguments: e.delta } });
         return;
+      case 'response.web_search_call.in_progress':
+      case 'response.web_search_call.searching':
+      case 'response.web_search_call.completed':
+        this.t.onHostedStatus(e.output_index, e.type);
+        return;
       case 'response.output_item.done':
+        if (e.item.type === 'web_search_call') {
+          const item = OutputWebSearchCallSchema.safeParse(e.item);
+          if (item.success) this.t.onHostedDone(e.output_index, item.data);
+        }
         if (e.item.type === 'reasoning') {
           // The item's final state is the upstream's word: summaries it only gave here, and its seal.
           e.item.summary.forEach((s, i) => {

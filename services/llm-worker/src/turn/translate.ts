@@ -8,6 +8,7 @@ import {
   type OutputMessage,
   type OutputReasoning,
   type OutputTextPart,
+  type OutputWebSearchCall,
   type TokenLogprob,
 } from '@spool/protocol';
 import { estimateTokens } from './truncate.ts';
@@ -146,6 +147,8 @@ export class TurnTranslator {
   /** All reasoning text of this turn: the estimate of reasoning tokens when the upstream gives none. */
   private reasoningText = '';
   private readonly calls = new Map<number, OpenCall>();
+  /** Hosted tool items open, by the upstream's output index. */
+  private readonly hosted = new Map<number, { outputIndex: number; item: OutputWebSearchCall }>();
   private readonly held = new Map<number, HeldCall>();
   private readonly approvals: McpApprovalRequestItem[] = [];
   private readonly closedCalls: OpenCall[] = [];
@@ -365,6 +368,32 @@ export class TurnTranslator {
     }
   }
 
+  /**
+   * A hosted tool item the upstream ran (a web search), relayed under Spool's id and output index;
+   * `key` is the upstream's output index, which its status events and `.done` name it by.
+   */
+  onHostedAdded(key: number, item: OutputWebSearchCall): void {
+    this.started = true;
+    this.closeReasoning('completed');
+    this.closeMessage('completed');
+    const outputIndex = this.outputLength();
+    const relayed: OutputWebSearchCall = { ...item, id: newId('ws') };
+    this.hosted.set(key, { outputIndex, item: relayed });
+    this.emit({ type: 'response.output_item.added', output_index: outputIndex, item: relayed });
+  }
+
+  onHostedStatus(key: number, type: 'response.web_search_call.in_progress' | 'response.web_search_call.searching' | 'response.web_search_call.completed'): void {
+    const h = this.hosted.get(key);
+    if (h) this.emit({ type, item_id: h.item.id, output_index: h.outputIndex });
+  }
+
+  onHostedDone(key: number, item: OutputWebSearchCall): void {
+    const h = this.hosted.get(key);
+    if (!h) return;
+    this.hosted.delete(key);
+    this.emit({ type: 'response.output_item.done', output_index: h.outputIndex, item: { ...item, id: h.item.id } });
+  }
+
   /** How the upstream ended the turn, and what it counted (a Responses upstream says so in its last event). */
   onEnd(finishReason: FinishReason, usage: UpstreamUsage | null): void {
     this.finishReason = finishReason;
@@ -395,6 +424,7 @@ export class TurnTranslator {
 
   /** Closes what is open as incomplete after the upstream failed mid-stream. */
   abandon(): TurnResult {
+    for (const [key, h] of this.hosted) this.onHostedDone(key, { ...h.item, status: 'incomplete' });
     this.closeReasoning('incomplete');
     this.closeMessage('incomplete');
     this.closeCalls('incomplete');
