@@ -67,26 +67,25 @@ async function streamRaw(body: Json) {
   return eventsOf(frames);
 }
 
+/** Responses parameters that reach the upstream under their own names and shapes. */
+const PASSED = {
+  instructions: 'Be brief.',
+  reasoning: { effort: 'low', summary: 'detailed' },
+  text: { verbosity: 'low', format: { type: 'text' } },
+  service_tier: 'flex',
+  prompt_cache_key: 'pck-1',
+  safety_identifier: 'user-1',
+  top_logprobs: 2,
+  truncation: 'auto',
+  max_output_tokens: 50,
+  max_tool_calls: 3,
+  metadata: { k: 'v' },
+} as const;
+
 describe('a Responses upstream, called natively', () => {
   it('answers text: the upstream gets a stateless, streamed Responses call with Responses-named parameters', async () => {
     const before = spool.upstream.responses.length;
-    const r = await client.responses.create({
-      model: 'm',
-      instructions: 'Be brief.',
-      input: '!say hello from responses',
-      reasoning: { effort: 'low', summary: 'detailed' },
-      text: { verbosity: 'low', format: { type: 'text' } },
-      service_tier: 'flex',
-      prompt_cache_key: 'pck-1',
-      safety_identifier: 'user-1',
-      top_logprobs: 2,
-      truncation: 'auto',
-      max_output_tokens: 50,
-      max_tool_calls: 3,
-      parallel_tool_calls: false,
-      metadata: { k: 'v' },
-      include: ['reasoning.encrypted_content'],
-    });
+    const r = await client.responses.create({ model: 'm', input: '!say hello from responses', ...PASSED, include: ['reasoning.encrypted_content'] });
     expect(r.status).toBe('completed');
     expect(r.output_text).toBe('hello from responses');
     expect(r.id).toMatch(/^resp_/);
@@ -98,21 +97,11 @@ describe('a Responses upstream, called natively', () => {
       model: 'm',
       stream: true,
       store: false,
-      instructions: 'Be brief.',
-      reasoning: { effort: 'low', summary: 'detailed' },
-      text: { verbosity: 'low', format: { type: 'text' } },
-      service_tier: 'flex',
-      prompt_cache_key: 'pck-1',
-      safety_identifier: 'user-1',
-      top_logprobs: 2,
-      truncation: 'auto',
-      max_output_tokens: 50,
-      max_tool_calls: 3,
-      metadata: { k: 'v' },
+      ...PASSED,
       // top_logprobs > 0 asks for logprobs (as on the Chat route); encrypted reasoning is always asked for.
       include: ['reasoning.encrypted_content', 'message.output_text.logprobs'],
     });
-    // No tools offered: parallel_tool_calls is not sent (as on the Chat route).
+    // parallel_tool_calls was not set, and with no tools it would not be sent anyway (as on the Chat route).
     expect(call?.body).not.toHaveProperty('parallel_tool_calls');
     expect(call?.body).not.toHaveProperty('previous_response_id');
     expect(inputOf(call)).toEqual([user('!say hello from responses')]);
@@ -218,7 +207,13 @@ describe('tools on a Responses upstream: Spool runs MCP, the upstream keeps its 
 
   it('round-trips a client function tool and its function_call_output', async () => {
     const fn: OpenAI.Responses.Tool = { type: 'function', name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: false };
-    const first = await client.responses.create({ model: 'm', input: '!call get_weather {"city":"Paris"}', tools: [fn] });
+    const before0 = spool.upstream.responses.length;
+    const first = await client.responses.create({ model: 'm', input: '!call get_weather {"city":"Paris"}', tools: [fn], parallel_tool_calls: false, tool_choice: { type: 'function', name: 'get_weather' } });
+    expect(upstreamCalls(before0)[0]?.body).toMatchObject({
+      tools: [{ type: 'function', name: 'get_weather', parameters: fn.parameters, strict: false }],
+      tool_choice: { type: 'function', name: 'get_weather' },
+      parallel_tool_calls: false,
+    });
     const call = first.output[0] as OpenAI.Responses.ResponseFunctionToolCall;
     expect(call).toMatchObject({ type: 'function_call', name: 'get_weather', arguments: '{"city":"Paris"}', status: 'completed' });
     const before = spool.upstream.responses.length;
