@@ -114,6 +114,8 @@ describe('a Responses upstream, called natively', () => {
     const events: Array<Json & { type: string; sequence_number: number }> = [];
     for await (const e of stream) events.push(e as unknown as Json & { type: string; sequence_number: number });
     const final = await stream.finalResponse();
+    // The status (and error) first: a failed upstream call is then named, not an empty text.
+    expect({ status: final.status, error: final.error }).toEqual({ status: 'completed', error: null });
     expect(final.output_text).toBe('one two three');
     expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
     expect(events.map((e) => e.type).filter((t) => t === 'response.created')).toHaveLength(1);
