@@ -84,6 +84,7 @@ export type Response = Omit<z.infer<typeof ResponseSchema>, 'output'> & { output
 /** The tool as echoed: MCP credentials never appear, and the server URL loses its path. */
 export function echoTool(tool: Tool): Record<string, unknown> {
   if (tool.type === 'function') return echoFunctionTool(tool);
+  if (tool.type !== 'mcp') return { ...tool };
   return {
     type: 'mcp',
     server_label: tool.server_label,

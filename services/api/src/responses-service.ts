@@ -55,7 +55,7 @@ export interface ResponsesServiceDeps {
   /** True when some upstream serves this model. */
   hasModel: (model: string) => boolean;
   /** The serving route's `drop_params` and `context_window` (absent: none dropped, no window). */
-  routeOptions?: (model: string) => { dropParams: readonly string[]; contextWindow: number | null };
+  routeOptions?: (model: string) => { dropParams: readonly string[]; contextWindow: number | null; api?: 'chat' | 'responses'; hostedTools?: readonly string[] };
   limits: {
     retention_seconds: number;
     ephemeral_retention_seconds: number;
@@ -177,7 +177,7 @@ export class ResponsesService {
       throw new ApiError(400, `The model '${request.model}' is not served here: no configured upstream matches it.`, 'invalid_request_error', 'model_not_found', 'model');
     }
     const route = this.d.routeOptions?.(request.model) ?? { dropParams: [], contextWindow: null };
-    refuseUnservedParams(request, new Set(route.dropParams), route.contextWindow);
+    refuseUnservedParams(request, new Set(route.dropParams), route.contextWindow, route.api ?? 'chat', route.hostedTools ?? []);
     if (request.context_management?.[0]?.compact_threshold) return this.createCompacted(request, owner, opts, request.context_management[0].compact_threshold);
     const input = normalizeInput(request.input);
     checkCompactions(input, owner, this.d.openCompaction);

@@ -121,7 +121,7 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
     const hasModel = (model: string) => config.demoModel || routeFor(config, model) !== null;
     const routeOptions = (model: string) => {
       const route = routeFor(config, model);
-      return { dropParams: route?.dropParams ?? [], contextWindow: route?.contextWindow ?? null };
+      return { dropParams: route?.dropParams ?? [], contextWindow: route?.contextWindow ?? null, api: route?.api ?? 'chat', hostedTools: route?.hostedTools ?? [] };
     };
     const conversations = new ConversationsService({
       conversations: new ConversationStore(command, keys),

@@ -1,6 +1,10 @@
 import type { McpJob, McpJobResult, TurnJob } from '@spool/contracts';
 import { newId, type McpElicitationRequestItem, type OutputMcpCall, type OutputMessage, type OutputTextPart } from '@spool/protocol';
 import type { ResponseWriter } from '@spool/redis';
+import type { Turn } from './context.ts';
+import type { TurnOutcome } from './deps.ts';
+import { handOver } from './handover.ts';
+import { finishWith } from './seal.ts';
 
 /*
  * The turn's side of MCP elicitation (mcp-executor/src/elicitation.ts holds the call): a call whose
@@ -75,7 +79,7 @@ function emitMessage(writer: ResponseWriter, text: string): void {
  * item of this response (in progress), and a `resume` job hands the answer to the executor holding
  * it; the next turn takes the result in as after any MCP call. No model inference first.
  */
-export function resumeElicitations(writer: ResponseWriter, job: TurnJob, carry: { trace?: Record<string, string> }): { awaiting: NonNullable<TurnJob['awaiting']>; children: McpJob[] } {
+export function resumeElicitations(writer: ResponseWriter, job: TurnJob, carry: { trace?: Record<string, string> | undefined }): { awaiting: NonNullable<TurnJob['awaiting']>; children: McpJob[] } {
   const awaiting: NonNullable<TurnJob['awaiting']> = { lists: [], calls: [] };
   const children: McpJob[] = [];
   for (const r of job.elicitations ?? []) {
@@ -108,4 +112,17 @@ export function resumeElicitations(writer: ResponseWriter, job: TurnJob, carry: 
     });
   }
   return { awaiting, children };
+}
+
+/**
+ * The turn's elicitation step, after the children's results are in: calls waiting for the user
+ * end the response `completed` (a follow-up's answer resumes them); a follow-up carrying answers
+ * resumes its calls before any model inference. Null when neither applies.
+ */
+export async function elicitationStep(turn: Turn, childResults: McpJobResult[]): Promise<TurnOutcome | null> {
+  const byItem = new Map(childResults.flatMap((r) => (r.kind === 'call' ? [[r.itemId, r] as const] : [])));
+  if (openElicitations(turn.writer, turn.job.awaiting?.calls ?? [], byItem)) return finishWith(turn, 'completed', {});
+  if ((turn.job.elicitations ?? []).length === 0) return null;
+  const { awaiting, children } = resumeElicitations(turn.writer, turn.job, turn.carry);
+  return handOver(turn, awaiting, children);
 }
