@@ -11,14 +11,14 @@ export type FunctionTool = z.infer<typeof FunctionToolSchema>;
 
 /** `allowed_tools` and the approval filters share this shape. */
 export const McpToolFilterSchema = z.object({
-  tool_names: z.array(z.string()).optional(),
-  read_only: z.boolean().optional(),
+  tool_names: z.array(z.string()).exactOptional(),
+  read_only: z.boolean().exactOptional(),
 });
 export type McpToolFilter = z.infer<typeof McpToolFilterSchema>;
 
 export const McpRequireApprovalSchema = z.union([
   z.enum(['always', 'never']),
-  z.object({ always: McpToolFilterSchema.optional(), never: McpToolFilterSchema.optional() }),
+  z.object({ always: McpToolFilterSchema.exactOptional(), never: McpToolFilterSchema.exactOptional() }),
 ]);
 export type McpRequireApproval = z.infer<typeof McpRequireApprovalSchema>;
 

@@ -36,7 +36,7 @@ export function elicitationText(req: McpElicitationRequestItem, responseId: stri
  * `mcp_elicitation_request` item and an assistant message for clients that do not know the item.
  * True when there was any: the response then ends `completed`.
  */
-export function openElicitations(writer: ResponseWriter, calls: NonNullable<TurnJob['awaiting']>['calls'], results: Map<string, CallResult>): boolean {
+function openElicitations(writer: ResponseWriter, calls: NonNullable<TurnJob['awaiting']>['calls'], results: Map<string, CallResult>): boolean {
   let any = false;
   for (const pending of calls) {
     const result = results.get(pending.itemId);
@@ -79,7 +79,7 @@ function emitMessage(writer: ResponseWriter, text: string): void {
  * item of this response (in progress), and a `resume` job hands the answer to the executor holding
  * it; the next turn takes the result in as after any MCP call. No model inference first.
  */
-export function resumeElicitations(writer: ResponseWriter, job: TurnJob, carry: { trace?: Record<string, string> | undefined }): { awaiting: NonNullable<TurnJob['awaiting']>; children: McpJob[] } {
+function resumeElicitations(writer: ResponseWriter, job: TurnJob, carry: { trace?: Record<string, string> | undefined }): { awaiting: NonNullable<TurnJob['awaiting']>; children: McpJob[] } {
   const awaiting: NonNullable<TurnJob['awaiting']> = { lists: [], calls: [] };
   const children: McpJob[] = [];
   for (const r of job.elicitations ?? []) {
