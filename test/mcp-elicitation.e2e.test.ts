@@ -1,7 +1,6 @@
 import OpenAI, { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startElicitMcpServer, type ElicitMcpServer } from './mcp-servers/index.ts';
-import { deleteByPrefix, uniquePrefix } from '@spool/testkit';
+import { startElicitMcpServer, type ElicitMcpServer, deleteByPrefix, uniquePrefix } from '@spool/testkit';
 import { startSpoolProcess, type SpoolProcess } from './support/processes.ts';
 import { startTestSpool, testRedisUrl, until, type TestSpool } from './support/spool.ts';
 

@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTaskMcpServer, startTestMcpServer, type TaskMcpServer, type TestMcpServer } from './mcp-servers/index.ts';
+import { startTaskMcpServer, startTestMcpServer, type TaskMcpServer, type TestMcpServer } from '@spool/testkit';
 import { startTestSpool, until, type TestSpool } from './support/spool.ts';
 
 /**

@@ -1,7 +1,6 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scriptedEncryptedContent, startScriptedUpstream, type ScriptedUpstream } from '@spool/testkit';
-import { startEverything, startTestMcpServer, type EverythingServer, type TestMcpServer } from './mcp-servers/index.ts';
+import { scriptedEncryptedContent, startScriptedUpstream, type ScriptedUpstream, startEverything, startTestMcpServer, type EverythingServer, type TestMcpServer } from '@spool/testkit';
 import { SPEC_AVAILABLE, validateResponseResource, validateStreamingEvent } from './support/openapi.ts';
 import { eventsOf, readSse, startTestSpool, until, untilTerminal, type TestSpool } from './support/spool.ts';
 

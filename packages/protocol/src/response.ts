@@ -58,10 +58,10 @@ const EchoedMcpToolSchema = z.object({
   require_approval: McpRequireApprovalSchema.nullable(),
   headers: z.null(),
 });
-export const EchoedToolSchema = z.discriminatedUnion('type', [EchoedFunctionToolSchema, EchoedMcpToolSchema, HostedToolSchema]);
-export type EchoedTool = z.infer<typeof EchoedToolSchema>;
+const EchoedToolSchema = z.discriminatedUnion('type', [EchoedFunctionToolSchema, EchoedMcpToolSchema, HostedToolSchema]);
+type EchoedTool = z.infer<typeof EchoedToolSchema>;
 
-export const EchoedTextFormatSchema = z.discriminatedUnion('type', [
+const EchoedTextFormatSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('text') }),
   z.object({ type: z.literal('json_object') }),
   z.object({ type: z.literal('json_schema'), name: z.string(), description: z.string().nullable(), schema: z.record(z.string(), z.unknown()), strict: z.boolean() }),

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startElicitMcpServer, type ElicitMcpServer } from '../../../../test/mcp-servers/index.ts';
+import { startElicitMcpServer, type ElicitMcpServer } from '@spool/testkit';
 import { McpClientPool, type ElicitationQuestion } from './pool.ts';
 import type { McpTarget } from './target.ts';
 
