@@ -6,8 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeys, mcpJob, type McpJob, type McpJobResult } from '@spool/contracts';
 import { mcpFunctionName } from '@spool/protocol';
-import { startEverything, type EverythingServer } from './mcp-servers/index.ts';
-import { startRecordingProxy, type RecordingProxy } from './mcp-servers/recording-proxy.ts';
+import { startEverything, type EverythingServer, startRecordingProxy, type RecordingProxy } from '@spool/testkit';
 import { startTestSpool, type TestSpool } from './support/spool.ts';
 
 /*

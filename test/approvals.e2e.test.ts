@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestMcpServer, type TestMcpServer } from './mcp-servers/index.ts';
+import { startTestMcpServer, type TestMcpServer } from '@spool/testkit';
 import { deleteTestData, startTestSpool, type TestSpool } from './support/spool.ts';
 
 /** Approvals park the call until a matching mcp_approval_response arrives, and run it exactly once. */

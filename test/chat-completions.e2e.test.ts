@@ -3,8 +3,7 @@ import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsBas
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mcpFunctionName as workerFunctionName } from '@spool/llm-worker';
 import { ChatCompletionChunkSchema, ChatCompletionSchema, mcpFunctionName, type ChatMcpFields } from '@spool/protocol';
-import { uniquePrefix } from '@spool/testkit';
-import { startTestMcpServer, type TestMcpServer } from './mcp-servers/index.ts';
+import { uniquePrefix, startTestMcpServer, type TestMcpServer } from '@spool/testkit';
 import { readSse, startTestSpool, type TestSpool } from './support/spool.ts';
 
 /**

@@ -2,7 +2,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { haveChromium, launchChromium } from './support/browser.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestMcpServer, unreachableUrl, type TestMcpServer } from './mcp-servers/index.ts';
+import { startTestMcpServer, unreachableUrl, type TestMcpServer } from '@spool/testkit';
 import { sampleValue } from './support/prometheus.ts';
 import { startTestSpool, untilTerminal, type TestSpool } from './support/spool.ts';
 

@@ -1,7 +1,6 @@
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startScriptedUpstream, uniquePrefix, type ScriptedUpstream } from '@spool/testkit';
-import { startTestMcpServer } from './mcp-servers/index.ts';
+import { startScriptedUpstream, uniquePrefix, type ScriptedUpstream, startTestMcpServer } from '@spool/testkit';
 import { startSpoolProcess, type SpoolProcess } from './support/processes.ts';
 import { deleteTestData, eventsOf, readSse, redisEnv, testRedisTarget, until, untilTerminal } from './support/spool.ts';
 

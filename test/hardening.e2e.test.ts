@@ -3,8 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, loadConfig } from '@spool/runtime';
 import { startSpool, UnsafeRedisError } from '@spool/spool';
-import { spawnRedisServer, startScriptedUpstream, uniquePrefix, type SpawnedRedis } from '@spool/testkit';
-import { startEverything, type EverythingServer } from './mcp-servers/index.ts';
+import { spawnRedisServer, startScriptedUpstream, uniquePrefix, type SpawnedRedis, startEverything, type EverythingServer } from '@spool/testkit';
 import { startTestSpool, type TestSpool } from './support/spool.ts';
 
 /**

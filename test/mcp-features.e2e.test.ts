@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTaskMcpServer, startTestMcpServer, type TaskMcpServer, type TestMcpServer } from './mcp-servers/index.ts';
+import { startTaskMcpServer, startTestMcpServer, type TaskMcpServer, type TestMcpServer } from '@spool/testkit';
 import { startTestSpool, until, type TestSpool } from './support/spool.ts';
 
 /**
@@ -229,14 +229,15 @@ describe('MCP tasks', () => {
 });
 
 describe('MCP elicitation during a live call', () => {
-  it('declines a form elicitation cleanly and tells the model what the tool asked', async () => {
-    const r = await spool.client.responses.create({ model: 'm', input: '!call t__ask {}', tools: [{ type: 'mcp', server_label: 't', server_url: server.url, ...never }] });
+  // Parking a call on the question (stored responses) is test/mcp-elicitation.e2e.test.ts.
+  it('declines a form elicitation cleanly where nothing can resume the call (store: false) and tells the model what the tool asked', async () => {
+    const r = await spool.client.responses.create({ model: 'm', input: '!call t__ask {}', store: false, tools: [{ type: 'mcp', server_label: 't', server_url: server.url, ...never }] });
     expect(r.status).toBe('completed');
     expect(r.output.find((i) => i.type === 'mcp_call')).toMatchObject({
       status: 'completed',
       error: null,
       output:
-        'No answer (decline), nothing deployed.\n[elicitation declined] The tool asked the user: "Which environment should I deploy to?". Spool cannot ask the user during a running call, so it declined.',
+        'No answer (decline), nothing deployed.\n[elicitation declined] The tool asked the user: "Which environment should I deploy to?". Spool cannot ask the user during this call (a Chat Completions or store: false response cannot be resumed), so it declined.',
     });
   });
 });

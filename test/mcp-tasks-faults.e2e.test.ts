@@ -1,7 +1,6 @@
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { deleteByPrefix, startScriptedUpstream, uniquePrefix, type ScriptedUpstream } from '@spool/testkit';
-import { startTaskMcpServer } from './mcp-servers/index.ts';
+import { deleteByPrefix, startScriptedUpstream, uniquePrefix, type ScriptedUpstream, startTaskMcpServer } from '@spool/testkit';
 import { startSpoolProcess, type SpoolProcess } from './support/processes.ts';
 import { testRedisUrl, until, untilTerminal } from './support/spool.ts';
 

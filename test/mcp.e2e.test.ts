@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEverything, startTestMcpServer, type EverythingServer, type TestMcpServer } from './mcp-servers/index.ts';
+import { startEverything, startTestMcpServer, type EverythingServer, type TestMcpServer } from '@spool/testkit';
 import { keysUnder, startTestSpool, until, type TestSpool } from './support/spool.ts';
 
 /**

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, loadConfig } from '@spool/runtime';
 import { startSpool } from '@spool/spool';
-import { deleteByPrefix, uniquePrefix } from '@spool/testkit';
-import { startTestMcpServer, type TestMcpServer } from './mcp-servers/index.ts';
+import { deleteByPrefix, uniquePrefix, startTestMcpServer, type TestMcpServer } from '@spool/testkit';
 import { families, sampleValue } from './support/prometheus.ts';
 import { startTestSpool, testRedisUrl, until, untilTerminal, type TestSpool } from './support/spool.ts';
 

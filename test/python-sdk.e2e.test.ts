@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startScriptedUpstream, type ScriptedUpstream } from '@spool/testkit';
-import { startTestMcpServer, type TestMcpServer } from './mcp-servers/index.ts';
+import { startScriptedUpstream, type ScriptedUpstream, startTestMcpServer, type TestMcpServer } from '@spool/testkit';
 import { startTestSpool, type TestSpool } from './support/spool.ts';
 
 /**

@@ -2,7 +2,7 @@ import { propagation, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestMcpServer, type TestMcpServer } from './mcp-servers/index.ts';
+import { startTestMcpServer, type TestMcpServer } from '@spool/testkit';
 import { startTestSpool, until, type TestSpool } from './support/spool.ts';
 
 /**

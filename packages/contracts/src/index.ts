@@ -43,3 +43,17 @@ export {
   type ApprovalIdCheck,
   type MacFn,
 } from './approval-ids.ts';
+export { isElicitationIdShape, mintElicitationId, verifyElicitationId, type ElicitationBinding } from './elicitation-ids.ts';
+export {
+  ElicitationAnswerSchema,
+  ElicitationNoticeSchema,
+  ElicitationResumeSchema,
+  ElicitationValueSchema,
+  HeldCallStepSchema,
+  type HeldCallStep,
+  ParkedElicitationSchema,
+  type ElicitationAnswer,
+  type ElicitationNotice,
+  type ElicitationResume,
+  type ParkedElicitation,
+} from './elicitations.ts';

@@ -1,6 +1,7 @@
 import { McpCallErrorSchema, McpToolInfoSchema, WebhookEventTypeSchema } from '@spool/protocol';
 import { z } from 'zod';
 import { ApprovalDecisionSchema } from './approvals.ts';
+import { ElicitationAnswerSchema, ElicitationNoticeSchema, ElicitationResumeSchema } from './elicitations.ts';
 import { QUEUES, type QueueName } from './keys.ts';
 
 /**
@@ -46,6 +47,8 @@ export const TurnJobSchema = z.object({
   secrets: z.string().optional(),
   /** Approved calls to run first (turn 0 of a follow-up carrying mcp_approval_response items). */
   approvals: z.array(ApprovalDecisionSchema).optional(),
+  /** Answers to parked elicitations (turn 0 of a follow-up carrying mcp_elicitation_response items): their calls resume first. */
+  elicitations: z.array(ElicitationResumeSchema).optional(),
   /** The MCP operations this turn waits for: its children in the flow, answered by their results. */
   awaiting: z
     .object({
@@ -127,6 +130,23 @@ export const McpJobSchema = z.discriminatedUnion('kind', [
     /** Set once the call runs as an MCP task: the job then polls it instead of calling again. */
     task: McpTaskHandleSchema.optional(),
   }),
+  /**
+   * Resumes a call parked on an elicitation: hands the user's answer to the executor holding the
+   * call and waits for what the call does next (its result, or another question). Runs on any
+   * executor; re-running it only waits again (the answer is handed over once).
+   */
+  z.object({
+    kind: z.literal('resume'),
+    responseId: z.string(),
+    turn: z.number().int(),
+    /** The follow-up's `mcp_call` item that will carry the result. */
+    itemId: z.string(),
+    serverLabel: z.string(),
+    elicitationId: z.string(),
+    answer: ElicitationAnswerSchema,
+    outputIndex: z.number().int().min(0).optional(),
+    trace: z.record(z.string(), z.string()).optional(),
+  }),
 ]);
 export type McpJob = z.infer<typeof McpJobSchema>;
 
@@ -134,14 +154,14 @@ export const mcpJob: JobDefinition<typeof McpJobSchema> & { options(data: McpJob
   queue: QUEUES.mcp,
   name: 'mcp',
   schema: McpJobSchema,
-  jobId: (d) => (d.kind === 'list' ? `${d.responseId}-t${d.turn}-list-${d.serverLabel}` : `${d.responseId}-t${d.turn}-call-${d.itemId}`),
+  jobId: (d) => (d.kind === 'list' ? `${d.responseId}-t${d.turn}-list-${d.serverLabel}` : `${d.responseId}-t${d.turn}-${d.kind}-${d.itemId}`),
   /**
    * A child of the next turn job (a BullMQ flow). Listings and safe calls may run again after a
-   * crash; others run at most once. A child that fails for good does not block its parent
+   * crash, and so may a resume (it only waits for the held call); other calls run at most once. A child that fails for good does not block its parent
    * (ignoreDependencyOnFailure): the turn then reports the call as interrupted.
    */
   options: (d) => ({
-    attempts: d.kind === 'list' || d.retrySafe ? 3 : 1,
+    attempts: d.kind !== 'call' || d.retrySafe ? 3 : 1,
     backoff: { type: 'exponential', delay: 500 },
     ignoreDependencyOnFailure: true,
     removeOnComplete: true,
@@ -162,6 +182,8 @@ export const McpJobResultSchema = z.discriminatedUnion('kind', [
     itemId: z.string(),
     output: z.string().nullable(),
     error: McpCallErrorSchema.nullable(),
+    /** The tool is waiting for the user (MCP elicitation): the call is parked, not finished. */
+    elicitation: ElicitationNoticeSchema.optional(),
   }),
 ]);
 export type McpJobResult = z.infer<typeof McpJobResultSchema>;

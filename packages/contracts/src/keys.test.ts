@@ -23,6 +23,12 @@ describe('keys', () => {
     expect(keys.approvalUse('mcpr_1')).toBe('spool:approval:{mcpr_1}:used');
   });
 
+  it('keeps a parked elicitation and its holder lease in one slot, by the elicitation id', () => {
+    expect(keys.elicitation('mcpe_1')).toBe('spool:elicitation:{mcpe_1}');
+    expect(keys.elicitationHolder('mcpe_1')).toBe('spool:elicitation:{mcpe_1}:holder');
+    expect(keys.pendingElicitations).toBe('spool:ops:elicitations');
+  });
+
   it('names the global watchdog keys under the prefix, outside any response hash tag', () => {
     expect(keys.inflight).toBe('spool:inflight');
     expect(keys.watchdogLock).toBe('spool:watchdog:lock');

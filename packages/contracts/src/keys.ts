@@ -15,6 +15,14 @@ export interface Keys {
   channel(responseId: string): string;
   /** Hash: the approval requests this response parked, by approval request id, and their claims. */
   approvals(responseId: string): string;
+  /**
+   * Hash (with the response's retention): a call parked on an MCP elicitation, by its `mcpe_` id:
+   * `parked` (JSON), `used` (the answering response), `answer`, `result` (what the call did next).
+   * Hash-tagged by the elicitation id.
+   */
+  elicitation(elicitationId: string): string;
+  /** String with a short TTL, renewed by the executor holding the parked call: gone means that executor died. */
+  elicitationHolder(elicitationId: string): string;
   /** List: webhook deliveries that failed their last try (bounded). */
   readonly webhookDeadLetters: string;
   /** The key that seals MCP credentials in job data, when SPOOL_SECRET_KEY does not give one. */
@@ -65,6 +73,8 @@ export interface Keys {
   readonly recentResponses: string;
   /** Sorted set: `responseId approvalRequestId` of parked approvals by expiry (ms) (console, metrics). */
   readonly pendingApprovals: string;
+  /** Sorted set: ids of parked elicitations not yet answered, by expiry (ms) (the console's list). */
+  readonly pendingElicitations: string;
 }
 
 export interface KeyLimitKeys {
@@ -104,6 +114,8 @@ export function createKeys(prefix: string, opts: KeyOptions = {}): Keys {
     approvals: (id) => `${prefix}resp:{${id}}:approvals`,
     mcpToolList: (digest) => `${prefix}mcp:tools:${digest}`,
     approvalUse: (id) => `${prefix}approval:{${id}}:used`,
+    elicitation: (id) => `${prefix}elicitation:{${id}}`,
+    elicitationHolder: (id) => `${prefix}elicitation:{${id}}:holder`,
     inflight: `${prefix}inflight`,
     watchdogLock: `${prefix}watchdog:lock`,
     conversation: (id) => `${prefix}conv:{${id}}`,
@@ -120,6 +132,7 @@ export function createKeys(prefix: string, opts: KeyOptions = {}): Keys {
     usage: (owner, day) => `${prefix}usage:{${owner}}:${day}`,
     recentResponses: `${prefix}ops:recent`,
     pendingApprovals: `${prefix}ops:approvals`,
+    pendingElicitations: `${prefix}ops:elicitations`,
   };
 }
 

@@ -4,7 +4,9 @@ export {
   type ScriptedUpstream,
   type ScriptedUpstreamOptions,
   type ChatRequestRecord,
+  type ResponsesCallRecord,
 } from './upstream.ts';
+export { scriptedEncryptedContent } from './responses.ts';
 export {
   planReply,
   contentText,

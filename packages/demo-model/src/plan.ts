@@ -63,6 +63,13 @@ export interface ReplyPlan {
   retryAfter: number | null;
   /** The request's `logprobs: true`: each content token carries a logprob, with `top_logprobs` alternatives. */
   logprobs: { top: number } | null;
+  /**
+   * `!failevent CODE` / `!errorevent CODE`: a Responses stream that fails after it started, with a
+   * `response.failed` (or an `error`) event carrying CODE. The Chat Completions side ignores it.
+   */
+  streamFailure: { kind: 'failed' | 'error'; code: string } | null;
+  /** `!websearch QUERY`: a Responses upstream offered a `web_search` tool runs it before answering. */
+  webSearch: string | null;
 }
 
 type Json = Record<string, unknown>;
@@ -119,13 +126,15 @@ interface Directives {
   think: string[];
   thinkField: ReplyPlan['reasoningField'];
   retryAfter: number | null;
+  streamFailure: ReplyPlan['streamFailure'];
+  webSearch: string | null;
 }
 
-const DIRECTIVE_LINE = /^\s*!(say|words|call|delay|fail|cutafter|stallafter|json|think|thinkfield|retryafter)(?:[ \t](.*))?$/;
+const DIRECTIVE_LINE = /^\s*!(say|words|call|delay|fail|cutafter|stallafter|json|think|thinkfield|retryafter|failevent|errorevent|websearch)(?:[ \t](.*))?$/;
 const NON_NEGATIVE_INT = /^\d+$/;
 
 function parseDirectives(text: string): Directives {
-  const d: Directives = { texts: [], calls: [], delayMs: 0, fail: null, cutAfter: null, stallAfter: null, json: false, plain: [], think: [], thinkField: 'reasoning_content', retryAfter: null };
+  const d: Directives = { texts: [], calls: [], delayMs: 0, fail: null, cutAfter: null, stallAfter: null, json: false, plain: [], think: [], thinkField: 'reasoning_content', retryAfter: null, streamFailure: null, webSearch: null };
   for (const rawLine of text.split('\n')) {
     const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
     if (!applyDirective(d, line)) d.plain.push(line);
@@ -198,6 +207,17 @@ function applyDirective(d: Directives, line: string): boolean {
       const field = args[0];
       if (args.length !== 1 || (field !== 'reasoning_content' && field !== 'reasoning' && field !== 'reasoning_details')) return false;
       d.thinkField = field;
+      return true;
+    }
+    case 'websearch':
+      if (rest.trim() === '') return false;
+      d.webSearch = rest.trim();
+      return true;
+    case 'failevent':
+    case 'errorevent': {
+      const code = args[0];
+      if (args.length !== 1 || code === undefined || !/^[a-z_]+$/.test(code)) return false;
+      d.streamFailure = { kind: name === 'failevent' ? 'failed' : 'error', code };
       return true;
     }
     case 'retryafter': {
@@ -412,5 +432,7 @@ export function planReply(body: unknown): ReplyPlan {
     reasoningField: directives?.thinkField ?? 'reasoning_content',
     retryAfter: directives?.retryAfter ?? null,
     logprobs: b.logprobs === true ? { top: positiveInt(b.top_logprobs) ?? 0 } : null,
+    streamFailure: directives?.streamFailure ?? null,
+    webSearch: directives?.webSearch ?? null,
   };
 }

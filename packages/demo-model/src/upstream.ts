@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { planReply, type PlannedFailure, type ReplyPlan } from './plan.ts';
+import { chatBodyOfResponses, responsesEvents } from './responses.ts';
 
 /** A Chat Completions request body exactly as received (parsed JSON). */
 export interface ChatRequestRecord {
@@ -13,11 +14,20 @@ export interface ChatRequestRecord {
   [key: string]: unknown;
 }
 
+/** A `POST /v1/responses` call as received, and how its stream ended. */
+export interface ResponsesCallRecord {
+  body: Record<string, unknown>;
+  /** `client_closed`: the caller went away before the stream ended (a cancel reached the upstream). */
+  outcome: 'streaming' | 'finished' | 'client_closed';
+}
+
 export interface ScriptedUpstream {
   /** Base URL ending in `/v1`, as the `openai` client's `baseURL` expects. */
   url: string;
   /** Bodies of the last (at most 1000) chat completion requests, oldest first. */
   requests: ChatRequestRecord[];
+  /** The last (at most 1000) Responses API calls, oldest first. */
+  responses: ResponsesCallRecord[];
   close(): Promise<void>;
 }
 
@@ -35,6 +45,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 export async function startScriptedUpstream(opts: ScriptedUpstreamOptions = {}): Promise<ScriptedUpstream> {
   const requests: ChatRequestRecord[] = [];
+  const responses: ResponsesCallRecord[] = [];
+  let responsesSeq = 0;
   /** `!fail STATUS TIMES KEY` counters: failures already served per key. */
   const failuresServed = new Map<string, number>();
   let completionSeq = 0;
@@ -50,20 +62,18 @@ export async function startScriptedUpstream(opts: ScriptedUpstreamOptions = {}):
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (req.method === 'POST' && path === '/v1/chat/completions') {
-      let body: unknown;
-      try {
-        body = JSON.parse(await readBody(req));
-      } catch (err) {
-        sendError(res, 400, 'invalid_request_error', 'invalid_json', `Invalid JSON body: ${(err as Error).message}`);
-        return;
-      }
-      if (!isObject(body) || !Array.isArray(body.messages)) {
-        sendError(res, 400, 'invalid_request_error', 'missing_required_parameter', "Missing required parameter: 'messages'.");
-        return;
-      }
-      requests.push(body as ChatRequestRecord);
-      if (requests.length > MAX_RECORDED) requests.splice(0, requests.length - MAX_RECORDED);
+      const body = await readRequest(req, res, 'messages', (b) => Array.isArray(b.messages));
+      if (!body) return;
+      remember(requests, body as ChatRequestRecord);
       await answer(res, planReply(body), `chatcmpl-${++completionSeq}`);
+      return;
+    }
+    if (req.method === 'POST' && path === '/v1/responses') {
+      const body = await readRequest(req, res, 'input', (b) => b.input !== undefined);
+      if (!body) return;
+      const record: ResponsesCallRecord = { body, outcome: 'streaming' };
+      remember(responses, record);
+      await answerResponses(res, body, record);
       return;
     }
     if (req.method === 'GET' && path === '/v1/models') {
@@ -103,6 +113,58 @@ export async function startScriptedUpstream(opts: ScriptedUpstreamOptions = {}):
     }
     if (plan.stream) await streamReply(res, plan, id, created, gone.signal);
     else await jsonReply(res, plan, id, created, gone.signal);
+  }
+
+  /**
+   * A Responses call: the plan of the Chat body it stands for, streamed as Responses events (the
+   * only form Spool asks for), or returned whole as the final Response. Failures, delays, cuts
+   * and stalls follow the same directives as on the Chat side.
+   */
+  async function answerResponses(res: ServerResponse, body: Record<string, unknown>, record: ResponsesCallRecord): Promise<void> {
+    const plan = planReply(chatBodyOfResponses(body));
+    const seq = ++responsesSeq;
+    let n = 0;
+    const events = responsesEvents(plan, body, { response: `resp_up${seq}`, next: (prefix) => `${prefix}_up${seq}_${++n}` });
+    const gone = new AbortController();
+    res.once('close', () => {
+      if (record.outcome === 'streaming') record.outcome = 'client_closed';
+      gone.abort();
+    });
+    if (shouldFail(plan.fail) && plan.fail) {
+      await pause(plan.delayMs, gone.signal);
+      if (!res.destroyed) sendError(res, plan.fail.status, plan.fail.type, plan.fail.code, plan.fail.message, plan.retryAfter);
+      record.outcome = 'finished';
+      return;
+    }
+    if (body.stream !== true) {
+      await pause(plan.delayMs, gone.signal);
+      const last = events.at(-1)?.event;
+      record.outcome = 'finished';
+      if (!res.destroyed) sendJson(res, 200, isObject(last?.response) ? last.response : {});
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.flushHeaders();
+    let bodyEvents = 0;
+    for (const [sequence, { event, body: isBody }] of events.entries()) {
+      if (isBody) bodyEvents++;
+      await pause(plan.delayMs, gone.signal);
+      if (res.destroyed) return;
+      const frame = `event: ${String(event.type)}\ndata: ${JSON.stringify({ ...event, sequence_number: sequence })}\n\n`;
+      const cut = isBody && plan.cutAfter === bodyEvents;
+      const stall = isBody && plan.stallAfter === bodyEvents;
+      if (cut || stall) await new Promise<void>((resolve) => res.write(frame, () => resolve()));
+      else if (!res.write(frame)) await drained(res);
+      if (cut) return void res.socket?.destroy();
+      if (stall) {
+        if (!gone.signal.aborted) await new Promise((resolve) => gone.signal.addEventListener('abort', resolve, { once: true }));
+        return;
+      }
+    }
+    // `!cutafter N` with fewer than N body events still never finishes, as on the Chat side.
+    if (plan.cutAfter !== null) return void res.socket?.destroy();
+    record.outcome = 'finished';
+    res.end();
   }
 
   async function jsonReply(res: ServerResponse, plan: ReplyPlan, id: string, created: number, gone: AbortSignal): Promise<void> {
@@ -237,6 +299,7 @@ export async function startScriptedUpstream(opts: ScriptedUpstreamOptions = {}):
   return {
     url: `http://${urlHost(opts.host ?? '127.0.0.1')}:${port}/v1`,
     requests,
+    responses,
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -244,6 +307,28 @@ export async function startScriptedUpstream(opts: ScriptedUpstreamOptions = {}):
         server.closeAllConnections();
       })),
   };
+}
+
+/** Keeps the last MAX_RECORDED entries; the array object itself is never replaced. */
+function remember<T>(list: T[], entry: T): void {
+  list.push(entry);
+  if (list.length > MAX_RECORDED) list.splice(0, list.length - MAX_RECORDED);
+}
+
+/** The JSON object body of a request, or null once a 400 was sent (bad JSON, or `required` missing). */
+async function readRequest(req: IncomingMessage, res: ServerResponse, required: string, has: (body: Record<string, unknown>) => boolean): Promise<Record<string, unknown> | null> {
+  let body: unknown;
+  try {
+    body = JSON.parse(await readBody(req));
+  } catch (err) {
+    sendError(res, 400, 'invalid_request_error', 'invalid_json', `Invalid JSON body: ${(err as Error).message}`);
+    return null;
+  }
+  if (!isObject(body) || !has(body)) {
+    sendError(res, 400, 'invalid_request_error', 'missing_required_parameter', `Missing required parameter: '${required}'.`);
+    return null;
+  }
+  return body;
 }
 
 function urlHost(host: string): string {

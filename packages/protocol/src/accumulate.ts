@@ -1,5 +1,5 @@
 import type { EventDraft } from './events.ts';
-import type { OutputItem, OutputMessage, OutputReasoning } from './items.ts';
+import type { OutputItem, OutputMessage, OutputReasoning, OutputWebSearchCall } from './items.ts';
 import type { Response } from './response.ts';
 
 /**
@@ -43,6 +43,22 @@ export function applyEvent(snapshot: Response, event: EventDraft): Response {
       if (part) part.text = event.text;
       return snapshot;
     }
+    case 'response.reasoning_summary_part.added':
+    case 'response.reasoning_summary_part.done': {
+      const reasoning = reasoningAt(snapshot, event.output_index);
+      if (reasoning) reasoning.summary[event.summary_index] = structuredClone(event.part);
+      return snapshot;
+    }
+    case 'response.reasoning_summary_text.delta': {
+      const part = reasoningAt(snapshot, event.output_index)?.summary[event.summary_index];
+      if (part) part.text += event.delta;
+      return snapshot;
+    }
+    case 'response.reasoning_summary_text.done': {
+      const part = reasoningAt(snapshot, event.output_index)?.summary[event.summary_index];
+      if (part) part.text = event.text;
+      return snapshot;
+    }
     case 'response.output_text.delta': {
       const part = messageAt(snapshot, event.output_index)?.content[event.content_index];
       if (part?.type === 'output_text') part.text += event.delta;
@@ -80,6 +96,13 @@ export function applyEvent(snapshot: Response, event: EventDraft): Response {
     case 'response.mcp_call.failed': {
       const item = snapshot.output[event.output_index];
       if (item?.type === 'mcp_call') item.status = event.type.slice('response.mcp_call.'.length) as OutputItemStatus;
+      return snapshot;
+    }
+    case 'response.web_search_call.in_progress':
+    case 'response.web_search_call.searching':
+    case 'response.web_search_call.completed': {
+      const item = snapshot.output[event.output_index];
+      if (item?.type === 'web_search_call') item.status = event.type.slice('response.web_search_call.'.length) as OutputWebSearchCall['status'];
       return snapshot;
     }
     case 'response.mcp_list_tools.in_progress':

@@ -29,6 +29,11 @@ export const EventDraftSchema = z.discriminatedUnion('type', [
   // The openai SDK's names; Open Responses calls these `response.reasoning.delta` / `.done`.
   z.object({ type: z.literal('response.reasoning_text.delta'), ...partScoped, delta: z.string() }),
   z.object({ type: z.literal('response.reasoning_text.done'), ...partScoped, text: z.string() }),
+  // Reasoning summaries: only Responses upstreams give them (a Chat Completions upstream streams raw reasoning).
+  z.object({ type: z.literal('response.reasoning_summary_part.added'), ...itemScoped, summary_index: z.number().int(), part: z.object({ type: z.literal('summary_text'), text: z.string() }) }),
+  z.object({ type: z.literal('response.reasoning_summary_part.done'), ...itemScoped, summary_index: z.number().int(), part: z.object({ type: z.literal('summary_text'), text: z.string() }) }),
+  z.object({ type: z.literal('response.reasoning_summary_text.delta'), ...itemScoped, summary_index: z.number().int(), delta: z.string() }),
+  z.object({ type: z.literal('response.reasoning_summary_text.done'), ...itemScoped, summary_index: z.number().int(), text: z.string() }),
   z.object({ type: z.literal('response.refusal.delta'), ...partScoped, delta: z.string() }),
   z.object({ type: z.literal('response.refusal.done'), ...partScoped, refusal: z.string() }),
   z.object({ type: z.literal('response.function_call_arguments.delta'), ...itemScoped, delta: z.string() }),
@@ -41,6 +46,10 @@ export const EventDraftSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('response.mcp_call.in_progress'), ...itemScoped }),
   z.object({ type: z.literal('response.mcp_call.completed'), ...itemScoped }),
   z.object({ type: z.literal('response.mcp_call.failed'), ...itemScoped }),
+  // A hosted web search relayed from a Responses upstream (the route's hosted_tools).
+  z.object({ type: z.literal('response.web_search_call.in_progress'), ...itemScoped }),
+  z.object({ type: z.literal('response.web_search_call.searching'), ...itemScoped }),
+  z.object({ type: z.literal('response.web_search_call.completed'), ...itemScoped }),
   z.object({
     type: z.literal('error'),
     code: z.string().nullable(),

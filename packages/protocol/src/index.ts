@@ -2,6 +2,7 @@ export { newId } from './ids.ts';
 export { ApiError, ConnectorError, ErrorBodySchema, type ApiErrorType, type ErrorBody } from './errors.ts';
 export { assertDepthWithin, tooDeepPath } from './bounds.ts';
 export * from './items.ts';
+export * from './elicitation.ts';
 export * from './tools.ts';
 export {
   CreateResponseRequestSchema,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { McpElicitationRequestItemSchema, McpElicitationResponseItemSchema } from './elicitation.ts';
 
 /*
  * Items: what goes into `input` and comes out in `output`. Shapes follow openai-node's
@@ -155,6 +156,8 @@ const KnownInputItemSchema = z.discriminatedUnion('type', [
   McpCallItemSchema,
   McpApprovalRequestItemSchema,
   McpApprovalResponseItemSchema,
+  McpElicitationRequestItemSchema,
+  McpElicitationResponseItemSchema,
   ReasoningItemSchema,
   ItemReferenceSchema,
   CompactionItemSchema,
@@ -255,17 +258,41 @@ export const ReasoningTextPartSchema = z.object({ type: z.literal('reasoning_tex
 export type ReasoningTextPart = z.infer<typeof ReasoningTextPartSchema>;
 
 /**
- * A `reasoning` item as emitted: the upstream's raw reasoning as `content`, no summary (Chat
- * Completions upstreams give none), no `encrypted_content` key (Open Responses rejects null).
+ * A `reasoning` item as emitted: the upstream's raw reasoning as `content`, its summary (only a
+ * Responses upstream gives one), and `encrypted_content` only when the upstream sent it (the key
+ * is absent otherwise: Open Responses rejects null). The encrypted content is what a Responses
+ * upstream needs back to continue its reasoning statelessly.
  */
 export const OutputReasoningSchema = z.object({
   type: z.literal('reasoning'),
   id: z.string(),
   summary: z.array(z.object({ type: z.literal('summary_text'), text: z.string() })),
   content: z.array(ReasoningTextPartSchema),
+  encrypted_content: z.string().exactOptional(),
   status: ItemStatusSchema,
 });
 export type OutputReasoning = z.infer<typeof OutputReasoningSchema>;
+
+/**
+ * A hosted web search the upstream ran (a Responses route that passes `web_search` through, see the
+ * route's `hosted_tools`): relayed as the upstream gave it, under Spool's id.
+ */
+export const OutputWebSearchCallSchema = z.object({
+  type: z.literal('web_search_call'),
+  id: z.string(),
+  status: z.enum(['in_progress', 'searching', 'completed', 'failed', 'incomplete']),
+  action: z.discriminatedUnion('type', [
+    z.object({
+      type: z.literal('search'),
+      query: z.string().exactOptional(),
+      queries: z.array(z.string()).exactOptional(),
+      sources: z.array(z.object({ type: z.literal('url'), url: z.string() })).exactOptional(),
+    }),
+    z.object({ type: z.literal('open_page'), url: z.string().nullable().exactOptional() }),
+    z.object({ type: z.literal('find_in_page'), pattern: z.string(), url: z.string() }),
+  ]),
+});
+export type OutputWebSearchCall = z.infer<typeof OutputWebSearchCallSchema>;
 
 export const OutputItemSchema = z.discriminatedUnion('type', [
   OutputMessageSchema,
@@ -274,5 +301,8 @@ export const OutputItemSchema = z.discriminatedUnion('type', [
   OutputMcpCallSchema,
   OutputMcpListToolsSchema,
   McpApprovalRequestItemSchema,
+  // A Spool extension (elicitation.ts): the parity test holds every other item to the SDK's types.
+  McpElicitationRequestItemSchema,
+  OutputWebSearchCallSchema,
 ]);
 export type OutputItem = z.infer<typeof OutputItemSchema>;

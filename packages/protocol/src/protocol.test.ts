@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { applyEvent } from './accumulate.ts';
 import { ApiError } from './errors.ts';
 import { lifecycleEvent } from './events.ts';
+import { refuseUnservedParams } from './params.ts';
 import { parseCreateRequest } from './request.ts';
 import { buildResponse, redactServerUrl } from './response.ts';
 
@@ -22,7 +23,12 @@ describe('parseCreateRequest', () => {
     expect(err?.status).toBe(400);
   });
   it('refuses unsupported tools and items by name, and accepts unknown fields', () => {
-    expect(() => parseCreateRequest({ model: 'm', tools: [{ type: 'web_search' }] })).toThrow(/web_search/);
+    expect(() => parseCreateRequest({ model: 'm', tools: [{ type: 'code_interpreter' }] })).toThrow(/code_interpreter/);
+    // A hosted type Spool can relay parses; whether the model's route takes it is the route's call.
+    const search = parseCreateRequest({ model: 'm', tools: [{ type: 'web_search' }] });
+    expect(() => refuseUnservedParams(search, new Set(), null)).toThrow(/web_search/);
+    expect(() => refuseUnservedParams(search, new Set(), null, 'responses')).toThrow(/web_search/);
+    expect(() => refuseUnservedParams(search, new Set(), null, 'responses', ['web_search'])).not.toThrow();
     expect(() => parseCreateRequest({ model: 'm', input: [{ type: 'computer_call_output' }] })).toThrow(/computer_call_output/);
     expect(base({ brand_new_field: 1 })).not.toHaveProperty('brand_new_field');
     expect(() => base({ reasoning: { effort: 'extreme' } })).toThrow(/reasoning.effort/);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ApiError } from './errors.ts';
 import { InputItemSchema, SUPPORTED_INPUT_ITEM_TYPES } from './items.ts';
-import { SUPPORTED_TOOL_TYPES, ToolChoiceSchema, ToolSchema } from './tools.ts';
+import { HOSTED_TOOL_TYPES, SUPPORTED_TOOL_TYPES, ToolChoiceSchema, ToolSchema } from './tools.ts';
 
 /** OpenAI's service tiers (openai-node's `ServiceTier`). */
 export const ServiceTierSchema = z.enum(['auto', 'default', 'flex', 'scale', 'priority', 'fast', 'ultrafast']);
@@ -94,7 +94,8 @@ function refuseUnsupported(body: Record<string, unknown>): void {
   if (Array.isArray(body.tools)) {
     body.tools.forEach((tool, i) => {
       const type = isRecord(tool) ? tool.type : undefined;
-      if (typeof type === 'string' && !(SUPPORTED_TOOL_TYPES as readonly string[]).includes(type)) {
+      // Hosted types pass here; whether the model's route takes them is checked with the route (params.ts).
+      if (typeof type === 'string' && !(SUPPORTED_TOOL_TYPES as readonly string[]).includes(type) && !(HOSTED_TOOL_TYPES as readonly string[]).includes(type)) {
         throw ApiError.badRequest(
           `Tool type '${type}' is not supported by this server. Supported tool types: ${SUPPORTED_TOOL_TYPES.join(', ')}.`,
           `tools[${i}].type`,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ServiceTierSchema, type CreateResponseRequest, type TextFormat } from './request.ts';
-import { echoFunctionTool, LITELLM_PROXY_URL, type Tool } from './tools.ts';
+import { echoFunctionTool, HostedToolSchema, LITELLM_PROXY_URL, McpRequireApprovalSchema, McpToolFilterSchema, ToolChoiceSchema, type Tool } from './tools.ts';
 import type { OutputItem } from './items.ts';
 
 export const ResponseStatusSchema = z.enum(['queued', 'in_progress', 'completed', 'failed', 'incomplete', 'cancelled']);
@@ -38,6 +38,35 @@ export type ResponseError = z.infer<typeof ResponseErrorSchema>;
  * present, with OpenAI's defaults, in JSON answers and inside every lifecycle event.
  * `output` is typed loosely here (items have their own types in items.ts).
  */
+/*
+ * The request's tools, tool choice and text format as a Response echoes them: every key present
+ * (Open Responses requires them, nullable), MCP credentials never (headers is always null).
+ */
+const EchoedFunctionToolSchema = z.object({
+  type: z.literal('function'),
+  name: z.string(),
+  description: z.string().nullable(),
+  parameters: z.record(z.string(), z.unknown()).nullable(),
+  strict: z.boolean().nullable(),
+});
+const EchoedMcpToolSchema = z.object({
+  type: z.literal('mcp'),
+  server_label: z.string(),
+  server_url: z.string().nullable(),
+  server_description: z.string().nullable(),
+  allowed_tools: z.union([z.array(z.string()), McpToolFilterSchema]).nullable(),
+  require_approval: McpRequireApprovalSchema.nullable(),
+  headers: z.null(),
+});
+const EchoedToolSchema = z.discriminatedUnion('type', [EchoedFunctionToolSchema, EchoedMcpToolSchema, HostedToolSchema]);
+type EchoedTool = z.infer<typeof EchoedToolSchema>;
+
+const EchoedTextFormatSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('text') }),
+  z.object({ type: z.literal('json_object') }),
+  z.object({ type: z.literal('json_schema'), name: z.string(), description: z.string().nullable(), schema: z.record(z.string(), z.unknown()), strict: z.boolean() }),
+]);
+
 export const ResponseSchema = z.object({
   id: z.string(),
   object: z.literal('response'),
@@ -63,9 +92,9 @@ export const ResponseSchema = z.object({
   service_tier: ServiceTierSchema,
   store: z.boolean(),
   temperature: z.number(),
-  text: z.object({ format: z.record(z.string(), z.unknown()), verbosity: z.string().optional() }),
-  tool_choice: z.unknown(),
-  tools: z.array(z.record(z.string(), z.unknown())),
+  text: z.object({ format: EchoedTextFormatSchema, verbosity: z.enum(['low', 'medium', 'high']).exactOptional() }),
+  tool_choice: ToolChoiceSchema,
+  tools: z.array(EchoedToolSchema),
   top_logprobs: z.number().int(),
   top_p: z.number(),
   presence_penalty: z.number(),
@@ -82,8 +111,9 @@ export const ResponseSchema = z.object({
 export type Response = Omit<z.infer<typeof ResponseSchema>, 'output'> & { output: OutputItem[] };
 
 /** The tool as echoed: MCP credentials never appear, and the server URL loses its path. */
-export function echoTool(tool: Tool): Record<string, unknown> {
+export function echoTool(tool: Tool): EchoedTool {
   if (tool.type === 'function') return echoFunctionTool(tool);
+  if (tool.type !== 'mcp') return { ...tool };
   return {
     type: 'mcp',
     server_label: tool.server_label,
@@ -106,7 +136,7 @@ export function redactServerUrl(url: string): string {
 }
 
 /** `json_schema` formats are echoed with every key present (description and strict included). */
-function echoFormat(format: TextFormat | undefined): Record<string, unknown> {
+function echoFormat(format: TextFormat | undefined): z.infer<typeof EchoedTextFormatSchema> {
   if (!format) return { type: 'text' };
   if (format.type !== 'json_schema') return format;
   return { type: 'json_schema', name: format.name, description: format.description ?? null, schema: format.schema, strict: format.strict ?? false };

@@ -11,14 +11,14 @@ export type FunctionTool = z.infer<typeof FunctionToolSchema>;
 
 /** `allowed_tools` and the approval filters share this shape. */
 export const McpToolFilterSchema = z.object({
-  tool_names: z.array(z.string()).optional(),
-  read_only: z.boolean().optional(),
+  tool_names: z.array(z.string()).exactOptional(),
+  read_only: z.boolean().exactOptional(),
 });
 export type McpToolFilter = z.infer<typeof McpToolFilterSchema>;
 
 export const McpRequireApprovalSchema = z.union([
   z.enum(['always', 'never']),
-  z.object({ always: McpToolFilterSchema.optional(), never: McpToolFilterSchema.optional() }),
+  z.object({ always: McpToolFilterSchema.exactOptional(), never: McpToolFilterSchema.exactOptional() }),
 ]);
 export type McpRequireApproval = z.infer<typeof McpRequireApprovalSchema>;
 
@@ -46,8 +46,18 @@ export function requestServerUrl(tool: Pick<McpTool, 'server_url'>): string | nu
   return tool.server_url && tool.server_url !== LITELLM_PROXY_URL ? tool.server_url : null;
 }
 
-export const ToolSchema = z.discriminatedUnion('type', [FunctionToolSchema, McpToolSchema]);
+/**
+ * Hosted tool types Spool can pass through to a Responses upstream and relay the items of. They
+ * are accepted only on routes that list them in `hosted_tools` (refuseUnservedParams); the
+ * upstream runs them, so their options are forwarded as the client gave them.
+ */
+export const HOSTED_TOOL_TYPES = ['web_search', 'web_search_preview', 'web_search_2025_08_26'] as const;
+export const HostedToolSchema = z.looseObject({ type: z.enum(HOSTED_TOOL_TYPES) });
+export type HostedTool = z.infer<typeof HostedToolSchema>;
+
+export const ToolSchema = z.discriminatedUnion('type', [FunctionToolSchema, McpToolSchema, HostedToolSchema]);
 export type Tool = z.infer<typeof ToolSchema>;
+/** The tool types every route serves (Spool's own). */
 export const SUPPORTED_TOOL_TYPES = ['function', 'mcp'] as const;
 
 export const ToolChoiceSchema = z.union([

@@ -19,6 +19,7 @@ export { ResponseClosedError, ResponseWriter, type WriterOptions } from './write
 export { ChainError, loadChain } from './chain.ts';
 export { CLOSED_POLL_MS, asCancelled, cancelResponse, replayEvents, watchClosed, type CancelOutcome } from './cancel.ts';
 export { ApprovalStore, type ClaimResult, type UseResult } from './approvals.ts';
+export { ElicitationStore, type ElicitationClaim, type ResumedBy } from './elicitations.ts';
 export { InflightIndex } from './inflight.ts';
 export { ToolListCache, type ToolListSource } from './tool-lists.ts';
 export { checkEvictionPolicy, type EvictionCheck } from './policy.ts';

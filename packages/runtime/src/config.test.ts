@@ -142,3 +142,19 @@ describe('mcp_servers oauth', () => {
     expect(() => loadConfig({ SPOOL_CONFIG: 's.yaml', S: 'x' }, () => stdio)).toThrow(/oauth applies to url servers only/);
   });
 });
+
+describe('upstream protocol', () => {
+  it('takes api and hosted_tools per route, UPSTREAM_API for the default upstream, chat by default', () => {
+    expect(loadConfig({ OPENAI_API_KEY: 'sk' }).defaultUpstream).toMatchObject({ api: 'chat' });
+    expect(loadConfig({ OPENAI_API_KEY: 'sk', UPSTREAM_API: 'responses' }).defaultUpstream).toMatchObject({ api: 'responses' });
+    expect(() => loadConfig({ OPENAI_API_KEY: 'sk', UPSTREAM_API: 'auto' })).toThrow(ConfigError);
+    const yaml = 'models:\n  - name: a\n    base_url: http://a:1/v1\n  - name: b\n    base_url: http://b:1/v1\n    api: responses\n    hosted_tools: [web_search]\n';
+    expect(loadConfig({ SPOOL_CONFIG: 'f.yaml' }, () => yaml).models).toMatchObject([
+      { pattern: 'a', api: 'chat', hostedTools: [] },
+      { pattern: 'b', api: 'responses', hostedTools: ['web_search'] },
+    ]);
+    // Hosted tools need a Responses upstream, and only types Spool relays are accepted.
+    expect(() => loadConfig({ SPOOL_CONFIG: 'f.yaml' }, () => 'models:\n  - name: a\n    base_url: http://a:1/v1\n    hosted_tools: [web_search]\n')).toThrow(/hosted_tools needs api: responses/);
+    expect(() => loadConfig({ SPOOL_CONFIG: 'f.yaml' }, () => 'models:\n  - name: a\n    base_url: http://a:1/v1\n    api: responses\n    hosted_tools: [code_interpreter]\n')).toThrow(ConfigError);
+  });
+});

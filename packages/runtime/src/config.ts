@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { WEBHOOK_EVENT_TYPES, WebhookEventTypeSchema } from '@spool/protocol';
+import { HOSTED_TOOL_TYPES, WEBHOOK_EVENT_TYPES, WebhookEventTypeSchema } from '@spool/protocol';
 import { globMatch, substituteCaptures } from './glob.ts';
 
 export const ROLES = ['api', 'llm', 'mcp'] as const;
@@ -43,6 +43,8 @@ export const EnvSchema = z.object({
     .optional(),
   UPSTREAM_BASE_URL: z.string().url().optional(),
   UPSTREAM_API_KEY: z.string().optional(),
+  /** The protocol the default upstream speaks: Chat Completions (the default) or the Responses API. */
+  UPSTREAM_API: z.enum(['chat', 'responses']).optional(),
   OPENAI_API_KEY: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** `host:port,...` of Redis Cluster nodes (any few; the rest are discovered). Overrides REDIS_URL. */
@@ -86,8 +88,17 @@ const ModelRouteSchema = z
     reasoning_feedback: z.enum(['none', 'reasoning_content', 'reasoning']).default('none'),
     /** Forward the request's `metadata` (OpenAI's Chat Completions takes it; many servers refuse it). */
     send_metadata: z.boolean().default(false),
+    /**
+     * The protocol this upstream is called with: `chat` (`/chat/completions`, what every
+     * OpenAI-compatible server speaks) or `responses` (`/responses`, native: reasoning items with
+     * `encrypted_content`, summaries and hosted tools survive). No `auto`: see the README.
+     */
+    api: z.enum(['chat', 'responses']).default('chat'),
+    /** Hosted tool types passed through to this upstream, whose items Spool relays (web search for now); `api: responses` only. */
+    hosted_tools: z.array(z.enum(HOSTED_TOOL_TYPES)).default([]),
   })
-  .strict();
+  .strict()
+  .refine((m) => m.api === 'responses' || m.hosted_tools.length === 0, { message: 'hosted_tools needs api: responses', path: ['hosted_tools'] });
 
 export const McpServerConfigSchema = z
   .object({
@@ -112,6 +123,8 @@ export const McpServerConfigSchema = z
       .optional(),
     /** Total time of a call that runs as an MCP task (polled, surviving executor restarts): hours, not minutes. */
     task_timeout_ms: z.number().int().min(1000).default(6 * 3600_000),
+    /** How long a call parked on an MCP elicitation waits for the user's answer before the tool is told "cancel". */
+    elicitation_timeout_ms: z.number().int().min(1000).max(24 * 3600_000).default(15 * 60_000),
   })
   .strict()
   .refine((s) => Boolean(s.url) !== Boolean(s.command), 'give either url or command')
@@ -282,6 +295,10 @@ export interface UpstreamRoute {
   contextWindow?: number | null;
   reasoningFeedback?: 'none' | 'reasoning_content' | 'reasoning';
   sendMetadata?: boolean;
+  /** The upstream protocol (see ModelRouteSchema.api); absent: chat. */
+  api?: 'chat' | 'responses';
+  /** Hosted tool types passed through (see ModelRouteSchema.hosted_tools). */
+  hostedTools?: string[];
 }
 
 export interface Config {
@@ -374,6 +391,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined>, readFile:
       contextWindow: m.context_window ?? null,
       reasoningFeedback: m.reasoning_feedback,
       sendMetadata: m.send_metadata,
+      api: m.api,
+      hostedTools: m.hosted_tools,
     });
   }
   const resolveKeys = (where: string, list: Array<string | z.infer<typeof NamedKeySchema>>, prefix: string): ApiKeyEntry[] =>
@@ -409,7 +428,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>, readFile:
   const useDemo = e.SPOOL_DEMO_MODEL ?? (!e.UPSTREAM_BASE_URL && !upstreamKey);
   const defaultUpstream = useDemo
     ? null
-    : { baseUrl: e.UPSTREAM_BASE_URL ?? 'https://api.openai.com/v1', apiKey: upstreamKey ?? 'none', maxTokensParam: 'max_completion_tokens' as const };
+    : { baseUrl: e.UPSTREAM_BASE_URL ?? 'https://api.openai.com/v1', apiKey: upstreamKey ?? 'none', maxTokensParam: 'max_completion_tokens' as const, api: e.UPSTREAM_API ?? 'chat' };
 
   return {
     port: e.PORT,

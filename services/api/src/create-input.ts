@@ -21,6 +21,7 @@ export function normalizeInput(input: CreateResponseRequest['input']): InputItem
     if (item.type === 'function_call') return { ...item, id: item.id ?? newId('fc') };
     if (item.type === 'function_call_output') return { ...item, id: item.id ?? newId('fco') };
     if (item.type === 'mcp_approval_response') return { ...item, id: item.id ?? newId('mcpa') };
+    if (item.type === 'mcp_elicitation_response') return { ...item, id: item.id ?? newId('mcpea') };
     return item;
   });
 }

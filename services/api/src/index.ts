@@ -1,4 +1,5 @@
 export { createApp, type AppDeps } from './app.ts';
+export { ElicitationAnswers, type ElicitationAnswersDeps } from './elicitations.ts';
 export { ResponsesService, SyncTimeoutError, type ResponsesServiceDeps } from './responses-service.ts';
 export { normalizeInput } from './create-input.ts';
 export { ownerOf, ANONYMOUS_OWNER } from './auth.ts';

@@ -1,6 +1,6 @@
 import { StoredRequestSchema } from '@spool/contracts';
 import { ApiError, parseCreateRequest, type Response } from '@spool/protocol';
-import { utcDay, type KeyLimiter, type LogEntry, type OpsIndex, type ResponseStore } from '@spool/redis';
+import { utcDay, type ElicitationStore, type KeyLimiter, type LogEntry, type OpsIndex, type ResponseStore } from '@spool/redis';
 import type { ApiKeyEntry } from '@spool/runtime';
 import { ANONYMOUS_OWNER, ownerOf } from './auth.ts';
 import type { ResponsesService } from './responses-service.ts';
@@ -23,6 +23,20 @@ export interface PendingApproval {
   arguments: string;
   key_name: string;
   created_at: number;
+}
+
+/** A tool's question waiting for its client's answer (mcp_elicitation_request); only the client can answer it. */
+export interface PendingElicitation {
+  response_id: string;
+  elicitation_request_id: string;
+  server_label: string;
+  name: string;
+  message: string;
+  /** The form's field names. */
+  fields: string[];
+  key_name: string;
+  /** Unix seconds when the tool stops waiting. */
+  expires_at: number;
 }
 
 export interface UsageRow {
@@ -51,6 +65,8 @@ export interface OperateServiceDeps {
   /** Refusals by the backlog bound so far (this process), for the console's admission panel. */
   admission: () => { maxQueueDepth: number; rejected: number };
   nowMs: () => number;
+  /** Parked MCP elicitations, for the console's list. */
+  elicitations?: ElicitationStore;
 }
 
 /**
@@ -99,6 +115,20 @@ export class OperateService {
 
   follow(id: string, after: number, onEvent: (e: LogEntry) => void, signal: AbortSignal) {
     return this.d.responses.follow(id, after, onEvent, signal);
+  }
+
+  async pendingElicitations(): Promise<PendingElicitation[]> {
+    const parked = (await this.d.elicitations?.pending(this.d.nowMs())) ?? [];
+    return parked.map((p) => ({
+      response_id: p.responseId,
+      elicitation_request_id: p.elicitationId,
+      server_label: p.serverLabel,
+      name: p.toolName,
+      message: p.message,
+      fields: Object.keys((p.requestedSchema.properties ?? {}) as Record<string, unknown>),
+      key_name: this.keyName(p.owner),
+      expires_at: Math.floor(p.expiresAt / 1000),
+    }));
   }
 
   async pendingApprovals(): Promise<PendingApproval[]> {

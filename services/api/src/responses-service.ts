@@ -1,4 +1,4 @@
-import { UpstreamFailureSchema, type Keys, type MacFn, type McpSecrets, type ServerToolPolicy, type TurnJob, type UpstreamFailure } from '@spool/contracts';
+import { UpstreamFailureSchema, type ElicitationResume, type Keys, type MacFn, type McpSecrets, type ServerToolPolicy, type TurnJob, type UpstreamFailure } from '@spool/contracts';
 import {
   ApiError,
   buildResponse,
@@ -31,6 +31,7 @@ import type { Admission } from './admission.ts';
 import { COMPACTION_PROMPT, estimateTokens, splitTail, summaryOf } from './compaction.ts';
 import { pageInputItems, type InputItemsPage, type InputItemsQuery } from './input-items.ts';
 import { ApprovalAnswers } from './approval-answers.ts';
+import type { ElicitationAnswers } from './elicitations.ts';
 import { checkBounds, checkCallOutputs, checkCompactions, checkModelName, normalizeInput } from './create-input.ts';
 import { splitMcpTools } from './mcp-tools.ts';
 import { previousChain } from './previous-chain.ts';
@@ -38,6 +39,8 @@ import { previousChain } from './previous-chain.ts';
 export interface ResponsesServiceDeps {
   store: ResponseStore;
   approvals: ApprovalStore;
+  /** Answers to parked MCP elicitations (elicitations.ts); absent: mcp_elicitation_response is refused. */
+  elicitations?: ElicitationAnswers;
   hub: LiveHub;
   keys: Keys;
   enqueueTurn: (job: TurnJob) => Promise<void>;
@@ -52,7 +55,7 @@ export interface ResponsesServiceDeps {
   /** True when some upstream serves this model. */
   hasModel: (model: string) => boolean;
   /** The serving route's `drop_params` and `context_window` (absent: none dropped, no window). */
-  routeOptions?: (model: string) => { dropParams: readonly string[]; contextWindow: number | null };
+  routeOptions?: (model: string) => { dropParams: readonly string[]; contextWindow: number | null; api?: 'chat' | 'responses'; hostedTools?: readonly string[] };
   limits: {
     retention_seconds: number;
     ephemeral_retention_seconds: number;
@@ -174,7 +177,7 @@ export class ResponsesService {
       throw new ApiError(400, `The model '${request.model}' is not served here: no configured upstream matches it.`, 'invalid_request_error', 'model_not_found', 'model');
     }
     const route = this.d.routeOptions?.(request.model) ?? { dropParams: [], contextWindow: null };
-    refuseUnservedParams(request, new Set(route.dropParams), route.contextWindow);
+    refuseUnservedParams(request, new Set(route.dropParams), route.contextWindow, route.api ?? 'chat', route.hostedTools ?? []);
     if (request.context_management?.[0]?.compact_threshold) return this.createCompacted(request, owner, opts, request.context_management[0].compact_threshold);
     const input = normalizeInput(request.input);
     checkCompactions(input, owner, this.d.openCompaction);
@@ -223,10 +226,12 @@ export class ResponsesService {
   ): Promise<Created> {
     const { limits } = this.d;
     const { decisions, taken } = await this.answers.resolve(id, owner, request, input, chain);
+    const resumes = await this.resolveElicitations(id, owner, request, input, chain, taken);
     let admitted: Awaited<ReturnType<Admission['admit']>> = { headers: {} };
     try {
       admitted = (await this.d.admission?.admit({ owner, responseId: id, background })) ?? admitted;
     } catch (err) {
+      await this.d.elicitations?.giveBack(id, resumes);
       await this.answers.giveBack(id, taken);
       throw err;
     }
@@ -271,12 +276,14 @@ export class ResponsesService {
         ...(mcp.secrets ? { secrets: this.d.sealSecrets(mcp.secrets) } : {}),
         ...(decisions.length > 0 ? { approvals: decisions } : {}),
         ...(chain.length > 0 ? { chain: chain.map((r) => r.id) } : {}),
+        ...(resumes.length > 0 ? { elicitations: resumes } : {}),
         ...traceField(span),
       });
     } catch (err) {
       subscription?.close();
       if (conversationId !== null) await this.d.conversations?.release(conversationId, id).catch(() => undefined);
       await this.d.admission?.release(owner, id).catch(() => undefined);
+      await this.d.elicitations?.giveBack(id, resumes);
       await this.answers.giveBack(id, taken);
       // Acknowledge nothing we cannot run: the record is removed and the client sees a 503.
       await this.d.store.delete(id).catch(() => undefined);
@@ -352,6 +359,25 @@ export class ResponsesService {
     if (!item) throw new ApiError(503, 'The context could not be compacted in time.', 'service_unavailable', 'compaction_failed');
     const { previous_response_id: _prev, ...rest } = plain;
     return this.create({ ...rest, input: [{ type: 'compaction', id: item.id, encrypted_content: item.encrypted_content }, ...tail] }, owner, opts);
+  }
+
+  /** The `mcp_elicitation_response` items, checked and claimed (elicitations.ts); a refusal gives back the approvals taken. */
+  private async resolveElicitations(
+    id: string,
+    owner: string,
+    request: CreateResponseRequest,
+    input: InputItem[],
+    chain: ResponseRecord[],
+    taken: Parameters<ApprovalAnswers['giveBack']>[1],
+  ): Promise<ElicitationResume[]> {
+    if (!input.some((i) => i.type === 'mcp_elicitation_response')) return [];
+    try {
+      if (!this.d.elicitations) throw ApiError.badRequest('mcp_elicitation_response is not supported by this server.', 'input', 'unsupported_input_type');
+      return await this.d.elicitations.resolve(id, owner, request, input, chain);
+    } catch (err) {
+      await this.answers.giveBack(id, taken);
+      throw err;
+    }
   }
 
   /** The record if `owner` may see it, else a 404 (never a 403: ids of others do not exist). */

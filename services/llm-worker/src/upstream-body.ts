@@ -161,8 +161,12 @@ async function readWebBody(response: Response, onChunk: (chunk: Buffer) => boole
   }
 }
 
-/** Parses one event's data as the SDK does, throwing the SDK's errors for error payloads. */
-function decode<T>(sse: SseMessage, headers: Headers): T {
+/**
+ * Parses one event's data as the SDK does, throwing the SDK's errors for error payloads, unless
+ * `typedErrors`: a Responses stream's `error` and `response.failed` events carry a code that
+ * the caller maps itself (responses-events.ts), so they are handed over like any other event.
+ */
+function decode<T>(sse: SseMessage, headers: Headers, typedErrors: boolean): T {
   let data: unknown;
   try {
     data = JSON.parse(sse.data);
@@ -170,6 +174,7 @@ function decode<T>(sse: SseMessage, headers: Headers): T {
     throw new SyntaxError('Error reading response: malformed server-sent event JSON.');
   }
   const obj = data as { error?: unknown } | null;
+  if (typedErrors) return data as T;
   if (sse.event === 'error') throw new APIError(undefined, (obj?.error ?? obj) as object, undefined, headers);
   if (obj && obj.error) throw new APIError(undefined, obj.error as object, undefined, headers);
   return data as T;
@@ -179,7 +184,7 @@ function decode<T>(sse: SseMessage, headers: Headers): T {
  * Reads a streamed (SSE) answer until `[DONE]` or the end of the body, handing `onChunks` the JSON
  * chunks of each network read together, in order.
  */
-export async function readSseJson<T>(response: Response, onChunks: (chunks: T[]) => void, idleMs: number = DEFAULT_IDLE_MS): Promise<void> {
+export async function readSseJson<T>(response: Response, onChunks: (chunks: T[]) => void, idleMs: number = DEFAULT_IDLE_MS, opts: { typedErrors?: boolean } = {}): Promise<void> {
   // An event the body ends without a blank line after is dropped, as the SSE rules say: the
   // parser simply never dispatches it.
   const parser = new SseParser();
@@ -194,7 +199,7 @@ export async function readSseJson<T>(response: Response, onChunks: (chunks: T[])
       }
       // Named thread.* events belong to the Assistants API, never to Chat Completions.
       if (sse.event?.startsWith('thread.')) continue;
-      batch.push(decode<T>(sse, headers));
+      batch.push(decode<T>(sse, headers, opts.typedErrors ?? false));
     }
     if (batch.length > 0) onChunks(batch);
     return more;

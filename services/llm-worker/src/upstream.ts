@@ -1,5 +1,6 @@
 import OpenAI from 'openai';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsNonStreaming, ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/completions';
+import type { ResponseCreateParamsStreaming, ResponseStreamEvent } from 'openai/resources/responses/responses';
 import { routeFor, upstreamModelFor, type Config, type UpstreamRoute } from '@spool/runtime';
 import { createNodeFetch } from './node-fetch.ts';
 import { readSseJson } from './upstream-body.ts';
@@ -21,6 +22,22 @@ export async function streamChat(
 }
 
 /**
+ * A streamed Responses call to an upstream that speaks the Responses API natively: the SDK makes
+ * it as for Chat Completions, and its events are read by upstream-body.ts. The abort signal ends
+ * the request, which closes the upstream stream (a cancel reaches the upstream at once).
+ */
+export async function streamResponses(
+  client: OpenAI,
+  params: ResponseCreateParamsStreaming,
+  signal: AbortSignal,
+  onEvents: (events: ResponseStreamEvent[]) => void,
+  idleTimeoutMs?: number,
+): Promise<void> {
+  const response = await client.responses.create(params, { signal }).asResponse();
+  await readSseJson<ResponseStreamEvent>(response, onEvents, idleTimeoutMs, { typedErrors: true });
+}
+
+/**
  * A non-streamed Chat Completions call, wholly the SDK's: it also bounds reading the body by the
  * timeout, and its JSON parse is no larger a cost than reading the body here would be.
  */
@@ -36,6 +53,8 @@ export interface ResolvedUpstream {
   idleTimeoutMs: number;
   /** The route as configured: drop_params, context_window, reasoning feedback. */
   route: UpstreamRoute;
+  /** The protocol the upstream is called with (the route's `api`). */
+  api: 'chat' | 'responses';
 }
 
 /**
@@ -64,6 +83,7 @@ export class Upstreams {
       maxTokensParam: target.maxTokensParam,
       idleTimeoutMs: this.opts.idleTimeoutMs ?? 120_000,
       route: target,
+      api: target.api ?? 'chat',
     };
   }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestMcpServer, type TestMcpServer } from '../../../test/mcp-servers/index.ts';
+import { startTestMcpServer, type TestMcpServer } from '@spool/testkit';
 import { McpServerError } from './mcp/index.ts';
 import { OAuthTokens, type OAuthClientConfig } from './oauth.ts';
 

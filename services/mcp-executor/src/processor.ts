@@ -4,11 +4,12 @@ import type { EventDraft, McpTool, ResponseStatus } from '@spool/protocol';
 import type { ToolListCache } from '@spool/redis';
 import { extractTrace, GEN_AI, injectTrace, tracer, type Logger, type McpServerConfig, type Metrics, type SecretBox } from '@spool/runtime';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { McpServerError, McpUrlNotAllowedError, type AllowList, type McpCallOutcome, type McpClientPool, type McpTarget } from './mcp/index.ts';
+import { McpServerError, McpUrlNotAllowedError, type AllowList, type ElicitHook, type McpCallOutcome, type McpClientPool, type McpTarget } from './mcp/index.ts';
 import type { OAuthTokens } from './oauth.ts';
 import { ProgressEvents } from './progress.ts';
 import { resolveTarget, type Credentials } from './resolve.ts';
 import { DEFAULT_TASK_TIMEOUT_MS, pollTask, startAsTask, type TaskStep } from './tasks.ts';
+import { DEFAULT_ELICITATION_TIMEOUT_MS, type HeldCalls } from './elicitation.ts';
 
 export interface McpProcessorDeps {
   pool: McpClientPool;
@@ -36,6 +37,8 @@ export interface McpProcessorDeps {
   /** A result larger than this (UTF-8 bytes of the text the model would see) fails the call. */
   maxResultBytes?: number;
   metrics?: Metrics;
+  /** Calls parked on an MCP elicitation (elicitation.ts); without it every question is declined. */
+  held?: HeldCalls;
 }
 
 /**
@@ -46,15 +49,17 @@ export interface McpProcessorDeps {
  */
 function observeMcpJob(raw: unknown, servers: Record<string, McpServerConfig>, metrics: Metrics | undefined) {
   const data = (raw ?? {}) as { kind?: string; serverLabel?: string; toolName?: string; itemId?: string; trace?: Record<string, string>; responseId?: string };
+  // A resume is the tail of a call already counted: its span only, no second call in the metrics.
   const isCall = data.kind === 'call';
+  const isResume = data.kind === 'resume';
   const server = data.serverLabel && Object.hasOwn(servers, data.serverLabel) ? data.serverLabel : 'request';
   const parent = extractTrace(data.trace);
   const span = tracer.startSpan(
-    isCall ? `execute_tool ${data.toolName ?? ''}` : `list_tools ${data.serverLabel ?? ''}`,
+    isCall ? `execute_tool ${data.toolName ?? ''}` : isResume ? `resume_tool ${data.serverLabel ?? ''}` : `list_tools ${data.serverLabel ?? ''}`,
     {
       kind: SpanKind.CLIENT,
       attributes: {
-        [GEN_AI.operation]: isCall ? 'execute_tool' : 'list_tools',
+        [GEN_AI.operation]: isCall || isResume ? 'execute_tool' : 'list_tools',
         ...(isCall ? { [GEN_AI.toolName]: data.toolName ?? '', [GEN_AI.toolCallId]: data.itemId ?? '' } : {}),
         'mcp.server.label': data.serverLabel ?? '',
         [GEN_AI.responseId]: data.responseId ?? '',
@@ -97,6 +102,10 @@ export function policyRefusal(call: Extract<McpJob, { kind: 'call' }>, requestTo
 export function createMcpProcessor(deps: McpProcessorDeps) {
   const handle = async (job: Job, signal: AbortSignal, token: string | undefined, meta: Record<string, string>): Promise<McpJobResult> => {
     const data = McpJobSchema.parse(job.data);
+    if (data.kind === 'resume') {
+      if (deps.held) return deps.held.resume(data, signal);
+      return { kind: 'call', itemId: data.itemId, output: null, error: { type: 'mcp_protocol_error', code: -32601, message: 'This executor cannot resume parked calls.' } };
+    }
     const log = deps.logger.child({ responseId: data.responseId, jobId: job.id, server: data.serverLabel });
     const secrets = data.secrets ? deps.box.open<Record<string, Credentials>>(data.secrets) : {};
     const cred = secrets[data.serverLabel];
@@ -235,20 +244,25 @@ export function createMcpProcessor(deps: McpProcessorDeps) {
       const asTask = await startAsTask(deps.pool, target, data.toolName, args, { signal, now: now(), taskTimeoutMs });
       if (asTask) return afterStep(asTask, target, undefined);
       const progress = deps.progress && data.outputIndex !== undefined ? progressEvents(deps.progress, data.responseId, data.itemId, data.outputIndex, log) : null;
-      let outcome: McpCallOutcome;
-      try {
-        // The SDK asks for progress (sends a progressToken) only when there is someone to tell.
-        const callOpts = progress ? { ...opts, onProgress: () => progress.report() } : opts;
-        outcome = await deps.pool.callTool(target, data.toolName, args, callOpts);
-        if (!outcome.ok && outcome.error.type === 'http_error' && outcome.error.code === 401 && renewToken()) {
-          const renewed = await resolveTarget(data.serverLabel, data.serverUrl, cred, deps.servers, deps.allow, deps.oauth);
-          outcome = await deps.pool.callTool(renewed, data.toolName, args, callOpts);
-          if (!outcome.ok && outcome.error.type === 'http_error' && outcome.error.code === 401) renewToken();
+      // The SDK asks for progress (sends a progressToken) only when there is someone to tell.
+      const call = async (callSignal: AbortSignal, onElicit: ElicitHook | undefined): Promise<McpCallOutcome> => {
+        const callOpts = { ...opts, signal: callSignal, ...(progress ? { onProgress: () => progress.report() } : {}), ...(onElicit ? { onElicit } : {}) };
+        try {
+          let outcome = await deps.pool.callTool(target, data.toolName, args, callOpts);
+          if (!outcome.ok && outcome.error.type === 'http_error' && outcome.error.code === 401 && renewToken()) {
+            const renewed = await resolveTarget(data.serverLabel, data.serverUrl, cred, deps.servers, deps.allow, deps.oauth);
+            outcome = await deps.pool.callTool(renewed, data.toolName, args, callOpts);
+            if (!outcome.ok && outcome.error.type === 'http_error' && outcome.error.code === 401) renewToken();
+          }
+          return outcome;
+        } finally {
+          await progress?.close();
         }
-      } finally {
-        await progress?.close();
-      }
-      return result(outcome);
+      };
+      if (!deps.held) return result(await call(signal, undefined));
+      // A call whose tool asks the user something parks (elicitation.ts): this job then ends with the question.
+      const elicitationTimeoutMs = (data.serverUrl === null ? deps.servers[data.serverLabel]?.elicitation_timeout_ms : undefined) ?? DEFAULT_ELICITATION_TIMEOUT_MS;
+      return deps.held.run(data, signal, elicitationTimeoutMs, call, result);
     });
   };
 

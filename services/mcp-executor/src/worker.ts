@@ -2,8 +2,9 @@ import type { RedisClient } from '@spool/redis';
 import { QUEUES, StoredRequestSchema, type Keys } from '@spool/contracts';
 import { startWorker, type RunningWorker } from '@spool/queues';
 import type { McpTool } from '@spool/protocol';
-import type { Config, Logger, Metrics, SecretBox } from '@spool/runtime';
-import { CLOSED_POLL_MS, ToolListCache, watchClosed, type LiveHub, type ResponseStore } from '@spool/redis';
+import { retentionSeconds, type Config, type Logger, type Metrics, type SecretBox } from '@spool/runtime';
+import { CLOSED_POLL_MS, ElicitationStore, ToolListCache, watchClosed, type LiveHub, type ResponseStore } from '@spool/redis';
+import { HeldCalls } from './elicitation.ts';
 import { guardedLookup, McpClientPool, parseAllowList } from './mcp/index.ts';
 import { OAuthTokens } from './oauth.ts';
 import { createMcpProcessor } from './processor.ts';
@@ -25,6 +26,16 @@ export interface McpExecutorDeps {
 export function startMcpExecutor(deps: McpExecutorDeps): RunningWorker {
   const allow = parseAllowList(deps.config.mcpAllowHosts);
   const pool = new McpClientPool({ onStderr: (label, text) => deps.logger.debug({ label, text }, 'mcp stdio stderr'), guardedLookup: guardedLookup(allow) });
+  // Only a stored response can be continued by a follow-up, so only its calls may park on a question.
+  const held = new HeldCalls({
+    store: new ElicitationStore(deps.store.redis, deps.keys),
+    mac: (text) => deps.box.digest(text),
+    resumable: async (responseId) => {
+      const record = await deps.store.get(responseId);
+      return record?.store ? { owner: record.owner, ttlSeconds: retentionSeconds(deps.config.limits, true) } : null;
+    },
+    logger: deps.logger,
+  });
   const processor = createMcpProcessor({
     pool,
     servers: deps.config.mcpServers,
@@ -35,6 +46,7 @@ export function startMcpExecutor(deps: McpExecutorDeps): RunningWorker {
       return (request.tools ?? []).filter((t): t is McpTool => t.type === 'mcp');
     },
     allow,
+    held,
     responseStatus: async (responseId) => (await deps.store.get(responseId))?.status ?? null,
     oauth: new OAuthTokens({ secrets: deps.config.mcpOAuthSecrets }),
     box: deps.box,
@@ -58,6 +70,8 @@ export function startMcpExecutor(deps: McpExecutorDeps): RunningWorker {
     worker: running.worker,
     close: async () => {
       await running.close();
+      // Parked calls are told "cancel" and their resumes learn why, before their sessions close.
+      await held.close();
       await pool.close();
     },
   };

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createKeys, type SealedResponse } from '@spool/contracts';
 import { DeadLetters, JobQueues, openJobKey } from '@spool/queues';
-import { Admission, attachResponsesWebSocket, ConversationsService, createApp, ModelCatalog, OperateService, operateRouter, ResponsesService, type SseWriter } from '@spool/api';
+import { Admission, attachResponsesWebSocket, ConversationsService, createApp, ElicitationAnswers, ModelCatalog, OperateService, operateRouter, ResponsesService, type SseWriter } from '@spool/api';
 import OpenAI from 'openai';
 import { createOperations } from './operate.ts';
 import { startLlmWorker } from '@spool/llm-worker';
@@ -10,7 +10,7 @@ import { startMcpExecutor } from '@spool/mcp-executor';
 import { startWebhookWorker, WebhookNotifier } from '@spool/webhooks';
 import type { ResponseStatus } from '@spool/protocol';
 import { randomBytes } from 'node:crypto';
-import { ApprovalStore, checkEvictionPolicy, connect, ConversationStore, isCluster, LiveHub, ResponseStore, waitReady, type RedisClient, type RedisTarget } from '@spool/redis';
+import { ApprovalStore, checkEvictionPolicy, connect, ConversationStore, ElicitationStore, isCluster, LiveHub, ResponseStore, waitReady, type RedisClient, type RedisTarget } from '@spool/redis';
 import { matchesModel, openCompaction, routeFor, sealCompaction, SecretBox, type Config, type Logger } from '@spool/runtime';
 
 /** Spool will not start on this Redis as it is configured; the message says how to fix it. */
@@ -125,7 +125,7 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
     const hasModel = (model: string) => config.demoModel || routeFor(config, model) !== null;
     const routeOptions = (model: string) => {
       const route = routeFor(config, model);
-      return { dropParams: route?.dropParams ?? [], contextWindow: route?.contextWindow ?? null };
+      return { dropParams: route?.dropParams ?? [], contextWindow: route?.contextWindow ?? null, api: route?.api ?? 'chat', hostedTools: route?.hostedTools ?? [] };
     };
     const conversations = new ConversationsService({
       conversations: new ConversationStore(command, keys),
@@ -143,6 +143,7 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
       metrics: ops.metrics,
       nowMs: () => Date.now(),
     });
+    const elicitations = new ElicitationStore(command, keys);
     const responses = new ResponsesService({
       admission,
       // The console's list of recent responses: only kept where there is a console to show it.
@@ -150,6 +151,7 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
       conversations,
       store,
       approvals: new ApprovalStore(command, keys),
+      elicitations: new ElicitationAnswers({ store: elicitations, mac: (text) => box.digest(text), nowMs: () => Date.now() }),
       hub,
       keys,
       enqueueTurn: (job) => queues.enqueueTurn(job),
@@ -178,6 +180,7 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
       queueCounts: ops.queueCounts,
       admission: () => ({ maxQueueDepth: config.limits.max_queue_depth, rejected: admission.rejectedByBacklog }),
       nowMs: () => Date.now(),
+      elicitations,
     });
     const app = createApp({
       models: modelCatalog(config),

@@ -63,6 +63,15 @@
       cell(tr, q);
       states.forEach(function (s) { cell(tr, (o.queues[q] || {})[s] || 0); });
     });
+    fill('elicitations', o.elicitations || [], function (tr, e) {
+      tr.className = 'response';
+      cell(tr, e.server_label + ' / ' + e.name);
+      cell(tr, e.message, 'args');
+      cell(tr, e.fields.join(', '));
+      cell(tr, e.key_name);
+      cell(tr, age(e.expires_at, o.now));
+      tr.addEventListener('click', function () { watch(e.response_id); });
+    });
     fill('approvals', o.approvals, function (tr, a) {
       tr.dataset.approvalId = a.approval_request_id;
       cell(tr, a.server_label + ' / ' + a.name);

@@ -134,14 +134,15 @@ export function operateRouter(opts: OperateRouteOptions, refresh: MetricsRefresh
   api.use(requireJsonBody);
   api.use(express.json({ limit: 16 * 1024, type: (req) => isJsonMediaType(req.headers['content-type'] ?? '') }));
   api.get('/overview', async (_req, res) => {
-    const [responses, queues, approvals, deadLetters, usageToday] = await Promise.all([
+    const [responses, queues, approvals, elicitations, deadLetters, usageToday] = await Promise.all([
       operate.recentResponses(50),
       operate.queues(),
       operate.pendingApprovals(),
+      operate.pendingElicitations(),
       operate.deadLetters(50),
       operate.usage(1, null),
     ]);
-    res.json({ now: Math.floor(opts.nowMs() / 1000), responses, queues, approvals, dead_letters: deadLetters, usage: usageToday, admission: operate.admission() });
+    res.json({ now: Math.floor(opts.nowMs() / 1000), responses, queues, approvals, elicitations, dead_letters: deadLetters, usage: usageToday, admission: operate.admission() });
   });
   api.get('/responses/:id', async (req, res) => {
     res.json(await operate.response(req.params.id as string));

@@ -27,13 +27,27 @@ function partsToChat(parts: InputContentPart[]): ChatCompletionContentPart[] {
   return out;
 }
 
-function textOf(content: string | InputContentPart[]): string {
+/** The text of a message's content (a string, or its text and refusal parts joined). */
+export function textOf(content: string | InputContentPart[]): string {
   if (typeof content === 'string') return content;
   return content.map((p) => (p.type === 'input_text' || p.type === 'output_text' ? p.text : p.type === 'refusal' ? p.refusal : '')).join('');
 }
 
 function outputAsText(output: string | InputContentPart[]): string {
   return typeof output === 'string' ? output : textOf(output);
+}
+
+/** What the model is told a finished MCP call returned: its output, or its error. */
+export function mcpCallResult(item: Extract<ContextItem, { type: 'mcp_call' }>): string {
+  if (item.status === 'completed') return item.output ?? '';
+  // A call parked on an elicitation is `incomplete` with an output saying it waits for the user.
+  if (item.status === 'incomplete' && !item.error && item.output) return item.output;
+  return `Error: ${typeof item.error === 'string' ? item.error : item.error ? JSON.stringify(item.error) : 'the tool call failed'}`;
+}
+
+/** What the model is told of a call the user denied. */
+export function deniedResult(reason: string | null | undefined): string {
+  return `The user denied this tool call; it was not run.${reason ? ` Reason: ${reason}` : ''}`;
 }
 
 /**
@@ -105,11 +119,7 @@ export function toChatMessages(
         // A finished MCP call is a tool call and its result, as the model saw it when it ran.
         if (item.status === 'in_progress' || item.status === 'calling') break;
         pendingCalls().push({ id: item.id, type: 'function', function: { name: mcpFunctionName(item.server_label, item.name), arguments: item.arguments } });
-        const result =
-          item.status === 'completed'
-            ? (item.output ?? '')
-            : `Error: ${typeof item.error === 'string' ? item.error : item.error ? JSON.stringify(item.error) : 'the tool call failed'}`;
-        deferred.push({ role: 'tool', tool_call_id: item.id, content: result });
+        deferred.push({ role: 'tool', tool_call_id: item.id, content: mcpCallResult(item) });
         break;
       }
       case 'mcp_approval_response': {
@@ -119,7 +129,7 @@ export function toChatMessages(
         messages.push({
           role: 'tool',
           tool_call_id: item.approval_request_id,
-          content: `The user denied this tool call; it was not run.${item.reason ? ` Reason: ${item.reason}` : ''}`,
+          content: deniedResult(item.reason),
         });
         break;
       }
@@ -135,8 +145,11 @@ export function toChatMessages(
       }
       case 'mcp_list_tools':
       case 'mcp_approval_request':
+      case 'mcp_elicitation_request':
+      case 'mcp_elicitation_response':
       case 'item_reference':
-        // Tool lists reach the model as tool definitions; approvals become mcp_call items.
+        // Tool lists reach the model as tool definitions; approvals become mcp_call items, and so
+        // do answered elicitations (the resumed call's result).
         break;
     }
   }

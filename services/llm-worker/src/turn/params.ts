@@ -1,4 +1,4 @@
-import type { ChatCompletionCreateParamsStreaming, ChatCompletionMessageParam, ChatCompletionTool, ChatCompletionToolChoiceOption } from 'openai/resources/chat/completions';
+import type { ChatCompletionCreateParamsStreaming, ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
 import { isDropped, type CreateResponseRequest, type FunctionTool } from '@spool/protocol';
 
 /** A function offered to the model: the client's own, or an MCP tool under its unique name. */
@@ -75,19 +75,7 @@ export function buildChatParams(opts: {
     };
   }
 
-  let functions = opts.functions;
-  let choice: ChatCompletionToolChoiceOption | undefined;
-  const tc = r.tool_choice;
-  if (tc === 'none' || tc === 'auto' || tc === 'required') choice = tc;
-  else if (tc?.type === 'function') choice = { type: 'function', function: { name: tc.name } };
-  else if (tc?.type === 'allowed_tools') {
-    const allowed = new Set(tc.tools.map((t) => (typeof t.name === 'string' ? t.name : '')).filter(Boolean));
-    functions = functions.filter((f) => allowed.has(f.name));
-    choice = tc.mode;
-  }
-  if (opts.forcedFunction) choice = { type: 'function', function: { name: opts.forcedFunction } };
-  if (opts.toolsExhausted) functions = [];
-
+  const { functions, choice } = offeredFunctions(r, opts.functions, opts.forcedFunction ?? null, opts.toolsExhausted ?? false);
   if (functions.length > 0) {
     params.tools = functions.map(
       (f): ChatCompletionTool => ({
@@ -100,10 +88,36 @@ export function buildChatParams(opts: {
         },
       }),
     );
-    if (choice) params.tool_choice = choice;
+    if (choice) params.tool_choice = typeof choice === 'string' ? choice : { type: 'function', function: { name: choice.name } };
     if (r.parallel_tool_calls != null && keep('parallel_tool_calls')) params.parallel_tool_calls = r.parallel_tool_calls;
   }
   return params;
+}
+
+/**
+ * The functions offered in one model turn and the choice among them, whatever the protocol:
+ * `allowed_tools` is enforced by offering only the allowed functions, a forced MCP tool becomes a
+ * forced function, and none are offered once `max_tool_calls` is reached.
+ */
+export function offeredFunctions(
+  r: Pick<CreateResponseRequest, 'tool_choice'>,
+  all: ModelFunction[],
+  forcedFunction: string | null,
+  toolsExhausted: boolean,
+): { functions: ModelFunction[]; choice: 'none' | 'auto' | 'required' | { name: string } | undefined } {
+  let functions = all;
+  let choice: 'none' | 'auto' | 'required' | { name: string } | undefined;
+  const tc = r.tool_choice;
+  if (tc === 'none' || tc === 'auto' || tc === 'required') choice = tc;
+  else if (tc?.type === 'function') choice = { name: tc.name };
+  else if (tc?.type === 'allowed_tools') {
+    const allowed = new Set(tc.tools.map((t) => (typeof t.name === 'string' ? t.name : '')).filter(Boolean));
+    functions = functions.filter((f) => allowed.has(f.name));
+    choice = tc.mode;
+  }
+  if (forcedFunction) choice = { name: forcedFunction };
+  if (toolsExhausted) functions = [];
+  return { functions, choice };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { buildResponse, lifecycleEvent, type EventDraft, type OutputItem, type Response } from '@spool/protocol';
 import { isRedisFailure, replayEvents, ResponseWriter, type ResponseRecord } from '@spool/redis';
-import { retentionFor, type TurnDeps } from './run.ts';
+import { retentionFor, type TurnDeps } from './deps.ts';
 
 /** Events that close an item left open by a worker that died, as `incomplete`. */
 function closingEvents(item: OutputItem, outputIndex: number): EventDraft[] {

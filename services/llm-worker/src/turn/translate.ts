@@ -8,6 +8,7 @@ import {
   type OutputMessage,
   type OutputReasoning,
   type OutputTextPart,
+  type OutputWebSearchCall,
   type TokenLogprob,
 } from '@spool/protocol';
 import { estimateTokens } from './truncate.ts';
@@ -49,6 +50,19 @@ interface HeldCall {
   arguments: string;
 }
 
+
+/** The reasoning item being streamed: its raw text, summary parts and sealed state so far. */
+interface OpenReasoning {
+  outputIndex: number;
+  item: OutputReasoning;
+  text: string;
+  /** Its `reasoning_text` part was announced (only once raw text arrived). */
+  contentOpen: boolean;
+  summary: string[];
+  /** The upstream's summary part numbers, to Spool's. */
+  summaryIndexes: Map<number, number>;
+  encrypted: string | null;
+}
 
 type Loose = Record<string, unknown>;
 
@@ -129,10 +143,12 @@ export function completionAsChunk(c: ChatCompletion): ChatCompletionChunk {
  */
 export class TurnTranslator {
   private message: { outputIndex: number; item: OutputMessage; text: string; logprobs: TokenLogprob[] } | null = null;
-  private reasoning: { outputIndex: number; item: OutputReasoning; text: string } | null = null;
+  private reasoning: OpenReasoning | null = null;
   /** All reasoning text of this turn: the estimate of reasoning tokens when the upstream gives none. */
   private reasoningText = '';
   private readonly calls = new Map<number, OpenCall>();
+  /** Hosted tool items open, by the upstream's output index. */
+  private readonly hosted = new Map<number, { outputIndex: number; item: OutputWebSearchCall }>();
   private readonly held = new Map<number, HeldCall>();
   private readonly approvals: McpApprovalRequestItem[] = [];
   private readonly closedCalls: OpenCall[] = [];
@@ -166,21 +182,65 @@ export class TurnTranslator {
     }
   }
 
-  /** Reasoning opens its own item, before the message it leads to (as OpenAI's reasoning models). */
-  private onReasoning(text: string): void {
+  /**
+   * Opens a reasoning item (before the message it leads to, as OpenAI's reasoning models), with no
+   * parts yet: a Responses upstream may give only a summary, or only `encrypted_content`.
+   */
+  openReasoning(): void {
     this.started = true;
+    if (this.reasoning) return;
+    // Reasoning after text (rare) is a new step: the message so far is finished first.
+    this.closeMessage('completed');
+    const outputIndex = this.outputLength();
+    const item: OutputReasoning = { type: 'reasoning', id: newId('rs'), summary: [], content: [], status: 'in_progress' };
+    this.reasoning = { outputIndex, item, text: '', contentOpen: false, summary: [], summaryIndexes: new Map(), encrypted: null };
+    this.emit({ type: 'response.output_item.added', output_index: outputIndex, item });
+  }
+
+  /** Raw reasoning text: the item's one `reasoning_text` part. */
+  onReasoning(text: string): void {
     this.reasoningText += text;
-    if (!this.reasoning) {
-      // Reasoning after text (rare) is a new step: the message so far is finished first.
-      this.closeMessage('completed');
-      const outputIndex = this.outputLength();
-      const item: OutputReasoning = { type: 'reasoning', id: newId('rs'), summary: [], content: [], status: 'in_progress' };
-      this.reasoning = { outputIndex, item, text: '' };
-      this.emit({ type: 'response.output_item.added', output_index: outputIndex, item });
-      this.emit({ type: 'response.content_part.added', item_id: item.id, output_index: outputIndex, content_index: 0, part: { type: 'reasoning_text', text: '' } });
+    this.openReasoning();
+    const r = this.reasoning as OpenReasoning;
+    if (!r.contentOpen) {
+      r.contentOpen = true;
+      this.emit({ type: 'response.content_part.added', item_id: r.item.id, output_index: r.outputIndex, content_index: 0, part: { type: 'reasoning_text', text: '' } });
     }
-    this.reasoning.text += text;
-    this.emit({ type: 'response.reasoning_text.delta', item_id: this.reasoning.item.id, output_index: this.reasoning.outputIndex, content_index: 0, delta: text });
+    r.text += text;
+    this.emit({ type: 'response.reasoning_text.delta', item_id: r.item.id, output_index: r.outputIndex, content_index: 0, delta: text });
+  }
+
+  /** Summary text of the reasoning (Responses upstreams), part by part in the upstream's numbering. */
+  onReasoningSummary(summaryIndex: number, text: string): void {
+    this.openReasoning();
+    const r = this.reasoning as OpenReasoning;
+    const base = { item_id: r.item.id, output_index: r.outputIndex };
+    // A new upstream part number opens the next part; parts are numbered densely in Spool's item.
+    let index = r.summaryIndexes.get(summaryIndex);
+    if (index === undefined) {
+      index = r.summary.length;
+      r.summaryIndexes.set(summaryIndex, index);
+      r.summary.push('');
+      this.emit({ type: 'response.reasoning_summary_part.added', ...base, summary_index: index, part: { type: 'summary_text', text: '' } });
+    }
+    r.summary[index] += text;
+    if (text.length > 0) this.emit({ type: 'response.reasoning_summary_text.delta', ...base, summary_index: index, delta: text });
+  }
+
+  /** Whether the open reasoning item has the upstream's summary part `summaryIndex` already. */
+  hasSummary(summaryIndex: number): boolean {
+    return this.reasoning?.summaryIndexes.has(summaryIndex) ?? false;
+  }
+
+  /** The reasoning item's sealed state (Responses upstreams), kept on the item to feed back later. */
+  setReasoningEncrypted(encrypted: string): void {
+    this.openReasoning();
+    (this.reasoning as OpenReasoning).encrypted = encrypted;
+  }
+
+  /** The upstream closed its reasoning item: Spool's closes too (the next item may follow at once). */
+  endReasoning(): void {
+    this.closeReasoning('completed');
   }
 
   private closeReasoning(status: 'completed' | 'incomplete'): void {
@@ -188,13 +248,22 @@ export class TurnTranslator {
     if (!r) return;
     this.reasoning = null;
     const part = { type: 'reasoning_text' as const, text: r.text };
-    const base = { item_id: r.item.id, output_index: r.outputIndex, content_index: 0 };
-    this.emit({ type: 'response.reasoning_text.done', ...base, text: r.text });
-    this.emit({ type: 'response.content_part.done', ...base, part });
-    this.emit({ type: 'response.output_item.done', output_index: r.outputIndex, item: { ...r.item, status, content: [part] } });
+    const base = { item_id: r.item.id, output_index: r.outputIndex };
+    if (r.contentOpen) {
+      this.emit({ type: 'response.reasoning_text.done', ...base, content_index: 0, text: r.text });
+      this.emit({ type: 'response.content_part.done', ...base, content_index: 0, part });
+    }
+    const summary = r.summary.map((text) => ({ type: 'summary_text' as const, text }));
+    summary.forEach((p, i) => {
+      this.emit({ type: 'response.reasoning_summary_text.done', ...base, summary_index: i, text: p.text });
+      this.emit({ type: 'response.reasoning_summary_part.done', ...base, summary_index: i, part: p });
+    });
+    const item: OutputReasoning = { ...r.item, status, summary, content: r.contentOpen ? [part] : [], ...(r.encrypted !== null ? { encrypted_content: r.encrypted } : {}) };
+    this.emit({ type: 'response.output_item.done', output_index: r.outputIndex, item });
   }
 
-  private onText(text: string, logprobs: TokenLogprob[]): void {
+  /** Output text (and its logprobs) of the assistant message, opened on the first piece. */
+  onText(text: string, logprobs: TokenLogprob[]): void {
     this.started = true;
     this.closeReasoning('completed');
     if (!this.message) {
@@ -222,7 +291,8 @@ export class TurnTranslator {
     });
   }
 
-  private onToolCall(tc: ChatCompletionChunk.Choice.Delta.ToolCall): void {
+  /** A piece of a tool call, in Chat Completions' delta form (`index` tells the calls apart). */
+  onToolCall(tc: ChatCompletionChunk.Choice.Delta.ToolCall): void {
     this.started = true;
     this.closeReasoning('completed');
     const held = this.held.get(tc.index);
@@ -298,6 +368,38 @@ export class TurnTranslator {
     }
   }
 
+  /**
+   * A hosted tool item the upstream ran (a web search), relayed under Spool's id and output index;
+   * `key` is the upstream's output index, which its status events and `.done` name it by.
+   */
+  onHostedAdded(key: number, item: OutputWebSearchCall): void {
+    this.started = true;
+    this.closeReasoning('completed');
+    this.closeMessage('completed');
+    const outputIndex = this.outputLength();
+    const relayed: OutputWebSearchCall = { ...item, id: newId('ws') };
+    this.hosted.set(key, { outputIndex, item: relayed });
+    this.emit({ type: 'response.output_item.added', output_index: outputIndex, item: relayed });
+  }
+
+  onHostedStatus(key: number, type: 'response.web_search_call.in_progress' | 'response.web_search_call.searching' | 'response.web_search_call.completed'): void {
+    const h = this.hosted.get(key);
+    if (h) this.emit({ type, item_id: h.item.id, output_index: h.outputIndex });
+  }
+
+  onHostedDone(key: number, item: OutputWebSearchCall): void {
+    const h = this.hosted.get(key);
+    if (!h) return;
+    this.hosted.delete(key);
+    this.emit({ type: 'response.output_item.done', output_index: h.outputIndex, item: { ...item, id: h.item.id } });
+  }
+
+  /** How the upstream ended the turn, and what it counted (a Responses upstream says so in its last event). */
+  onEnd(finishReason: FinishReason, usage: UpstreamUsage | null): void {
+    this.finishReason = finishReason;
+    if (usage) this.usage = usage;
+  }
+
   /** Closes what is open after the upstream finished normally. */
   finish(): TurnResult {
     const truncated = this.finishReason === 'length' || this.finishReason === 'content_filter';
@@ -322,6 +424,7 @@ export class TurnTranslator {
 
   /** Closes what is open as incomplete after the upstream failed mid-stream. */
   abandon(): TurnResult {
+    for (const [key, h] of this.hosted) this.onHostedDone(key, { ...h.item, status: 'incomplete' });
     this.closeReasoning('incomplete');
     this.closeMessage('incomplete');
     this.closeCalls('incomplete');

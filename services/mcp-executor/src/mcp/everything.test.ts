@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVERYTHING_TOOLS, startEverything, type EverythingServer } from '../../../../test/mcp-servers/index.ts';
+import { EVERYTHING_TOOLS, startEverything, type EverythingServer } from '@spool/testkit';
 import { McpClientPool, type McpProgress } from './pool.ts';
 import type { McpTarget } from './target.ts';
 

@@ -7,7 +7,7 @@ import {
   startTestMcpServer,
   unreachableUrl,
   type TestMcpServer,
-} from '../../../../test/mcp-servers/index.ts';
+} from '@spool/testkit';
 import { McpServerError } from './errors.ts';
 import { McpClientPool, type McpCallError, type McpCallOutcome, type McpProgress, type McpToolInfo } from './pool.ts';
 import type { McpTarget } from './target.ts';

@@ -1,6 +1,6 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { CallToolResultSchema, ElicitRequestSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, ElicitRequestSchema, ErrorCode, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { CreateTaskResultSchema } from '@modelcontextprotocol/sdk/experimental/tasks/types.js';
 import type { LookupFunction } from 'node:net';
 import type { McpCallError, McpToolInfo } from '@spool/protocol';
@@ -71,12 +71,38 @@ interface Session {
   readonly auth: { challenge?: AuthChallenge };
   /** Tools that may run as MCP tasks (`execution.taskSupport` optional/required), once listed on this session. */
   taskTools: Set<string> | undefined;
-  /** Calls in flight on this session that want to hear of elicitation requests (see declineElicitation). */
-  readonly elicitations: Set<(message: string) => void>;
+  /** Calls in flight on this session, told of elicitation requests (see onElicitation). */
+  readonly elicitations: Set<ElicitationListener>;
 }
 
-/** How much of a server's elicitation message is repeated to the model. */
+/** A call in flight, as the session's elicitation handler sees it. */
+interface ElicitationListener {
+  /** Notes a question that was declined, for the call's output. */
+  declined(note: string): void;
+  /** Present when the call may park: resolves with the user's answer, however long that takes, or null when it declines. */
+  park?: (question: ElicitationQuestion) => Promise<ElicitationReply | null>;
+}
+
+/** A server's form elicitation, as a parked call shows it to the client. */
+export interface ElicitationQuestion {
+  message: string;
+  requestedSchema: Record<string, unknown>;
+}
+
+/** How a call that may park hears its questions (see callTool's `onElicit`). */
+export type ElicitHook = (q: ElicitationQuestion, hold: () => void) => Promise<ElicitationReply | null>;
+
+/** MCP's ElicitResult. */
+export interface ElicitationReply {
+  action: 'accept' | 'decline' | 'cancel';
+  content?: Record<string, string | number | boolean | string[]>;
+}
+
+/** How much of a server's elicitation message is repeated to the model (a parked question keeps more: the user reads it). */
 const MAX_ELICITATION_CHARS = 500;
+const MAX_PARKED_MESSAGE_CHARS = 4000;
+/** The SDK's own request timeout for a call that may park: effectively none; the pool's active-time timer bounds it. */
+const PARKABLE_SDK_TIMEOUT_MS = 2_147_483_647;
 
 /** A call started as an MCP task (tasks extension): what is needed to poll it from any process. */
 export interface McpTaskStart {
@@ -157,7 +183,18 @@ export class McpClientPool {
     t: McpTarget,
     name: string,
     args: Record<string, unknown>,
-    opts: { signal?: AbortSignal; onProgress?: (p: McpProgress) => void; meta?: Record<string, string> } = {},
+    opts: {
+      signal?: AbortSignal;
+      onProgress?: (p: McpProgress) => void;
+      meta?: Record<string, string>;
+      /**
+       * The call may be parked on a form elicitation: called with the server's question when it is
+       * this call's (the only call on its session). It calls `hold()` once it parks the call (the
+       * session is then this call's alone, and the timeout pauses) and resolves with the user's
+       * answer, or null to decline. Without it, questions are declined and noted in the output.
+       */
+      onElicit?: ElicitHook;
+    } = {},
   ): Promise<McpCallOutcome> {
     if (opts.signal?.aborted) return failedOutcome(t, { kind: 'cancelled' });
     let session: Session;
@@ -166,31 +203,63 @@ export class McpClientPool {
     } catch (error) {
       return failedOutcome(t, classify(error, opts.signal, undefined));
     }
-    const { onProgress } = opts;
-    const asked: string[] = [];
-    const hear = (message: string) => void asked.push(message);
-    session.elicitations.add(hear);
+    const { onProgress, onElicit } = opts;
+    const notes: string[] = [];
+    // A call that may park waits for a user for minutes: its timeout counts only the time the tool
+    // works (restarted by progress, paused while a question is open), not the SDK's wall clock.
+    const active = onElicit ? new ActiveTimer(t.timeoutMs) : null;
+    const listener: ElicitationListener = {
+      declined: (note) => void notes.push(note),
+      ...(onElicit
+        ? {
+            park: async (q: ElicitationQuestion) => {
+              let held = false;
+              const hold = (): void => {
+                // From now on the session belongs to this call: new calls get a fresh session, so a
+                // later question on this one can only be this call's.
+                held = true;
+                this.#retire(session);
+                active?.pause();
+              };
+              try {
+                return await onElicit(q, hold);
+              } finally {
+                if (held) active?.restart();
+              }
+            },
+          }
+        : {}),
+    };
+    session.elicitations.add(listener);
     try {
-      const result = await withLinkedSignal(opts.signal, (signal) =>
+      const result = await withLinkedSignal(opts.signal, (signal) => {
+        const inner = active ? active.link(signal) : signal;
         // `_meta` carries the W3C trace context (`traceparent`) to the server, as MCP tracing expects.
-        session.client.callTool({ name, arguments: args, ...(opts.meta && Object.keys(opts.meta).length > 0 ? { _meta: opts.meta } : {}) }, undefined, {
-          signal,
-          timeout: t.timeoutMs,
+        return session.client.callTool({ name, arguments: args, ...(opts.meta && Object.keys(opts.meta).length > 0 ? { _meta: opts.meta } : {}) }, undefined, {
+          signal: inner,
+          timeout: active ? PARKABLE_SDK_TIMEOUT_MS : t.timeoutMs,
           resetTimeoutOnProgress: true,
-          ...(onProgress ? { onprogress: (p) => reportProgress(onProgress, p) } : {}),
-        }),
-      );
+          ...(onProgress || active
+            ? {
+                onprogress: (p: { progress: number; total?: number | undefined; message?: string | undefined }) => {
+                  active?.restart();
+                  if (onProgress) reportProgress(onProgress, p);
+                },
+              }
+            : {}),
+        });
+      });
       const outcome = toOutcome(name, result);
-      if (!outcome.ok || asked.length === 0) return outcome;
+      if (!outcome.ok || notes.length === 0) return outcome;
       // The model learns that the tool wanted to ask the user something and was told no.
-      const notes = asked.map((m) => `[elicitation declined] The tool asked the user: "${m}". Spool cannot ask the user during a running call, so it declined.`);
       return { ok: true, output: [outcome.output, ...notes].filter((x) => x !== '').join('\n') };
     } catch (error) {
       const failure = classify(error, opts.signal, session);
       if (isSessionFailure(failure)) this.#retire(session);
       return failedOutcome(t, failure);
     } finally {
-      session.elicitations.delete(hear);
+      active?.stop();
+      session.elicitations.delete(listener);
       this.#release(session);
     }
   }
@@ -381,8 +450,9 @@ export class McpClientPool {
   async #open(t: McpTarget, key: string, kind: TransportKind): Promise<Session> {
     const auth: Session['auth'] = {};
     const transport = this.#transports.make(t, kind, (c) => (auth.challenge = c));
-    // Form elicitation is declared so that a server asks (and hears a clean "decline") instead of
-    // failing its tool on a client without the capability; see declineElicitation.
+    // Form elicitation is declared: a call that can park (onElicit) gets the user's answer, others
+    // a clean "decline" the tool can handle, instead of a tool failing on a client without the
+    // capability; see onElicitation. URL mode is not declared (nobody could open the URL mid-call).
     const client = new Client(this.#clientInfo, { capabilities: { elicitation: { form: {} } } });
     const session: Session = {
       auth,
@@ -397,7 +467,7 @@ export class McpClientPool {
       idleTimer: undefined,
       disposing: undefined,
     };
-    client.setRequestHandler(ElicitRequestSchema, (request) => declineElicitation(session, request.params));
+    client.setRequestHandler(ElicitRequestSchema, async (request) => ({ ...(await onElicitation(session, request.params)) }));
     let connected = false;
     client.onclose = () => {
       session.closed = true;
@@ -472,15 +542,63 @@ function toToolInfo(tool: Tool): McpToolInfo {
 }
 
 /**
- * A server's elicitation request during a call. Spool holds no live user to ask (the client may not
- * even be connected), so it declines (`action: "decline"`, which the tool can handle) and the calls
- * in flight on the session note it in their output. With several calls in flight on one session
- * each of them notes it: the request does not say which call it belongs to.
+ * A server's elicitation request during a call. The request does not say which call it belongs to,
+ * so it is attributed only when one call is in flight on the session: a call that can park
+ * (`onElicit`) then waits for the user's answer. Otherwise (several calls, a call that cannot park,
+ * URL mode) Spool declines (`action: "decline"`, which the tool can handle) and the calls in flight
+ * note it in their output, so the model knows what was asked.
  */
-function declineElicitation(session: Session, params: { message?: unknown }): { action: 'decline' } {
-  const message = typeof params.message === 'string' ? params.message.replace(/[\r\n]+/g, ' ').slice(0, MAX_ELICITATION_CHARS) : '';
-  for (const hear of session.elicitations) hear(message);
-  return { action: 'decline' };
+async function onElicitation(session: Session, params: { mode?: unknown; message?: unknown; requestedSchema?: unknown; url?: unknown }): Promise<ElicitationReply> {
+  const text = typeof params.message === 'string' ? params.message.replace(/[\r\n]+/g, ' ') : '';
+  const short = text.slice(0, MAX_ELICITATION_CHARS);
+  const listeners = [...session.elicitations];
+  const decline = (why: string): ElicitationReply => {
+    for (const l of listeners) l.declined(`[elicitation declined] The tool asked the user: "${short}". ${why}`);
+    return { action: 'decline' };
+  };
+  if (params.mode === 'url' || typeof params.url === 'string') return decline('It asked for URL-mode elicitation, which Spool does not support, so it declined.');
+  const only = listeners.length === 1 ? listeners[0] : undefined;
+  if (!only?.park) {
+    return decline(
+      listeners.length > 1
+        ? 'Several calls were running on the same MCP session, so Spool could not tell which one asked, and declined.'
+        : 'Spool cannot ask the user during this call (a Chat Completions or store: false response cannot be resumed), so it declined.',
+    );
+  }
+  const schema = typeof params.requestedSchema === 'object' && params.requestedSchema !== null ? (params.requestedSchema as Record<string, unknown>) : { type: 'object', properties: {} };
+  const reply = await only.park({ message: text.slice(0, MAX_PARKED_MESSAGE_CHARS), requestedSchema: schema });
+  return reply ?? decline('Spool cannot ask the user during this call (a Chat Completions or store: false response cannot be resumed), so it declined.');
+}
+
+/**
+ * The timeout of a call that may park: `ms` of the tool's own time, restarted by progress and
+ * paused while a question waits for the user. Firing aborts the call as an SDK timeout would
+ * (a RequestTimeout McpError, so it is reported as a timeout).
+ */
+class ActiveTimer {
+  readonly #ctl = new AbortController();
+  #timer: NodeJS.Timeout | undefined;
+  #paused = false;
+  constructor(private readonly ms: number) {
+    this.restart();
+  }
+  link(outer: AbortSignal): AbortSignal {
+    return AbortSignal.any([outer, this.#ctl.signal]);
+  }
+  restart(): void {
+    this.#paused = false;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      if (!this.#paused) this.#ctl.abort(new McpError(ErrorCode.RequestTimeout, 'Request timed out', { timeout: this.ms }));
+    }, this.ms);
+  }
+  pause(): void {
+    this.#paused = true;
+    if (this.#timer) clearTimeout(this.#timer);
+  }
+  stop(): void {
+    this.pause();
+  }
 }
 
 function toOutcome(name: string, result: { [key: string]: unknown }): McpCallOutcome {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestMcpServer, type TestMcpServer } from '../../../../test/mcp-servers/index.ts';
+import { startTestMcpServer, type TestMcpServer } from '@spool/testkit';
 import { McpServerError, McpUrlNotAllowedError } from './errors.ts';
 import { McpClientPool } from './pool.ts';
 import { assertUrlAllowed, classifyAddress, guardedLookup, isPrivateAddress, parseAllowList, parseIp } from './ssrf.ts';

@@ -33,10 +33,19 @@ export class TransportFactory {
   readonly #onStderr: ((label: string, text: string) => void) | undefined;
   /** One connection pool for every guarded target, its DNS lookup checked (see McpClientPoolOptions). */
   readonly #guardedAgent: Agent | null;
+  /**
+   * The POSTs (requests and their SSE answer streams) go through agents without undici's 300 s
+   * body timeout: a call's stream may rightly stay silent longer (a tool that reports no progress,
+   * or a call parked on a question while the user thinks), and every request is bounded by its own
+   * timeout anyway (the SDK's, or the pool's active-time timer). GETs keep the default.
+   */
+  readonly #postAgent = new Agent({ bodyTimeout: 0 });
+  readonly #guardedPostAgent: Agent | null;
 
   constructor(options: { guardedLookup?: LookupFunction | undefined; onStderr?: ((label: string, text: string) => void) | undefined }) {
     this.#onStderr = options.onStderr;
     this.#guardedAgent = options.guardedLookup ? new Agent({ connect: { lookup: options.guardedLookup } }) : null;
+    this.#guardedPostAgent = options.guardedLookup ? new Agent({ connect: { lookup: options.guardedLookup }, bodyTimeout: 0 }) : null;
   }
 
   /** `onChallenge` hears the `WWW-Authenticate: Bearer` challenge of every 401/403 the server answers. */
@@ -70,14 +79,18 @@ export class TransportFactory {
 
   /** The fetch for a target: through the checked lookup when the target is guarded. */
   #fetchFor(t: Extract<McpTarget, { kind: 'http' }>): typeof fetch {
-    if (!t.guarded) return fetch;
-    const dispatcher = this.#guardedAgent;
-    if (!dispatcher) throw new PoolError('A request server_url needs the guarded lookup, and this pool has none.');
-    return ((input: string | URL | Request, init?: RequestInit) => undiciFetch(input as never, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
+    if (t.guarded && (!this.#guardedAgent || !this.#guardedPostAgent)) throw new PoolError('A request server_url needs the guarded lookup, and this pool has none.');
+    const get = t.guarded ? this.#guardedAgent : null;
+    const post = t.guarded ? this.#guardedPostAgent : this.#postAgent;
+    return ((input: string | URL | Request, init?: RequestInit) => {
+      const dispatcher = (init?.method ?? 'GET').toUpperCase() === 'POST' ? post : get;
+      if (!dispatcher) return fetch(input, init);
+      return undiciFetch(input as never, { ...(init as object), dispatcher } as never);
+    }) as unknown as typeof fetch;
   }
 
   async close(): Promise<void> {
-    await this.#guardedAgent?.close().catch(() => undefined);
+    await Promise.all([this.#guardedAgent, this.#guardedPostAgent, this.#postAgent].map((a) => a?.close().catch(() => undefined)));
   }
 }
 

@@ -9,3 +9,4 @@ export {
 export { EVERYTHING_TOOLS, startEverything, type EverythingServer, type EverythingTransport } from './everything.ts';
 export { freePort, startSilentServer, unreachableUrl } from './ports.ts';
 export { startTaskMcpServer, type TaskMcpServer } from './task-server.ts';
+export { startElicitMcpServer, type ElicitMcpServer, type ElicitRun } from './elicit-server.ts';

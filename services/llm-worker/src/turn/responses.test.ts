@@ -1,0 +1,119 @@
+import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
+import { describe, expect, it } from 'vitest';
+import type { EventDraft } from '@spool/protocol';
+import { ResponsesEventReader, streamFailure } from './responses-events.ts';
+import { toResponsesInput } from './responses-input.ts';
+import { buildResponsesParams } from './responses-params.ts';
+import { TurnTranslator } from './translate.ts';
+import { upstreamFailure } from './upstream-failure.ts';
+
+/** Runs upstream Responses events through a reader; returns Spool's events and the turn result. */
+function read(events: unknown[], classify = (_name: string) => null as { serverLabel: string; toolName: string; needsApproval?: boolean } | null) {
+  const out: EventDraft[] = [];
+  const t = new TurnTranslator((e) => out.push(e), () => out.filter((e) => e.type === 'response.output_item.added').length, classify);
+  const reader = new ResponsesEventReader(t, { logprobs: false });
+  for (const e of events) reader.onEvent(e as ResponseStreamEvent);
+  return { events: out, result: t.finish(), ended: reader.ended };
+}
+
+const usage = { input_tokens: 5, input_tokens_details: { cached_tokens: 1 }, output_tokens: 7, output_tokens_details: { reasoning_tokens: 2 }, total_tokens: 12 };
+
+describe('ResponsesEventReader', () => {
+  it('normalises a reasoning item given only at its end (summary, encrypted_content), a function call and usage', () => {
+    const { events, result, ended } = read([
+      { type: 'response.created', response: {} },
+      { type: 'response.output_item.added', output_index: 0, item: { type: 'reasoning', id: 'rs_up', summary: [] } },
+      { type: 'response.output_item.done', output_index: 0, item: { type: 'reasoning', id: 'rs_up', summary: [{ type: 'summary_text', text: 'thought' }], encrypted_content: 'sealed' } },
+      { type: 'response.output_item.added', output_index: 1, item: { type: 'function_call', id: 'fc_up', call_id: 'call_1', name: 'lookup', arguments: '' } },
+      { type: 'response.function_call_arguments.delta', output_index: 1, item_id: 'fc_up', delta: '{"a":' },
+      { type: 'response.function_call_arguments.delta', output_index: 1, item_id: 'fc_up', delta: '1}' },
+      { type: 'response.completed', response: { usage } },
+    ]);
+    expect(ended).toBe(true);
+    expect(events.map((e) => e.type)).toEqual([
+      'response.output_item.added',
+      'response.reasoning_summary_part.added',
+      'response.reasoning_summary_text.delta',
+      'response.reasoning_summary_text.done',
+      'response.reasoning_summary_part.done',
+      'response.output_item.done',
+      'response.output_item.added',
+      'response.function_call_arguments.delta',
+      'response.function_call_arguments.delta',
+      'response.function_call_arguments.done',
+      'response.output_item.done',
+    ]);
+    const reasoning = events[5] as Extract<EventDraft, { type: 'response.output_item.done' }>;
+    expect(reasoning.item).toMatchObject({ type: 'reasoning', summary: [{ type: 'summary_text', text: 'thought' }], content: [], encrypted_content: 'sealed', status: 'completed' });
+    expect(reasoning.item.id).not.toBe('rs_up');
+    expect(result.finishReason).toBe('tool_calls');
+    expect(result.functionCalls).toMatchObject([{ call_id: 'call_1', name: 'lookup', arguments: '{"a":1}' }]);
+    expect(result.usage).toEqual({ prompt_tokens: 5, completion_tokens: 7, total_tokens: 12, prompt_tokens_details: { cached_tokens: 1 }, completion_tokens_details: { reasoning_tokens: 2 } });
+  });
+
+  it('ends as length on response.incomplete, and throws the mapped error on response.failed and error events', () => {
+    expect(read([{ type: 'response.output_text.delta', output_index: 0, delta: 'cut', logprobs: [] }, { type: 'response.incomplete', response: { incomplete_details: { reason: 'max_output_tokens' } } }]).result.finishReason).toBe('length');
+    expect(() => read([{ type: 'response.failed', response: { error: { code: 'rate_limit_exceeded', message: 'slow down' } } }])).toThrow('slow down');
+    expect(() => read([{ type: 'error', code: 'server_error', message: 'boom', param: null }])).toThrow('boom');
+  });
+});
+
+describe('streamFailure', () => {
+  it('maps stream failure codes by the Chat route rules: 429, client 400s, and upstream 5xx as a 502', () => {
+    expect(upstreamFailure(streamFailure({ code: 'rate_limit_exceeded', message: 'm' }), true)).toMatchObject({ code: 'rate_limit_exceeded', http: { status: 429, code: 'rate_limit_exceeded' } });
+    expect(upstreamFailure(streamFailure({ code: 'invalid_prompt', message: 'm' }), true)).toMatchObject({ code: 'invalid_prompt', http: { status: 400, code: 'invalid_prompt' } });
+    expect(upstreamFailure(streamFailure({ code: 'context_length_exceeded', message: 'm' }), true)).toMatchObject({ code: 'invalid_prompt', http: { status: 400 } });
+    expect(upstreamFailure(streamFailure({ code: 'server_error', message: 'm' }), true)).toMatchObject({ code: 'server_error', http: { status: 502, code: 'upstream_error' } });
+    expect(upstreamFailure(streamFailure(null), false)).toMatchObject({ code: 'server_error', http: { status: 502 } });
+  });
+});
+
+describe('toResponsesInput', () => {
+  it('gives MCP calls back as function calls with their outputs after the run, denied approvals as refused calls, reasoning with its seal', () => {
+    const input = toResponsesInput([
+      { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'hi' }] },
+      { type: 'reasoning', id: 'rs_1', summary: [], content: [{ type: 'reasoning_text', text: 't' }], encrypted_content: 'sealed', status: 'completed' },
+      { type: 'mcp_call', id: 'mcp_1', server_label: 's', name: 'a', arguments: '{}', output: 'A', error: null, status: 'completed', approval_request_id: null },
+      { type: 'mcp_call', id: 'mcp_2', server_label: 's', name: 'b', arguments: '{}', output: null, error: { type: 'mcp_protocol_error', code: -32600, message: 'no' }, status: 'failed', approval_request_id: null },
+      { type: 'mcp_approval_request', id: 'mcpr_1', server_label: 's', name: 'c', arguments: '{"x":1}' },
+      { type: 'mcp_approval_response', approval_request_id: 'mcpr_1', approve: false, reason: 'no way' },
+      { type: 'message', id: 'msg_1', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'ok', annotations: [], logprobs: [] }] },
+    ]);
+    expect(input).toEqual([
+      { role: 'user', content: [{ type: 'input_text', text: 'hi' }] },
+      { type: 'reasoning', id: 'rs_1', summary: [], content: [{ type: 'reasoning_text', text: 't' }], encrypted_content: 'sealed' },
+      { type: 'function_call', call_id: 'mcp_1', name: 's__a', arguments: '{}' },
+      { type: 'function_call', call_id: 'mcp_2', name: 's__b', arguments: '{}' },
+      { type: 'function_call_output', call_id: 'mcp_1', output: 'A' },
+      { type: 'function_call_output', call_id: 'mcp_2', output: expect.stringMatching(/^Error: .*no/) },
+      { type: 'function_call', call_id: 'mcpr_1', name: 's__c', arguments: '{"x":1}' },
+      { type: 'function_call_output', call_id: 'mcpr_1', output: 'The user denied this tool call; it was not run. Reason: no way' },
+      { role: 'assistant', content: 'ok' },
+    ]);
+  });
+});
+
+describe('buildResponsesParams', () => {
+  it('keeps Responses names, honours drop_params, always asks for encrypted reasoning, and offers functions flat', () => {
+    const params = buildResponsesParams({
+      request: { model: 'm', reasoning: { effort: 'high', summary: 'concise' }, text: { verbosity: 'high' }, service_tier: 'priority', user: 'u', tool_choice: 'required', parallel_tool_calls: true },
+      model: 'upstream-m',
+      input: [],
+      functions: [{ name: 'f', description: null, parameters: null, strict: null }],
+      dropParams: new Set(['service_tier', 'reasoning.summary']),
+    });
+    expect(params).toEqual({
+      model: 'upstream-m',
+      input: [],
+      stream: true,
+      store: false,
+      user: 'u',
+      reasoning: { effort: 'high' },
+      text: { verbosity: 'high' },
+      include: ['reasoning.encrypted_content'],
+      tools: [{ type: 'function', name: 'f', description: null, parameters: { type: 'object', properties: {} }, strict: null }],
+      tool_choice: 'required',
+      parallel_tool_calls: true,
+    });
+  });
+});
