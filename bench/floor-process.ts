@@ -59,7 +59,9 @@ let url: string | null = null;
 /** A finished 10-word Response, as Spool would answer. */
 function finalResponse() {
   const final = buildResponse({ id: newId('resp'), request: { model: 'scripted' }, createdAt: 1, status: 'completed' });
-  final.output = [{ type: 'message', id: newId('msg'), role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'w1 w2 w3 w4 w5 w6 w7 w8 w9 w10', annotations: [], logprobs: [] }] }];
+  final.output = [
+    { type: 'message', id: newId('msg'), role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'w1 w2 w3 w4 w5 w6 w7 w8 w9 w10', annotations: [], logprobs: [] }] },
+  ];
   return final;
 }
 
@@ -111,7 +113,15 @@ if (part === 'http-plain') {
     create: async () => ({ id: final.id, response: final, subscription: null }),
     waitForFinal: async () => ({ json, type: 'response.completed' }),
   } as unknown as ResponsesService;
-  const app = createApp({ responses: service, logger: createLogger('silent'), apiKeys: ['bench-key'], allowUnauthenticated: false, maxBodyBytes: 1 << 20, keepaliveMs: 15_000, ready: async () => true });
+  const app = createApp({
+    responses: service,
+    logger: createLogger('silent'),
+    apiKeys: ['bench-key'],
+    allowUnauthenticated: false,
+    maxBodyBytes: 1 << 20,
+    keepaliveMs: 15_000,
+    ready: async () => true,
+  });
   const server = createServer(app);
   url = await listen(server);
   measure = async () => null;

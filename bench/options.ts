@@ -14,7 +14,12 @@ const int = (min: number) => z.coerce.number().int().min(min);
 const OptionsSchema = z.object({
   only: z
     .string()
-    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.enum(SCENARIOS)).min(1))
     .default([...SCENARIOS]),
   /** Seconds of measured load per phase (direct and through Spool each get this much). */
@@ -46,7 +51,13 @@ const OptionsSchema = z.object({
   /** The topologies (worker counts, 0 = one process) the throughput and background scenarios run side by side. */
   compareWorkers: z
     .string()
-    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean).map(Number))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)
+        .map(Number),
+    )
     .pipe(z.array(z.number().int().min(0).max(64)))
     .default([1, 2, 0]),
   /** How much lower the worker processes' priority is than the api's, as `npm start` sets it (SPOOL_WORKER_NICE); 0 for the A/B. */
@@ -54,7 +65,10 @@ const OptionsSchema = z.object({
   /** Redis's append-only file: on as `npm start` runs its own Redis (every write also goes to disk). */
   redisAof: z.enum(['on', 'off']).default('on'),
   /** Rewrite BENCHMARKS.md from bench/results/latest.json and bench/findings.md, without running. */
-  reportOnly: z.enum(['true', 'false']).transform((v) => v === 'true').default(false),
+  reportOnly: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .default(false),
   /** Extra node flags for the Spool process(es), e.g. a preload from bench/experiments/. */
   spoolNodeArgs: z
     .string()

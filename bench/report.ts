@@ -57,7 +57,11 @@ const HEADER = ['scenario', 'metric', 'direct', 'Portkey', 'Spool', 'overhead', 
 export function formatTable(rows: Row[]): string {
   const table = [HEADER, ...rows.map(cells)];
   const widths = HEADER.map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(table[0] as string[]), widths.map((w) => '-'.repeat(w)).join('  '), ...table.slice(1).map(line)].join('\n');
 }
 
@@ -99,14 +103,21 @@ export function formatMarkdown(report: Report, findings: string | null): string 
     '',
   );
   out.push('## Machine', '');
-  out.push(`- CPU: ${m.cpuModel}, ${m.cores} cores`, `- Memory: ${m.memoryGiB} GiB`, `- Node ${m.node} (${m.platform})`, `- Redis ${m.redis} (spawned by the bench, ${o.redisAof === 'on' ? 'append-only file on (fsync every second), as `npm start` runs it' : 'append-only file off'}; emptied and compacted before each scenario)`, `- Code measured: ${m.git} (at the start of the run; a scenario whose Spool loaded other code says so)`, '');
+  out.push(
+    `- CPU: ${m.cpuModel}, ${m.cores} cores`,
+    `- Memory: ${m.memoryGiB} GiB`,
+    `- Node ${m.node} (${m.platform})`,
+    `- Redis ${m.redis} (spawned by the bench, ${o.redisAof === 'on' ? 'append-only file on (fsync every second), as `npm start` runs it' : 'append-only file off'}; emptied and compacted before each scenario)`,
+    `- Code measured: ${m.git} (at the start of the run; a scenario whose Spool loaded other code says so)`,
+    '',
+  );
   out.push('## Setup', '');
   out.push(
     `- Spool runs as \`npm start\` runs it with SPOOL_WORKERS=${workersOf(o)}: ${topologyText(workersOf(o))}; the throughput and background scenarios also run ${(o.compareWorkers ?? []).map((w) => topologyText(w)).join(', ')} side by side. ` +
       'Beside them on the cores: the runner (load generator), the fixtures (zero-latency scripted upstream and an echo MCP server, a child process), the peer gateway (another child) and `redis-server`.',
-    '- The peer: Portkey\'s AI gateway (`@portkey-ai/gateway` 1.15.2, a stateless pass-through in TypeScript on Hono), started by its own bin in a process of its own, bound to 127.0.0.1, ' +
+    "- The peer: Portkey's AI gateway (`@portkey-ai/gateway` 1.15.2, a stateless pass-through in TypeScript on Hono), started by its own bin in a process of its own, bound to 127.0.0.1, " +
       'and sent the same Chat Completions request as the direct baseline with `x-portkey-provider: openai` and `x-portkey-custom-host` naming the scripted upstream. ' +
-      'Chat rows compare the same endpoint on all three; Spool\'s `/v1/responses` rows keep direct beside them and show Portkey\'s chat figure as the reference (`× Portkey` = Spool / Portkey). ' +
+      "Chat rows compare the same endpoint on all three; Spool's `/v1/responses` rows keep direct beside them and show Portkey's chat figure as the reference (`× Portkey` = Spool / Portkey). " +
       'Portkey waits about 25 ms before the first chunk of each stream, so time to first token is compared with direct only.',
     '- Spool runs apart from the load generator so that neither event loop delays the other, a `--cpu-prof` profile and `process.memoryUsage()` see Spool alone, ' +
       'and the idle-SSE memory figure does not include the client sockets.',
@@ -133,12 +144,7 @@ export function formatMarkdown(report: Report, findings: string | null): string 
     out.push(`## CPU profile (${o.profile ?? ''})`, '');
     out.push(`\`${p.file}\`: ${p.totalMs} ms sampled, ${p.idleMs} ms idle. Percentages are of busy time.`, '');
     out.push('| self time by area | % |', '|---|---|', ...p.byArea.slice(0, 12).map((e) => `| ${e.name} | ${e.percent} |`), '');
-    out.push(
-      '| self time by owner (internals charged to the library or workspace that called them) | % |',
-      '|---|---|',
-      ...p.byOwner.slice(0, 14).map((e) => `| ${e.name} | ${e.percent} |`),
-      '',
-    );
+    out.push('| self time by owner (internals charged to the library or workspace that called them) | % |', '|---|---|', ...p.byOwner.slice(0, 14).map((e) => `| ${e.name} | ${e.percent} |`), '');
     out.push('| function (self time) | % |', '|---|---|', ...p.topSelf.slice(0, 15).map((e) => `| \`${e.name}\` | ${e.percent} |`), '');
     out.push('| function (inclusive time) | % |', '|---|---|', ...p.topTotal.slice(0, 20).map((e) => `| \`${e.name}\` | ${e.percent} |`), '');
   }

@@ -137,7 +137,14 @@ async function main(): Promise<void> {
         });
       }
       const last = results.at(-1);
-      if (last) console.error(formatTable(last.rows).split('\n').slice(2).map((l) => `  ${l}`).join('\n'));
+      if (last)
+        console.error(
+          formatTable(last.rows)
+            .split('\n')
+            .slice(2)
+            .map((l) => `  ${l}`)
+            .join('\n'),
+        );
     }
   } finally {
     await bench.close();

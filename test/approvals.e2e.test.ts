@@ -100,9 +100,10 @@ describe('approval requests', () => {
     const before = callsOf('delete_thing');
     const { first, requests } = await askForApproval();
     const follow = () =>
-      client.responses
-        .create({ model: 'm', previous_response_id: first.id, tools, input: [{ type: 'mcp_approval_response', approval_request_id: requests[0]!.id, approve: true }] })
-        .then((r) => ({ ok: true as const, r }), (e: unknown) => ({ ok: false as const, e }));
+      client.responses.create({ model: 'm', previous_response_id: first.id, tools, input: [{ type: 'mcp_approval_response', approval_request_id: requests[0]!.id, approve: true }] }).then(
+        (r) => ({ ok: true as const, r }),
+        (e: unknown) => ({ ok: false as const, e }),
+      );
     const results = await Promise.all([follow(), follow(), follow()]);
     expect(results.filter((r) => r.ok)).toHaveLength(1);
     for (const r of results.filter((x) => !x.ok)) expect((r as { e: unknown }).e).toMatchObject({ status: 400, code: 'approval_already_used' });

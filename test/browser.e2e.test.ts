@@ -55,9 +55,15 @@ describe.skipIf(!haveChromium)('a page in a real browser', () => {
         const body = JSON.stringify({ model: 'm', input: 'spend the upstream key', background: true });
         const results: string[] = [];
         // A "simple" request: no preflight, the browser sends it and hides the answer.
-        await fetch(url, { method: 'POST', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body }).then(() => results.push('no-cors sent'), (e: unknown) => results.push(`no-cors ${String(e)}`));
+        await fetch(url, { method: 'POST', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body }).then(
+          () => results.push('no-cors sent'),
+          (e: unknown) => results.push(`no-cors ${String(e)}`),
+        );
         // JSON needs a preflight, which gets no CORS headers.
-        await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then(() => results.push('json read'), () => results.push('json blocked'));
+        await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then(
+          () => results.push('json read'),
+          () => results.push('json blocked'),
+        );
         navigator.sendBeacon(url, new Blob([body], { type: 'text/plain' }));
         const form = document.createElement('form');
         form.method = 'POST';
@@ -139,7 +145,11 @@ describe.skipIf(!haveChromium)('a web app on a listed origin', () => {
     try {
       await page.goto(`http://app.test:${pagePort}/`);
       const text = await page.evaluate(async (url) => {
-        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer k-web' }, body: JSON.stringify({ model: 'm', input: 'from the web app' }) });
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer k-web' },
+          body: JSON.stringify({ model: 'm', input: 'from the web app' }),
+        });
         const r = (await res.json()) as { output: Array<{ content?: Array<{ text: string }> }> };
         return r.output[0]?.content?.[0]?.text ?? '';
       }, `${spool.baseURL}/responses`);

@@ -31,7 +31,11 @@ describe('npm run build', () => {
     const externals = await build(outdir);
     // What the root and the workspace packages declare as dependencies (the image installs those).
     const dependencies = productionDependencies();
-    const packageOf = (spec: string) => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
+    const packageOf = (spec: string) =>
+      spec
+        .split('/')
+        .slice(0, spec.startsWith('@') ? 2 : 1)
+        .join('/');
     for (const spec of externals) expect(dependencies, spec).toContain(packageOf(spec));
     expect(externals.some((s) => s.startsWith('@spool/'))).toBe(false);
     const bundle = readFileSync(join(outdir, 'spool.js'), 'utf8');
@@ -50,14 +54,26 @@ describe('npm run build', () => {
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
       const url = `http://127.0.0.1:${port}`;
-      await until(() => fetch(`${url}/readyz`).then((r) => r.ok, () => false), 30_000, 100).catch((err: Error) => {
+      await until(
+        () =>
+          fetch(`${url}/readyz`).then(
+            (r) => r.ok,
+            () => false,
+          ),
+        30_000,
+        100,
+      ).catch((err: Error) => {
         throw new Error(`${err.message}\n${out}`);
       });
       const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
-      await until(async () => {
-        const r = await client.responses.create({ model: 'demo', input: 'Say hello' }).catch(() => null);
-        return r?.output_text.startsWith('Hello! You said: Say hello');
-      }, 30_000, 200);
+      await until(
+        async () => {
+          const r = await client.responses.create({ model: 'demo', input: 'Say hello' }).catch(() => null);
+          return r?.output_text.startsWith('Hello! You said: Say hello');
+        },
+        30_000,
+        200,
+      );
     } finally {
       child.kill('SIGTERM');
     }

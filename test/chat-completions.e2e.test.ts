@@ -29,8 +29,7 @@ afterAll(async () => {
 });
 
 /** LiteLLM's MCP tool entry; the SDK's types know only function tools. */
-const mcpTool = (extra: Record<string, unknown> = {}) =>
-  ({ type: 'mcp', server_label: 't', server_url: server.url, require_approval: 'never', ...extra }) as unknown as ChatCompletionTool;
+const mcpTool = (extra: Record<string, unknown> = {}) => ({ type: 'mcp', server_label: 't', server_url: server.url, require_approval: 'never', ...extra }) as unknown as ChatCompletionTool;
 const user = (content: string): ChatCompletionMessageParam[] => [{ role: 'user', content }];
 
 interface Outcome {
@@ -58,7 +57,11 @@ async function complete(params: Omit<ChatCompletionCreateParamsBase, 'stream'> &
       id: c.id,
       content: message.content,
       finish: choice.finish_reason,
-      toolCalls: (message.tool_calls ?? []).map((t) => ({ id: t.id, name: (t as { function: { name: string } }).function.name, arguments: (t as { function: { arguments: string } }).function.arguments })),
+      toolCalls: (message.tool_calls ?? []).map((t) => ({
+        id: t.id,
+        name: (t as { function: { name: string } }).function.name,
+        arguments: (t as { function: { arguments: string } }).function.arguments,
+      })),
       fields: message.provider_specific_fields,
       message,
     };
@@ -99,7 +102,12 @@ async function complete(params: Omit<ChatCompletionCreateParamsBase, 'stream'> &
     finish: finishes[0]!.choices[0]!.finish_reason!,
     toolCalls: calls,
     fields: last.provider_specific_fields,
-    message: { role: 'assistant', content: content || null, refusal: null, ...(calls.length ? { tool_calls: calls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } })) } : {}) },
+    message: {
+      role: 'assistant',
+      content: content || null,
+      refusal: null,
+      ...(calls.length ? { tool_calls: calls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } })) } : {}),
+    },
   };
 }
 
@@ -259,9 +267,7 @@ describe('MCP tools on /v1/chat/completions', () => {
       tools: [mcpTool({ server_label: 'g', server_url: guarded.url, headers: { Authorization: SECRET } })],
     });
     expect(ok.choices[0]!.message.content).toBe('Tool results: Echo: auth');
-    const err = await client.chat.completions
-      .create({ model: 'm', messages: user('hi'), tools: [mcpTool({ server_label: 'g', server_url: guarded.url })] })
-      .catch((e: unknown) => e);
+    const err = await client.chat.completions.create({ model: 'm', messages: user('hi'), tools: [mcpTool({ server_label: 'g', server_url: guarded.url })] }).catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 424, type: 'external_connector_error', param: 'tools' });
     expect((err as Error).message).toContain('401');
   });
@@ -295,7 +301,11 @@ describe('MCP tools on /v1/chat/completions', () => {
   });
 
   it('names the MCP tools as the LLM worker offers them', () => {
-    for (const [label, tool] of [['t', 'echo'], ['my-server', 'get.weather/now'], ['x'.repeat(40), 'y'.repeat(40)]] as const) {
+    for (const [label, tool] of [
+      ['t', 'echo'],
+      ['my-server', 'get.weather/now'],
+      ['x'.repeat(40), 'y'.repeat(40)],
+    ] as const) {
       expect(mcpFunctionName(label, tool)).toBe(workerFunctionName(label, tool));
     }
   });
@@ -320,7 +330,16 @@ describe('errors are OpenAI-shaped and name the parameter', () => {
     [{ model: 'm', messages: [{ role: 'user', content: 'x' }], stop: ['\n'] }, 'stop'],
     [{ model: 'm', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'mcp', server_label: 't', server_url: 'ftp://h/x' }] }, 'tools[0].server_url'],
     [{ model: 'm', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'web_search' }] }, 'tools[0].type'],
-    [{ model: 'm', messages: [{ role: 'user', content: 'x' }, { role: 'tool', tool_call_id: 'call_nope', content: 'r' }] }, 'messages[1].tool_call_id'],
+    [
+      {
+        model: 'm',
+        messages: [
+          { role: 'user', content: 'x' },
+          { role: 'tool', tool_call_id: 'call_nope', content: 'r' },
+        ],
+      },
+      'messages[1].tool_call_id',
+    ],
   ])('%j → 400 naming %s', async (body, param) => {
     const r = await post(body);
     expect(r.status).toBe(400);

@@ -115,7 +115,15 @@ describe('compact', () => {
       [client, 'gAAAAABmadeup'],
     ];
     for (const [c, encrypted] of cases) {
-      await expect(c.responses.create({ model: MODEL, input: [{ type: 'compaction', encrypted_content: encrypted }, { role: 'user', content: 'go' }] })).rejects.toMatchObject({
+      await expect(
+        c.responses.create({
+          model: MODEL,
+          input: [
+            { type: 'compaction', encrypted_content: encrypted },
+            { role: 'user', content: 'go' },
+          ],
+        }),
+      ).rejects.toMatchObject({
         status: 400,
         code: 'invalid_encrypted_content',
         param: 'input[0].encrypted_content',

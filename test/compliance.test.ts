@@ -22,7 +22,6 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 const MODEL = COMPLIANCE_MODEL;
 const API_KEY = 'test-key';
 
-
 /** The suite's image fixture: a red heart icon on a white background. */
 const PNG_DATA_URL =
   'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAACAAAAAgCAIAAAD8GO2jAAABmklEQVR42tyWAaTyUBzFew/eG4AHz+MBSAHKBiJRGFKwIgQQJKLUIioBIhCAiCAAEizAQIAECaASqFFJq84nudjnaqvuPnxzgP9xfrq5938csPn7PwHTKSoViCIEAYEAMhmoKsU2mUCWEQqB5xEMIp/HaGQG2G6RSuH9HQ7H34rFrtPbdz4jl6PbwmEsl3QA1mt4vcRKk8dz9eg6IpF7tt9fzGY0gCgafFRFo5Blc5vLhf3eCOj1yNhM5GRMVK0aATxPZoz09YXjkQDmczJgquGQAPp9WwCNBgG027YACgUC6HRsAZRKBDAY2AJoNv/ZnwzA6WScznG3p4UAymXGAEkyXrTFAh8fLAGqagQAyGaZpYsi7bHTNPz8MEj//LxuFPo+UBS8vb0KaLXubrRa7aX0RMLCykwmn0z3+XA4WACcTpCkh9MFAZpmuVXo+mO/w+/HZvNgbblcUCxaSo/Hyck80Yu6XXDcvfVZr79cvMZjuN2U9O9vKAqjZrfbIZ0mV4TUi9Xqz6jddNy//7+e3n8Fhf/Llo2kxi8AQyGRoDkmAhAAAAAASUVORK5CYII=';
@@ -235,16 +234,18 @@ describe('Open Responses compliance suite (HTTP tests, replayed)', () => {
     const parsed = await parseResponse(await makeRequest(template.getRequest(), streaming), streaming);
     if (!parsed.ok) return finish(template, parsed.errors, []);
     const context: ValidatorContext = parsed.sseResult ? { streaming, sseResult: parsed.sseResult } : { streaming };
-    return finish(template, template.validators.flatMap((v) => v(parsed.response, context)), [parsed.response], parsed.sseResult);
+    return finish(
+      template,
+      template.validators.flatMap((v) => v(parsed.response, context)),
+      [parsed.response],
+      parsed.sseResult,
+    );
   }
 
   async function runPreviousResponseIdTest(template: TestTemplate): Promise<TestResult> {
     const first = await parseResponse(await makeRequest({ model: MODEL, input: 'Remember this code word: papaya. Reply with only OK.' }), false);
     if (!first.ok) return finish(template, first.errors, []);
-    const second = await parseResponse(
-      await makeRequest({ model: MODEL, previous_response_id: first.response.id, input: 'What code word did I ask you to remember?' }),
-      false,
-    );
+    const second = await parseResponse(await makeRequest({ model: MODEL, previous_response_id: first.response.id, input: 'What code word did I ask you to remember?' }), false);
     if (!second.ok) return finish(template, second.errors, [first.response]);
     const errors = template.validators.flatMap((v) => v(second.response, { streaming: false }));
     return finish(template, errors, [first.response, second.response]);
@@ -423,12 +424,7 @@ describe('Open Responses compliance suite (HTTP tests, replayed)', () => {
   const upstreamConversationWith = (text: string) =>
     upstreamRequestWith(text).map((m) => ({
       role: m.role,
-      text:
-        typeof m.content === 'string'
-          ? m.content
-          : Array.isArray(m.content)
-            ? m.content.map((p: unknown) => (isObject(p) && p.type === 'text' ? String(p.text) : '')).join('')
-            : null,
+      text: typeof m.content === 'string' ? m.content : Array.isArray(m.content) ? m.content.map((p: unknown) => (isObject(p) && p.type === 'text' ? String(p.text) : '')).join('') : null,
     }));
 
   const textOf = (r: Json | undefined): string =>
@@ -439,8 +435,7 @@ describe('Open Responses compliance suite (HTTP tests, replayed)', () => {
       .join('');
 
   specIt('the SSE checks reject what the suite would trip on', () => {
-    const delta = (type = 'response.output_text.delta') =>
-      JSON.stringify({ type, sequence_number: 3, item_id: 'msg_1', output_index: 0, content_index: 0, delta: 'hi', logprobs: [] });
+    const delta = (type = 'response.output_text.delta') => JSON.stringify({ type, sequence_number: 3, item_id: 'msg_1', output_index: 0, content_index: 0, delta: 'hi', logprobs: [] });
     const good = `event: response.output_text.delta\ndata: ${delta()}\n\n: keepalive\n\ndata: [DONE]\n\n`;
     expect(framingProblems(good)).toEqual([]);
     expect(parseSseLikeSuite(good)).toMatchObject({ events: [{ event: 'response.output_text.delta' }], errors: [] });

@@ -99,7 +99,10 @@ describe.skipIf(!haveChromium)('the console in a real browser', () => {
       // Resuming: the console's stream starts after the last number it had.
       const resumed = await page.evaluate(async (id) => {
         const res = await fetch(`/console/api/responses/${id}/events?starting_after=3`, { headers: { Authorization: `Bearer ${sessionStorage.getItem('spoolAdminKey')}` } });
-        return (await res.text()).split('\n').filter((l) => l.startsWith('data: {')).map((l) => (JSON.parse(l.slice(6)) as { sequence_number: number }).sequence_number);
+        return (await res.text())
+          .split('\n')
+          .filter((l) => l.startsWith('data: {'))
+          .map((l) => (JSON.parse(l.slice(6)) as { sequence_number: number }).sequence_number);
       }, bg.id);
       expect(resumed).toEqual(logged.slice(4).map((l) => Number(l.split(' ')[0])));
     } finally {
@@ -131,7 +134,11 @@ describe.skipIf(!haveChromium)('the console in a real browser', () => {
       // The same approval cannot be used again, from the console's API or by the client.
       const again = await page.evaluate(
         async ([rid, aid]) => {
-          const res = await fetch(`/console/api/approvals/${rid}/${aid}`, { method: 'POST', headers: { Authorization: `Bearer ${sessionStorage.getItem('spoolAdminKey')}`, 'Content-Type': 'application/json' }, body: '{"approve":true}' });
+          const res = await fetch(`/console/api/approvals/${rid}/${aid}`, {
+            method: 'POST',
+            headers: { Authorization: `Bearer ${sessionStorage.getItem('spoolAdminKey')}`, 'Content-Type': 'application/json' },
+            body: '{"approve":true}',
+          });
           return { status: res.status, body: await res.json() };
         },
         [parked.id, request!.id] as const,

@@ -66,21 +66,88 @@ const RESPONSES_BASE = {
   background: true,
 };
 const RESPONSES_PATHS = [
-  'model', 'input', 'input.0', 'input.0.type', 'input.0.role', 'input.0.content', 'input.0.content.0', 'input.0.content.0.type', 'input.0.content.0.text',
-  'instructions', 'previous_response_id', 'background', 'stream', 'store', 'tools', 'tools.0', 'tools.0.type', 'tools.0.name', 'tools.0.parameters',
-  'tool_choice', 'parallel_tool_calls', 'max_output_tokens', 'max_tool_calls', 'metadata', 'metadata.k', 'temperature', 'top_p', 'top_logprobs',
-  'truncation', 'text', 'text.format', 'text.format.type', 'text.format.schema', 'text.format.schema.properties', 'text.verbosity', 'reasoning', 'reasoning.effort', 'service_tier', 'user', 'include',
-  'conversation', 'stream_options', 'prompt_cache_key', 'safety_identifier', 'unknown_field',
+  'model',
+  'input',
+  'input.0',
+  'input.0.type',
+  'input.0.role',
+  'input.0.content',
+  'input.0.content.0',
+  'input.0.content.0.type',
+  'input.0.content.0.text',
+  'instructions',
+  'previous_response_id',
+  'background',
+  'stream',
+  'store',
+  'tools',
+  'tools.0',
+  'tools.0.type',
+  'tools.0.name',
+  'tools.0.parameters',
+  'tool_choice',
+  'parallel_tool_calls',
+  'max_output_tokens',
+  'max_tool_calls',
+  'metadata',
+  'metadata.k',
+  'temperature',
+  'top_p',
+  'top_logprobs',
+  'truncation',
+  'text',
+  'text.format',
+  'text.format.type',
+  'text.format.schema',
+  'text.format.schema.properties',
+  'text.verbosity',
+  'reasoning',
+  'reasoning.effort',
+  'service_tier',
+  'user',
+  'include',
+  'conversation',
+  'stream_options',
+  'prompt_cache_key',
+  'safety_identifier',
+  'unknown_field',
 ];
 const CHAT_BASE = {
   model: 'm',
-  messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hello' }],
+  messages: [
+    { role: 'system', content: 'be brief' },
+    { role: 'user', content: 'hello' },
+  ],
   tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: {} } } }],
 };
 const CHAT_PATHS = [
-  'model', 'messages', 'messages.0', 'messages.1.role', 'messages.1.content', 'messages.1.tool_calls', 'messages.1.name', 'tools', 'tools.0.type', 'tools.0.function',
-  'tools.0.function.parameters', 'tool_choice', 'stream', 'stream_options', 'n', 'max_tokens', 'max_completion_tokens', 'temperature', 'response_format',
-  'stop', 'seed', 'logprobs', 'top_logprobs', 'mcp_approval_responses', 'user', 'reasoning_effort', 'unknown_field',
+  'model',
+  'messages',
+  'messages.0',
+  'messages.1.role',
+  'messages.1.content',
+  'messages.1.tool_calls',
+  'messages.1.name',
+  'tools',
+  'tools.0.type',
+  'tools.0.function',
+  'tools.0.function.parameters',
+  'tool_choice',
+  'stream',
+  'stream_options',
+  'n',
+  'max_tokens',
+  'max_completion_tokens',
+  'temperature',
+  'response_format',
+  'stop',
+  'seed',
+  'logprobs',
+  'top_logprobs',
+  'mcp_approval_responses',
+  'user',
+  'reasoning_effort',
+  'unknown_field',
 ];
 
 /** A copy of `base` with `value` put at `path` (a dotted path; digits index arrays). */
@@ -169,7 +236,10 @@ describe('fuzz: malformed requests never get a 5xx', () => {
       fc.constantFrom('%zz', '%', '%E0%A4%A', '%ED%A0%80', '%C0%80', '%FF', '..', '%2e%2e', '%00', realId, `${realId}%00`, 'resp_{x}', '*', 'resp_' + 'a'.repeat(5000)),
     );
     const query = fc.array(
-      fc.tuple(fc.constantFrom('starting_after', 'stream', 'limit', 'order', 'after', 'before', 'include', 'include[]', 'x'), fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('-1', '-2', '1e9', '99999999999999999999', 'true', 'desc', 'asc', '%zz'))),
+      fc.tuple(
+        fc.constantFrom('starting_after', 'stream', 'limit', 'order', 'after', 'before', 'include', 'include[]', 'x'),
+        fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('-1', '-2', '1e9', '99999999999999999999', 'true', 'desc', 'asc', '%zz')),
+      ),
       { maxLength: 3 },
     );
     const routes: Array<readonly [string, (id: string) => string]> = [
@@ -256,7 +326,10 @@ describe('fuzz: malformed requests never get a 5xx', () => {
   it('the operator routes (/v1/usage, /console/api) with odd ids, queries and bodies', async () => {
     const real = await post('/responses', { model: 'm', input: 'hi', background: true });
     const realId = (JSON.parse(real.text) as { id: string }).id;
-    const part = fc.oneof(fc.string({ maxLength: 20 }).map((x) => encodeURIComponent(x)), fc.constantFrom('%zz', '%ED%A0%80', '..', realId, 'mcpr_x', 'resp_{x}', 'a'.repeat(3000)));
+    const part = fc.oneof(
+      fc.string({ maxLength: 20 }).map((x) => encodeURIComponent(x)),
+      fc.constantFrom('%zz', '%ED%A0%80', '..', realId, 'mcpr_x', 'resp_{x}', 'a'.repeat(3000)),
+    );
     const value = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('-1', '0', '1', '366', '367', '1e3', '99999999999999999999', '%zz', ''));
     const target = fc.oneof(
       fc.tuple(fc.constant('GET'), value, fc.constant(null)).map(([m, v]) => [m, `/v1/usage?days=${v.includes('%') ? v : encodeURIComponent(v)}&key_name=${encodeURIComponent(v)}`, null] as const),

@@ -80,13 +80,23 @@ describe('browsers, on a server without API keys', () => {
     const r = await raw(spool.url, { method: 'POST', path: '/v1/responses', headers: { ...JSON_HEADERS, host: 'rebind.evil.example:8080' }, body: body() });
     expect(r.status).toBe(403);
     expect(errorOf(r).code).toBe('host_not_allowed');
-    const ok = await raw(spool.url, { method: 'POST', path: '/v1/responses', headers: { ...JSON_HEADERS, host: `localhost:${new URL(spool.url).port}`, origin: 'http://localhost:5173' }, body: body() });
+    const ok = await raw(spool.url, {
+      method: 'POST',
+      path: '/v1/responses',
+      headers: { ...JSON_HEADERS, host: `localhost:${new URL(spool.url).port}`, origin: 'http://localhost:5173' },
+      body: body(),
+    });
     expect(ok.status).toBe(200);
   });
 
   it('takes only JSON bodies: text/plain, forms and untyped bodies are a 415', async () => {
     const before = spool.upstream.requests.length;
-    for (const headers of [{ 'content-type': 'text/plain' }, { 'content-type': 'application/x-www-form-urlencoded' }, { 'content-type': 'multipart/form-data; boundary=x' }, {} as Record<string, string>]) {
+    for (const headers of [
+      { 'content-type': 'text/plain' },
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      { 'content-type': 'multipart/form-data; boundary=x' },
+      {} as Record<string, string>,
+    ]) {
       const r = await raw(spool.url, { method: 'POST', path: '/v1/responses', headers, body: body() });
       expect(r.status).toBe(415);
       expect(errorOf(r)).toMatchObject({ type: 'invalid_request_error', code: 'unsupported_media_type' });

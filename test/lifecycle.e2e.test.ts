@@ -52,7 +52,10 @@ async function logOf(id: string) {
 }
 
 function textOf(r: Json): string {
-  return (r.output as Json[]).flatMap((i) => (i.type === 'message' ? i.content : [])).map((c: Json) => c.text ?? '').join('');
+  return (r.output as Json[])
+    .flatMap((i) => (i.type === 'message' ? i.content : []))
+    .map((c: Json) => c.text ?? '')
+    .join('');
 }
 
 const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i + 1}`).join(' ');
@@ -86,7 +89,12 @@ describe('cancel', () => {
     // The cancelled snapshot is rebuilt from the log, so it holds every delta that was logged.
     const log = await logOf(r.id);
     expectSequential(log);
-    expect(log.filter((e) => e.type === 'response.output_text.delta').map((e) => e.delta).join('')).toBe(text);
+    expect(
+      log
+        .filter((e) => e.type === 'response.output_text.delta')
+        .map((e) => e.delta)
+        .join(''),
+    ).toBe(text);
     expect(log.some((e) => TERMINAL.includes(e.type))).toBe(false);
 
     await until(async () => (await turnState(r.id)) !== 'active', 2000);

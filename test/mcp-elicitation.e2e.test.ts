@@ -91,7 +91,13 @@ describe('a call parked on an elicitation', () => {
     // Polling shows the same; the tool is still waiting, and the console lists the question.
     expect(requestsOf(await spool.client.responses.retrieve(first.id))).toEqual([req]);
     expect(run.finished).toBe(false);
-    expect((await overview()).find((e) => e.elicitation_request_id === req.id)).toMatchObject({ response_id: first.id, server_label: 'e', name: 'deploy', message: 'Where should I deploy?', fields: ['env', 'replicas'] });
+    expect((await overview()).find((e) => e.elicitation_request_id === req.id)).toMatchObject({
+      response_id: first.id,
+      server_label: 'e',
+      name: 'deploy',
+      message: 'Where should I deploy?',
+      fields: ['env', 'replicas'],
+    });
 
     const upstreamBefore = spool.upstream.requests.length;
     const second = await answer(first.id, { elicitation_request_id: req.id, action: 'accept', content: { env: 'staging', replicas: 3 } });
@@ -157,13 +163,17 @@ describe('answers that are refused', () => {
     expect(replay.message).toContain(ok.id);
   });
 
-  it("another API key cannot answer: the response and the question do not exist for it", async () => {
+  it('another API key cannot answer: the response and the question do not exist for it', async () => {
     const { first, req, run } = await park();
     const other = spool.clientWith('key-b');
     const err = await answer(first.id, { elicitation_request_id: req.id, action: 'accept', content: { env: 'staging' } }, other).catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 400, code: 'previous_response_not_found' });
     const noChain = await other.responses
-      .create({ model: 'm', tools, input: [{ type: 'mcp_elicitation_response', elicitation_request_id: req.id, action: 'accept', content: { env: 'staging' } } as unknown as OpenAI.Responses.ResponseInputItem] })
+      .create({
+        model: 'm',
+        tools,
+        input: [{ type: 'mcp_elicitation_response', elicitation_request_id: req.id, action: 'accept', content: { env: 'staging' } } as unknown as OpenAI.Responses.ResponseInputItem],
+      })
       .catch((e: unknown) => e);
     expect((noChain as APIError).status).toBe(400);
     expect(run.answers).toEqual([]);
@@ -257,7 +267,12 @@ describe('the executor holding a parked call dies', () => {
     const started = Date.now();
     const second = await answer(first.id, { elicitation_request_id: req!.id, action: 'accept', content: { env: 'staging' } }, client);
     expect(second.status).toBe('completed');
-    expect(second.output[0]).toMatchObject({ type: 'mcp_call', name: 'deploy', status: 'failed', error: { type: 'mcp_protocol_error', message: expect.stringContaining('The executor that held this tool call open stopped') as unknown as string } });
+    expect(second.output[0]).toMatchObject({
+      type: 'mcp_call',
+      name: 'deploy',
+      status: 'failed',
+      error: { type: 'mcp_protocol_error', message: expect.stringContaining('The executor that held this tool call open stopped') as unknown as string },
+    });
     // Bounded by the holder lease (10 s), not by any call timeout.
     expect(Date.now() - started).toBeLessThan(20_000);
   }, 90_000);

@@ -85,9 +85,7 @@ describe('MCP progress as events', () => {
 
 describe('MCP authorization', () => {
   it('a 401 with OAuth metadata fails the listing saying where to get authorization; the authorization field then works, sent to that server only, never echoed or stored', async () => {
-    const err = await spool.client.responses
-      .create({ model: 'm', input: 'hi', tools: [{ type: 'mcp', server_label: 'u', server_url: oauthServer.url, ...never }] })
-      .catch((e: unknown) => e);
+    const err = await spool.client.responses.create({ model: 'm', input: 'hi', tools: [{ type: 'mcp', server_label: 'u', server_url: oauthServer.url, ...never }] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect(err).toMatchObject({ status: 424 });
     expect((err as Error).message).toContain('Http status code: 401 (Unauthorized). Authorization required');
@@ -113,8 +111,7 @@ describe('MCP authorization', () => {
 
   it('gets a token for a configured server with oauth client credentials, reuses it, and renews it when refused', async () => {
     const before = oauthServer.tokensIssued.length;
-    const call = (message: string) =>
-      spool.client.responses.create({ model: 'm', input: `!call machine__echo {"message":"${message}"}`, tools: [{ type: 'mcp', server_label: 'machine', ...never }] });
+    const call = (message: string) => spool.client.responses.create({ model: 'm', input: `!call machine__echo {"message":"${message}"}`, tools: [{ type: 'mcp', server_label: 'machine', ...never }] });
     const first = await call('one');
     expect(first.output.map((i) => i.type)).toEqual(['mcp_list_tools', 'mcp_call', 'message']);
     expect(first.output[1]).toMatchObject({ status: 'completed', output: 'Echo: one' });
@@ -197,7 +194,7 @@ describe('MCP tasks', () => {
     }
   });
 
-  it('bounds a task by the server\'s task_timeout_ms: past it the task is cancelled and the call fails saying so', async () => {
+  it("bounds a task by the server's task_timeout_ms: past it the task is cancelled and the call fails saying so", async () => {
     const r = await spool.client.responses.create({ model: 'm', input: '!call timed__long_task {"ms":60000}', tools: [{ type: 'mcp', server_label: 'timed', ...never }] });
     expect(r.status).toBe('completed');
     const call = r.output.find((i): i is OpenAI.Responses.ResponseOutputItem.McpCall => i.type === 'mcp_call');

@@ -211,9 +211,7 @@ describe('tool list reuse across responses', () => {
   it('lists a server once for the same credentials, with the same items and events, and again for others', async () => {
     const server = await startTestMcpServer({});
     try {
-      const tools = (user: string): OpenAI.Responses.Tool[] => [
-        { type: 'mcp', server_label: 'c', server_url: server.url, headers: { 'x-user': user }, ...never },
-      ];
+      const tools = (user: string): OpenAI.Responses.Tool[] => [{ type: 'mcp', server_label: 'c', server_url: server.url, headers: { 'x-user': user }, ...never }];
       const first = await client.responses.create({ model: 'm', input: '!call c__echo {"message":"1"}', tools: tools('alice') });
       expect(server.listings()).toBe(1);
 
@@ -240,9 +238,7 @@ describe('tool list reuse across responses', () => {
 
 describe('MCP credentials and safety', () => {
   it('fails loudly on a rejected credential: 424 for a synchronous request, never an empty list', async () => {
-    const err = await client.responses
-      .create({ model: 'm', input: 'hi', tools: [{ type: 'mcp', server_label: 'a', server_url: authServer.url, ...never }] })
-      .catch((e: unknown) => e);
+    const err = await client.responses.create({ model: 'm', input: 'hi', tools: [{ type: 'mcp', server_label: 'a', server_url: authServer.url, ...never }] }).catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 424 });
     expect((err as Error).message).toContain('401');
 
@@ -306,9 +302,7 @@ describe('SSRF guard', () => {
     const guarded = await startTestSpool({ name: 'ssrf' });
     try {
       const before = testServer.requests.length;
-      const err = await guarded.client.responses
-        .create({ model: 'm', input: 'hi', tools: [{ type: 'mcp', server_label: 't', server_url: testServer.url, ...never }] })
-        .catch((e: unknown) => e);
+      const err = await guarded.client.responses.create({ model: 'm', input: 'hi', tools: [{ type: 'mcp', server_label: 't', server_url: testServer.url, ...never }] }).catch((e: unknown) => e);
       expect(err).toMatchObject({ status: 424 });
       expect((err as Error).message).toMatch(/not allowed|loopback|private/i);
       expect(testServer.requests.length).toBe(before);

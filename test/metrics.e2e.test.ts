@@ -76,7 +76,10 @@ describe('GET /metrics', () => {
     for await (const e of stream) if (e.type === 'response.completed') id = e.response.id;
     const after = await until(async () => {
       const s = await scrape();
-      return (sampleValue(s.text, 'spool_responses_total', { status: 'completed', model: 'default' }) ?? 0) > (sampleValue(before.text, 'spool_responses_total', { status: 'completed', model: 'default' }) ?? 0) ? s : null;
+      return (sampleValue(s.text, 'spool_responses_total', { status: 'completed', model: 'default' }) ?? 0) >
+        (sampleValue(before.text, 'spool_responses_total', { status: 'completed', model: 'default' }) ?? 0)
+        ? s
+        : null;
     });
     const delta = (name: string, labels: Record<string, string>) => (sampleValue(after.text, name, labels) ?? 0) - (sampleValue(before.text, name, labels) ?? 0);
     expect(delta('spool_responses_total', { status: 'completed', model: 'default' })).toBe(1);
@@ -98,7 +101,9 @@ describe('GET /metrics', () => {
     expect(called.output.some((i) => i.type === 'mcp_call')).toBe(true);
     const after = await until(async () => {
       const s = await scrape();
-      return (sampleValue(s.text, 'spool_mcp_calls_total', { server: 'request', status: 'ok' }) ?? 0) > (sampleValue(before.text, 'spool_mcp_calls_total', { server: 'request', status: 'ok' }) ?? 0) ? s : null;
+      return (sampleValue(s.text, 'spool_mcp_calls_total', { server: 'request', status: 'ok' }) ?? 0) > (sampleValue(before.text, 'spool_mcp_calls_total', { server: 'request', status: 'ok' }) ?? 0)
+        ? s
+        : null;
     });
     const delta = (name: string, labels: Record<string, string>) => (sampleValue(after.text, name, labels) ?? 0) - (sampleValue(before.text, name, labels) ?? 0);
     expect(delta('spool_upstream_errors_total', { route: 'default', status: '400' })).toBe(1);
@@ -118,7 +123,9 @@ describe('GET /metrics', () => {
 
     const bg = await spool.client.responses.create({ model: 'm', input: '!delay 1500\n!words 3', background: true });
     const abort = new AbortController();
-    const reading = fetch(`${spool.baseURL}/responses/${bg.id}?stream=true`, { headers: { Authorization: 'Bearer user-key' }, signal: abort.signal }).then((r) => r.text()).catch(() => '');
+    const reading = fetch(`${spool.baseURL}/responses/${bg.id}?stream=true`, { headers: { Authorization: 'Bearer user-key' }, signal: abort.signal })
+      .then((r) => r.text())
+      .catch(() => '');
     await until(async () => sampleValue((await scrape()).text, 'spool_sse_streams') === 1);
     abort.abort();
     await reading;
@@ -130,7 +137,16 @@ describe('a worker-only process', () => {
   it('serves /metrics on METRICS_PORT, behind the same keys', async () => {
     const prefix = `${uniquePrefix('metrics-worker')}:`;
     const redisUrl = testRedisUrl();
-    const config = loadConfig({ SPOOL_ROLES: 'llm,mcp', METRICS_PORT: '0', SPOOL_PREFIX: prefix, SPOOL_API_KEYS: 'k1', SPOOL_METRICS_TOKEN: TOKEN, UPSTREAM_BASE_URL: spool.upstream.url, LOG_LEVEL: 'silent', HOST: '127.0.0.1' });
+    const config = loadConfig({
+      SPOOL_ROLES: 'llm,mcp',
+      METRICS_PORT: '0',
+      SPOOL_PREFIX: prefix,
+      SPOOL_API_KEYS: 'k1',
+      SPOOL_METRICS_TOKEN: TOKEN,
+      UPSTREAM_BASE_URL: spool.upstream.url,
+      LOG_LEVEL: 'silent',
+      HOST: '127.0.0.1',
+    });
     const worker = await startSpool(config, redisUrl, createLogger('silent'));
     try {
       expect(worker.url).toBeNull();

@@ -53,7 +53,10 @@ const user = (text: string) => ({ role: 'user', content: [{ type: 'input_text', 
  */
 function expectSchemaValid(events: Array<Json & { type: string }>) {
   if (!SPEC_AVAILABLE) return;
-  const bad = events.filter((e) => !/"type":"(response\.)?(mcp|web_search)/.test(JSON.stringify(e))).map((e) => ({ type: e.type, errors: validateStreamingEvent(e) })).filter((v) => v.errors.length > 0);
+  const bad = events
+    .filter((e) => !/"type":"(response\.)?(mcp|web_search)/.test(JSON.stringify(e)))
+    .map((e) => ({ type: e.type, errors: validateStreamingEvent(e) }))
+    .filter((v) => v.errors.length > 0);
   expect(bad).toEqual([]);
 }
 
@@ -168,7 +171,7 @@ describe('tools on a Responses upstream: Spool runs MCP, the upstream keeps its 
     expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
     expect(events.filter((e) => e.type === 'response.created')).toHaveLength(1);
     expectSchemaValid(events);
-    const final = (events.at(-1) as unknown as { type: string; response: OpenAI.Responses.Response });
+    const final = events.at(-1) as unknown as { type: string; response: OpenAI.Responses.Response };
     expect(final.type).toBe('response.completed');
     expect(final.response.output.map((i) => i.type)).toEqual(['mcp_list_tools', 'reasoning', 'mcp_call', 'message']);
     const call = final.response.output[2] as OpenAI.Responses.ResponseOutputItem.McpCall;
@@ -211,7 +214,13 @@ describe('tools on a Responses upstream: Spool runs MCP, the upstream keeps its 
   it('round-trips a client function tool and its function_call_output', async () => {
     const fn: OpenAI.Responses.Tool = { type: 'function', name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: false };
     const before0 = spool.upstream.responses.length;
-    const first = await client.responses.create({ model: 'm', input: '!call get_weather {"city":"Paris"}', tools: [fn], parallel_tool_calls: false, tool_choice: { type: 'function', name: 'get_weather' } });
+    const first = await client.responses.create({
+      model: 'm',
+      input: '!call get_weather {"city":"Paris"}',
+      tools: [fn],
+      parallel_tool_calls: false,
+      tool_choice: { type: 'function', name: 'get_weather' },
+    });
     expect(upstreamCalls(before0)[0]?.body).toMatchObject({
       tools: [{ type: 'function', name: 'get_weather', parameters: fn.parameters, strict: false }],
       tool_choice: { type: 'function', name: 'get_weather' },

@@ -23,9 +23,7 @@ afterAll(async () => {
 describe('Redis restart', () => {
   it('answers 503 while Redis is away and finishes every acknowledged response after it returns', async () => {
     const client: OpenAI = spool.client;
-    const acknowledged = await Promise.all(
-      Array.from({ length: 10 }, () => client.responses.create({ model: 'm', input: '!delay 30\n!words 60', background: true })),
-    );
+    const acknowledged = await Promise.all(Array.from({ length: 10 }, () => client.responses.create({ model: 'm', input: '!delay 30\n!words 60', background: true })));
     await until(async () => (await client.responses.retrieve(acknowledged[0]!.id)).output.length > 0);
 
     redis.kill('SIGKILL');

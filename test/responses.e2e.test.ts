@@ -18,7 +18,10 @@ afterAll(async () => {
 });
 
 function textOf(r: OpenAI.Responses.Response): string {
-  return r.output.flatMap((i) => (i.type === 'message' ? i.content : [])).map((c) => (c.type === 'output_text' ? c.text : '')).join('');
+  return r.output
+    .flatMap((i) => (i.type === 'message' ? i.content : []))
+    .map((c) => (c.type === 'output_text' ? c.text : ''))
+    .join('');
 }
 
 function expectSequential(events: Array<{ sequence_number: number }>, from = 0) {
@@ -64,18 +67,8 @@ describe('create, four modes', () => {
     const final = await stream.finalResponse();
     expect(final.output_text).toBe(Array.from({ length: 20 }, (_, i) => `w${i + 1}`).join(' '));
     expectSequential(seen);
-    expect(seen.slice(0, 4).map((e) => e.type)).toEqual([
-      'response.created',
-      'response.in_progress',
-      'response.output_item.added',
-      'response.content_part.added',
-    ]);
-    expect(seen.slice(-4).map((e) => e.type)).toEqual([
-      'response.output_text.done',
-      'response.content_part.done',
-      'response.output_item.done',
-      'response.completed',
-    ]);
+    expect(seen.slice(0, 4).map((e) => e.type)).toEqual(['response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added']);
+    expect(seen.slice(-4).map((e) => e.type)).toEqual(['response.output_text.done', 'response.content_part.done', 'response.output_item.done', 'response.completed']);
     expect(seen.filter((e) => e.type === 'response.output_text.delta')).toHaveLength(20);
   });
 
@@ -239,9 +232,7 @@ describe('context and tools', () => {
 
   it('refuses a function_call_output whose call_id is unknown', async () => {
     const a = await client.responses.create({ model: 'm', input: 'hi' });
-    const err = await client.responses
-      .create({ model: 'm', previous_response_id: a.id, input: [{ type: 'function_call_output', call_id: 'call_nope', output: 'x' }] })
-      .catch((e: unknown) => e);
+    const err = await client.responses.create({ model: 'm', previous_response_id: a.id, input: [{ type: 'function_call_output', call_id: 'call_nope', output: 'x' }] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
     expect((err as InstanceType<typeof OpenAI.APIError>).param).toBe('input[0].call_id');
   });

@@ -100,7 +100,11 @@ describe('retention that follows the work', () => {
     let text = '';
     for await (const e of stream) {
       types.push(e.type);
-      if (e.type === 'response.completed') text = (e.response.output as Json[]).flatMap((i) => (i.type === 'message' ? i.content : [])).map((c: Json) => c.text).join('');
+      if (e.type === 'response.completed')
+        text = (e.response.output as Json[])
+          .flatMap((i) => (i.type === 'message' ? i.content : []))
+          .map((c: Json) => c.text)
+          .join('');
     }
     expect(types.at(-1)).toBe('response.completed');
     expect(text).toBe(Array.from({ length: 20 }, (_, i) => `w${i + 1}`).join(' '));

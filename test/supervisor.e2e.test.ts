@@ -60,7 +60,15 @@ describe.skipIf(!existsSync('/proc/self/environ'))('npm start with SPOOL_WORKERS
     const exited = new Promise<number | null>((r) => parent!.once('exit', (code) => r(code)));
     const pid = parent.pid as number;
     const url = `http://127.0.0.1:${port}`;
-    await until(() => fetch(`${url}/readyz`).then((r) => r.ok, () => false), 30_000, 100).catch((err) => {
+    await until(
+      () =>
+        fetch(`${url}/readyz`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      30_000,
+      100,
+    ).catch((err) => {
       throw new Error(`${(err as Error).message}\n${out}`);
     });
     await until(async () => childrenOf(pid).filter((c) => c.roles === 'llm,mcp').length === 2, 30_000, 100);
@@ -70,7 +78,11 @@ describe.skipIf(!existsSync('/proc/self/environ'))('npm start with SPOOL_WORKERS
     // The workers yield the CPU to the api (SPOOL_WORKER_NICE, 10 by default); the api keeps the parent's priority.
     const base = getPriority(pid);
     const lowered = Math.min(19, base + 10);
-    expect(children.map((c) => [c.roles, getPriority(c.pid)]).sort()).toEqual([['api', base], ['llm,mcp', lowered], ['llm,mcp', lowered]]);
+    expect(children.map((c) => [c.roles, getPriority(c.pid)]).sort()).toEqual([
+      ['api', base],
+      ['llm,mcp', lowered],
+      ['llm,mcp', lowered],
+    ]);
 
     const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
     const sync = await client.responses.create({ model: 'demo', input: 'Say hello' });
@@ -83,10 +95,14 @@ describe.skipIf(!existsSync('/proc/self/environ'))('npm start with SPOOL_WORKERS
 
     const victim = children.find((c) => c.roles === 'llm,mcp')!;
     process.kill(victim.pid, 'SIGKILL');
-    await until(async () => {
-      const now = childrenOf(pid).filter((c) => c.roles === 'llm,mcp');
-      return now.length === 2 && !now.some((c) => c.pid === victim.pid);
-    }, 30_000, 100);
+    await until(
+      async () => {
+        const now = childrenOf(pid).filter((c) => c.roles === 'llm,mcp');
+        return now.length === 2 && !now.some((c) => c.pid === victim.pid);
+      },
+      30_000,
+      100,
+    );
     const again = await client.responses.create({ model: 'demo', input: '!words 5' });
     expect(again.output_text.split(' ')).toHaveLength(5);
 

@@ -154,9 +154,7 @@ describe('Open Responses compliance suite (WebSocket tests, replayed)', () => {
 
   specIt('websocket-previous-response-not-found: an unknown id is an error event, and the socket stays open', async () => {
     const ws = await connect();
-    const [turn] = await session(ws, [
-      { type: 'response.create', model: MODEL, store: false, previous_response_id: `resp_openresponses_missing_${Date.now()}`, input: 'This should fail.' },
-    ]);
+    const [turn] = await session(ws, [{ type: 'response.create', model: MODEL, store: false, previous_response_id: `resp_openresponses_missing_${Date.now()}`, input: 'This should fail.' }]);
     expect(turn?.errors).toEqual([]);
     expect(errorCode(turn)).toBe('previous_response_not_found');
     expect(turn?.errorEvent).toMatchObject({ type: 'error', status: 400, error: { param: 'previous_response_id' } });
@@ -208,7 +206,13 @@ describe('the openai SDK ResponsesWS client', () => {
     rws.send({ type: 'response.create', model: MODEL, input: '!say over the sdk socket' });
     const response = await done;
     rws.close();
-    expect(response.output_text ?? response.output.flatMap((i) => (i.type === 'message' ? i.content : [])).map((c) => (c.type === 'output_text' ? c.text : '')).join('')).toBe('over the sdk socket');
+    expect(
+      response.output_text ??
+        response.output
+          .flatMap((i) => (i.type === 'message' ? i.content : []))
+          .map((c) => (c.type === 'output_text' ? c.text : ''))
+          .join(''),
+    ).toBe('over the sdk socket');
     expect(events.some((e) => e.type === 'response.output_text.delta')).toBe(true);
     // Stored: an ordinary response, pollable over HTTP and continued over HTTP.
     expect((await client.responses.retrieve(response.id)).status).toBe('completed');

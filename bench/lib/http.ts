@@ -72,28 +72,35 @@ export class HttpClient {
    */
   stream(method: string, path: string, body: Buffer | undefined, onFrame: (frame: string) => void, opts: StreamOptions = {}): Promise<number> {
     return new Promise((resolve, reject) => {
-      const req = this.open(method, path, body, opts.timeoutMs ?? 30_000, (res) => {
-        const status = res.statusCode ?? 0;
-        opts.onHeaders?.(status);
-        let buffer = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          buffer += chunk;
-          if (status >= 300) return;
-          let cut = buffer.indexOf('\n\n');
-          while (cut !== -1) {
-            onFrame(buffer.slice(0, cut));
-            buffer = buffer.slice(cut + 2);
-            cut = buffer.indexOf('\n\n');
-          }
-        });
-        res.once('end', () => {
-          if (status >= 300 || buffer.trim() !== '') onFrame(buffer);
-          resolve(status);
-        });
-        res.once('error', reject);
-        res.once('aborted', () => reject(new Error('response aborted')));
-      }, opts.signal);
+      const req = this.open(
+        method,
+        path,
+        body,
+        opts.timeoutMs ?? 30_000,
+        (res) => {
+          const status = res.statusCode ?? 0;
+          opts.onHeaders?.(status);
+          let buffer = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            buffer += chunk;
+            if (status >= 300) return;
+            let cut = buffer.indexOf('\n\n');
+            while (cut !== -1) {
+              onFrame(buffer.slice(0, cut));
+              buffer = buffer.slice(cut + 2);
+              cut = buffer.indexOf('\n\n');
+            }
+          });
+          res.once('end', () => {
+            if (status >= 300 || buffer.trim() !== '') onFrame(buffer);
+            resolve(status);
+          });
+          res.once('error', reject);
+          res.once('aborted', () => reject(new Error('response aborted')));
+        },
+        opts.signal,
+      );
       req.once('error', reject);
     });
   }

@@ -58,7 +58,10 @@ export function areaOf(url: string, functionName: string): string {
 }
 
 function label(frame: ProfileNode['callFrame']): string {
-  const file = frame.url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '').replace(/^.*\/(packages|services|bench)\//, '$1/');
+  const file = frame.url
+    .replace(/^file:\/\//, '')
+    .replace(/^.*\/node_modules\//, '')
+    .replace(/^.*\/(packages|services|bench)\//, '$1/');
   return `${frame.functionName || '(anonymous)'} ${file}:${frame.lineNumber + 1}`;
 }
 
@@ -113,7 +116,15 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
       .sort((a, b) => b[1] - a[1])
       .slice(0, n)
       .map(([name, us]) => ({ name, ms: Math.round(us / 100) / 10, percent: busyUs > 0 ? Math.round((us / busyUs) * 1000) / 10 : 0 }));
-  return { file, totalMs: Math.round(totalUs / 1000), idleMs: Math.round(idleUs / 1000), byArea: list(area, 20), byOwner: list(owner, 20), topSelf: list(selfByFn, top), topTotal: list(totalByFn, top) };
+  return {
+    file,
+    totalMs: Math.round(totalUs / 1000),
+    idleMs: Math.round(idleUs / 1000),
+    byArea: list(area, 20),
+    byOwner: list(owner, 20),
+    topSelf: list(selfByFn, top),
+    topTotal: list(totalByFn, top),
+  };
 }
 
 export function formatProfile(s: ProfileSummary): string {

@@ -81,7 +81,9 @@ export const floor: Scenario = async (bench) => {
     load: `each part alone in its own process, ${CONCURRENCY} operations in flight, ${bench.opts.duration} s measured (after a warm-up); direct = the same work over plain node:http`,
     rows,
     notes: [
-      `Operations measured: ${Object.entries(parts).map(([k, p]) => `${k} ${p.ops}`).join(', ')}.`,
+      `Operations measured: ${Object.entries(parts)
+        .map(([k, p]) => `${k} ${p.ops}`)
+        .join(', ')}.`,
       `The throughput scenario's CPU per response (Spool + Redis) compares with the ${round(sum / 1000, 2)} ms of this floor; the difference is Spool's own work.`,
       ...(disturbed.length > 0 ? [`Disturbed: other processes and steal took ≥ 25 % of a core while measuring ${disturbed.map(([k]) => k).join(', ')}.`] : []),
     ],

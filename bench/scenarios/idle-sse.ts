@@ -135,13 +135,21 @@ export const idleSse: Scenario = async (bench) => {
     return {
       scenario: 'idle-sse',
       load: `${readers} SSE readers on ${responses} in-progress background responses (${Math.ceil(readers / responses)} per response), opened 200 at a time; Spool llm_concurrency ${llmConcurrency}`,
-      rows: [
-        rssRow,
-        row('idle-sse', 'added JS heap', 'MB', null, round(addedHeap, 1), null),
-        row('idle-sse', 'p50 latency with readers open', 'ms', null, round(p.p50, 3), null),
-      ],
+      rows: [rssRow, row('idle-sse', 'added JS heap', 'MB', null, round(addedHeap, 1), null), row('idle-sse', 'p50 latency with readers open', 'ms', null, round(p.p50, 3), null)],
       notes,
-      details: { readers, responses, opened, openErrors, before, after, addedMB: { rss: addedRss, heapUsed: addedHeap, external: addedExternal }, openAllMs, openMs: openMs.summary(), probeLatency: p, cpuPercent },
+      details: {
+        readers,
+        responses,
+        opened,
+        openErrors,
+        before,
+        after,
+        addedMB: { rss: addedRss, heapUsed: addedHeap, external: addedExternal },
+        openAllMs,
+        openMs: openMs.summary(),
+        probeLatency: p,
+        cpuPercent,
+      },
     };
   } finally {
     abort.abort();

@@ -54,7 +54,10 @@ export const mcp: Scenario = async (bench) => {
       };
     }
 
-    const fnTool = { type: 'function', function: { name: fn, description: 'Echoes the message back', parameters: { type: 'object', properties: { message: { type: 'string' } }, required: ['message'] } } };
+    const fnTool = {
+      type: 'function',
+      function: { name: fn, description: 'Echoes the message back', parameters: { type: 'object', properties: { message: { type: 'string' } }, required: ['message'] } },
+    };
     const user = { role: 'user', content: `!call ${fn} ${ARGS}` };
     const streamed = { stream: true, stream_options: { include_usage: true } };
     const firstCall = body({ model: MODEL, messages: [user], tools: [fnTool], ...streamed });
@@ -81,7 +84,7 @@ export const mcp: Scenario = async (bench) => {
     let end = Infinity;
     let errors = 0;
     const errorSamples = new Set<string>();
-    for (let pairs = 0; pairs < MAX_PAIRS; ) {
+    for (let pairs = 0; pairs < MAX_PAIRS;) {
       const now = performance.now();
       const measured = now >= warmEnd;
       if (measured && end === Infinity) {

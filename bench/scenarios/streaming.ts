@@ -103,7 +103,11 @@ export const streaming: Scenario = async (bench) => {
   const load: Partial<Record<keyof typeof sides, Awaited<ReturnType<typeof loadPhase>>>> = {};
   const cpu: Record<string, Record<string, number | null>> = {};
   try {
-    const ttfts = await singlePhase(bench, names.map((n) => sides[n]), deltas);
+    const ttfts = await singlePhase(
+      bench,
+      names.map((n) => sides[n]),
+      deltas,
+    );
     for (const [i, n] of names.entries()) if (ttfts[i]) single[n] = ttfts[i];
     for (const n of names) {
       const meter = spool.cpuMeter();
@@ -123,7 +127,9 @@ export const streaming: Scenario = async (bench) => {
     const res = load[n]?.result;
     if (res && res.errors > 0) notes.push(`${res.errors} streams failed (${n}): ${res.errorSamples.join('; ')}`);
   }
-  notes.push(`Single-stream TTFT p50: direct ${round(one.direct.p50, 3)} ms, Portkey ${round(one.peer.p50, 3)} ms (it waits ~25 ms before each stream's first chunk), Spool chat ${round(one.chat.p50, 3)} ms, Spool responses ${round(one.responses.p50, 3)} ms (${spool.topology}).`);
+  notes.push(
+    `Single-stream TTFT p50: direct ${round(one.direct.p50, 3)} ms, Portkey ${round(one.peer.p50, 3)} ms (it waits ~25 ms before each stream's first chunk), Spool chat ${round(one.chat.p50, 3)} ms, Spool responses ${round(one.responses.p50, 3)} ms (${spool.topology}).`,
+  );
   const atLeastPeer = { text: '≥ Portkey', peer: { on: 'spool' as const, minRatio: 1 } };
   const ttftTarget = { text: '≤ 3 ms added p50 (vs direct)', check: 'overhead' as const, max: 3 };
   return {

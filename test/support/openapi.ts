@@ -20,9 +20,7 @@ export const SPEC_PATH = resolve(repoRoot, 'test', 'spec', 'openresponses-openap
 export const SPEC_AVAILABLE = existsSync(SPEC_PATH);
 
 /** Why schema tests skip, or null when they run. */
-export const SPEC_SKIP_REASON: string | null = SPEC_AVAILABLE
-  ? null
-  : `Open Responses schema tests skipped: the spec folder is absent (no ${SPEC_PATH}).`;
+export const SPEC_SKIP_REASON: string | null = SPEC_AVAILABLE ? null : `Open Responses schema tests skipped: the spec folder is absent (no ${SPEC_PATH}).`;
 
 /** The component the compliance suite's `responseResourceSchema` is generated from. */
 export const RESPONSE_RESOURCE_COMPONENT = 'ResponseResource';
@@ -37,8 +35,7 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 // ajv-formats is CommonJS with `module.exports = plugin` and a `default` alias; under NodeNext the
 // default import is typed as the module object, so take whichever shape arrives at runtime.
 type FormatsPlugin = (ajv: Ajv2020) => Ajv2020;
-const addFormats: FormatsPlugin = ((addFormatsModule as unknown as { default?: FormatsPlugin }).default ??
-  (addFormatsModule as unknown as FormatsPlugin));
+const addFormats: FormatsPlugin = (addFormatsModule as unknown as { default?: FormatsPlugin }).default ?? (addFormatsModule as unknown as FormatsPlugin);
 
 interface Compiled {
   /** Authoritative: plain JSON Schema 2020-12 semantics (`oneOf` = exactly one branch matches). */
@@ -148,9 +145,7 @@ export function validateStreamingEvent(obj: unknown): string[] {
   if (errors.length === 0) return errors;
   const type = isObject(obj) ? obj.type : undefined;
   const component = typeof type === 'string' ? c.eventComponents.get(type) : undefined;
-  const head = component
-    ? `${String(type)} (${component})`
-    : `unknown event type ${JSON.stringify(type)}: not one of the ${c.eventComponents.size} types of the event union`;
+  const head = component ? `${String(type)} (${component})` : `unknown event type ${JSON.stringify(type)}: not one of the ${c.eventComponents.size} types of the event union`;
   return errors.map((e) => `${head}: ${e}`);
 }
 

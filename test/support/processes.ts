@@ -32,7 +32,10 @@ export async function startSpoolProcess(env: Record<string, string>, roles: stri
   for (;;) {
     if (child.exitCode !== null) throw new Error(`spool process exited early:\n${out}`);
     if (url) {
-      const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${url}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
     } else if (out.includes('Spool worker process running')) break;
     if (Date.now() > deadline) throw new Error(`spool process not ready:\n${out}`);

@@ -27,7 +27,9 @@ type SdkText = Omit<OpenAI.Responses.ResponseTextConfig, 'format'> & {
 };
 /** The SDK's events, with their `response` minus `output_text` as above. */
 type SdkEvent = OpenAI.Responses.ResponseStreamEvent extends infer E
-  ? E extends { response: infer R } ? Omit<E, 'response'> & { response: Omit<R, 'output_text' | Deviations> & SdkEchoes } : E
+  ? E extends { response: infer R }
+    ? Omit<E, 'response'> & { response: Omit<R, 'output_text' | Deviations> & SdkEchoes }
+    : E
   : never;
 type SdkOutputItem = OpenAI.Responses.ResponseOutputItem;
 

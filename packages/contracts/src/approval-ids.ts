@@ -43,7 +43,9 @@ function tagOf(mac: MacFn, head: string, b: ApprovalBinding): string {
 
 /** Mints the id of a new approval request. `issuedAt` is unix seconds. */
 export function mintApprovalRequestId(mac: MacFn, binding: ApprovalBinding, flags: ApprovalFlags, issuedAt: number, nonce: Buffer = randomBytes(7)): string {
-  const time = Math.max(0, Math.min(0xffffffff, Math.floor(issuedAt))).toString(16).padStart(8, '0');
+  const time = Math.max(0, Math.min(0xffffffff, Math.floor(issuedAt)))
+    .toString(16)
+    .padStart(8, '0');
   const bits = (flags.readOnly ? 1 : 0) | (flags.retrySafe ? 2 : 0);
   const head = `${time}${bits.toString(16).padStart(2, '0')}${nonce.subarray(0, 7).toString('hex').padEnd(14, '0')}`;
   return `${PREFIX}${head}${tagOf(mac, head, binding)}`;

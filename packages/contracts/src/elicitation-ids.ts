@@ -28,7 +28,9 @@ function tagOf(mac: MacFn, head: string, b: ElicitationBinding): string {
 
 /** Mints the id of a new elicitation request. `issuedAt` is unix seconds. */
 export function mintElicitationId(mac: MacFn, binding: ElicitationBinding, issuedAt: number, nonce: Buffer = randomBytes(8)): string {
-  const time = Math.max(0, Math.min(0xffffffff, Math.floor(issuedAt))).toString(16).padStart(8, '0');
+  const time = Math.max(0, Math.min(0xffffffff, Math.floor(issuedAt)))
+    .toString(16)
+    .padStart(8, '0');
   const head = `${time}${nonce.subarray(0, 8).toString('hex').padEnd(16, '0')}`;
   return `${PREFIX}${head}${tagOf(mac, head, binding)}`;
 }

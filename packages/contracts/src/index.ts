@@ -22,27 +22,8 @@ export {
 } from './jobs.ts';
 export { StoredInputSchema, StoredRequestSchema, UpstreamFailureSchema, type SealedResponse, type StoredRequest, type UpstreamFailure } from './record.ts';
 export { ApprovalDecisionSchema, ParkedApprovalSchema, type ApprovalDecision, type ParkedApproval } from './approvals.ts';
-export {
-  approvalRequired,
-  checkCall,
-  factsOf,
-  matchesFilter,
-  toolAllowed,
-  whyNotAllowed,
-  type CallVerdict,
-  type RequestToolPolicy,
-  type ServerToolPolicy,
-  type ToolFacts,
-} from './mcp-policy.ts';
-export {
-  isApprovalRequestIdShape,
-  mintApprovalRequestId,
-  verifyApprovalRequestId,
-  type ApprovalBinding,
-  type ApprovalFlags,
-  type ApprovalIdCheck,
-  type MacFn,
-} from './approval-ids.ts';
+export { approvalRequired, checkCall, factsOf, matchesFilter, toolAllowed, whyNotAllowed, type CallVerdict, type RequestToolPolicy, type ServerToolPolicy, type ToolFacts } from './mcp-policy.ts';
+export { isApprovalRequestIdShape, mintApprovalRequestId, verifyApprovalRequestId, type ApprovalBinding, type ApprovalFlags, type ApprovalIdCheck, type MacFn } from './approval-ids.ts';
 export { isElicitationIdShape, mintElicitationId, verifyElicitationId, type ElicitationBinding } from './elicitation-ids.ts';
 export {
   ElicitationAnswerSchema,

@@ -34,7 +34,7 @@ describe('keys', () => {
     expect(keys.watchdogLock).toBe('spool:watchdog:lock');
   });
 
-  it('on a cluster, hash-tags BullMQ\'s prefix (all queues in one slot, as flows need) and shards pub/sub', () => {
+  it("on a cluster, hash-tags BullMQ's prefix (all queues in one slot, as flows need) and shards pub/sub", () => {
     const cluster = createKeys('spool:', { cluster: true });
     expect(cluster.bullPrefix).toBe('{spool:bull}');
     expect(cluster.pubsub).toBe('sharded');

@@ -165,9 +165,7 @@ describe('planReply', () => {
     });
 
     it('a forced function wins over matching', () => {
-      const plan = planReply(
-        user('weather?', { tools: [weather, order], tool_choice: { type: 'function', function: { name: 'cancel_order' } } }),
-      );
+      const plan = planReply(user('weather?', { tools: [weather, order], tool_choice: { type: 'function', function: { name: 'cancel_order' } } }));
       expect(plan.toolCalls[0]?.name).toBe('cancel_order');
     });
 

@@ -134,7 +134,21 @@ const DIRECTIVE_LINE = /^\s*!(say|words|call|delay|fail|cutafter|stallafter|json
 const NON_NEGATIVE_INT = /^\d+$/;
 
 function parseDirectives(text: string): Directives {
-  const d: Directives = { texts: [], calls: [], delayMs: 0, fail: null, cutAfter: null, stallAfter: null, json: false, plain: [], think: [], thinkField: 'reasoning_content', retryAfter: null, streamFailure: null, webSearch: null };
+  const d: Directives = {
+    texts: [],
+    calls: [],
+    delayMs: 0,
+    fail: null,
+    cutAfter: null,
+    stallAfter: null,
+    json: false,
+    plain: [],
+    think: [],
+    thinkField: 'reasoning_content',
+    retryAfter: null,
+    streamFailure: null,
+    webSearch: null,
+  };
   for (const rawLine of text.split('\n')) {
     const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
     if (!applyDirective(d, line)) d.plain.push(line);
@@ -249,9 +263,7 @@ function describeFailure(status: number): { type: string; code: string; message:
     case 503:
       return { type: 'server_error', code: 'service_unavailable', message };
     default:
-      return status >= 500
-        ? { type: 'server_error', code: 'server_error', message }
-        : { type: 'invalid_request_error', code: 'invalid_request', message };
+      return status >= 500 ? { type: 'server_error', code: 'server_error', message } : { type: 'invalid_request_error', code: 'invalid_request', message };
   }
 }
 
@@ -408,8 +420,7 @@ export function planReply(body: unknown): ReplyPlan {
   for (const m of messages) promptWords += countWords(contentText(m.content));
   const reasoningChunks = wordChunks((directives?.think ?? []).join('\n'));
   // Reasoning counts as output, as upstreams count it (most report no reasoning_tokens apart).
-  const completionTokens =
-    reasoningChunks.length + (toolCalls.length > 0 ? toolCalls.reduce((n, c) => n + c.argumentChunks.length, 0) : contentChunks.length);
+  const completionTokens = reasoningChunks.length + (toolCalls.length > 0 ? toolCalls.reduce((n, c) => n + c.argumentChunks.length, 0) : contentChunks.length);
   const promptTokens = Math.max(1, promptWords);
 
   const fail = directives?.fail ?? null;

@@ -70,7 +70,17 @@ export function responsesEvents(plan: ReplyPlan, body: Json, ids: { response: st
   const out: PlannedEvent[] = [];
   const created = Math.floor(Date.now() / 1000);
   const output: Json[] = [];
-  const base = (status: string): Json => ({ id: ids.response, object: 'response', created_at: created, model: plan.model, status, output: [...output], usage: null, error: null, incomplete_details: null });
+  const base = (status: string): Json => ({
+    id: ids.response,
+    object: 'response',
+    created_at: created,
+    model: plan.model,
+    status,
+    output: [...output],
+    usage: null,
+    error: null,
+    incomplete_details: null,
+  });
   const push = (event: Json, isBody = false) => out.push({ event, body: isBody });
   push({ type: 'response.created', response: base('in_progress') });
   push({ type: 'response.in_progress', response: base('in_progress') });
@@ -115,7 +125,11 @@ export function responsesEvents(plan: ReplyPlan, body: Json, ids: { response: st
     const added = { type: 'web_search_call', id, status: 'in_progress', action: { type: 'search', query: plan.webSearch } };
     push({ type: 'response.output_item.added', output_index: index, item: added });
     for (const status of ['in_progress', 'searching', 'completed']) push({ type: `response.web_search_call.${status}`, item_id: id, output_index: index });
-    const done = { ...added, status: 'completed', action: { type: 'search', query: plan.webSearch, sources: [{ type: 'url', url: `https://search.example/?q=${encodeURIComponent(plan.webSearch)}` }] } };
+    const done = {
+      ...added,
+      status: 'completed',
+      action: { type: 'search', query: plan.webSearch, sources: [{ type: 'url', url: `https://search.example/?q=${encodeURIComponent(plan.webSearch)}` }] },
+    };
     output.push(done);
     push({ type: 'response.output_item.done', output_index: index, item: done });
   }

@@ -71,9 +71,7 @@ describe('scripted upstream over HTTP with the openai client', () => {
   });
 
   it('omits usage when streaming without include_usage', async () => {
-    const chunks = await collect(
-      await client.chat.completions.create({ model: 'm', stream: true, messages: [{ role: 'user', content: 'hey' }] }),
-    );
+    const chunks = await collect(await client.chat.completions.create({ model: 'm', stream: true, messages: [{ role: 'user', content: 'hey' }] }));
     expect(chunks.every((c) => c.usage == null)).toBe(true);
     expect(chunks.every((c) => c.choices.length === 1)).toBe(true);
   });
@@ -165,9 +163,7 @@ describe('scripted upstream over HTTP with the openai client', () => {
   });
 
   it('fails with an OpenAI-shaped error', async () => {
-    const err = await client.chat.completions
-      .create({ model: 'm', messages: [{ role: 'user', content: '!fail 400' }] })
-      .catch((e: unknown) => e);
+    const err = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: '!fail 400' }] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(APIError);
     const apiErr = err as APIError;
     expect(apiErr.status).toBe(400);
@@ -216,10 +212,7 @@ describe('scripted upstream over HTTP with the openai client', () => {
 
   it('!stallafter N sends N content chunks and then holds the connection open, sending nothing', async () => {
     const abort = new AbortController();
-    const stream = await client.chat.completions.create(
-      { model: 'm', stream: true, messages: [{ role: 'user', content: '!stallafter 1\n!words 10' }] },
-      { signal: abort.signal },
-    );
+    const stream = await client.chat.completions.create({ model: 'm', stream: true, messages: [{ role: 'user', content: '!stallafter 1\n!words 10' }] }, { signal: abort.signal });
     const seen: string[] = [];
     let finished = false;
     await (async () => {
@@ -239,9 +232,7 @@ describe('scripted upstream over HTTP with the openai client', () => {
 
   it('!delay waits before each chunk', async () => {
     const started = Date.now();
-    const chunks = await collect(
-      await client.chat.completions.create({ model: 'm', stream: true, messages: [{ role: 'user', content: '!delay 40\n!say a b' }] }),
-    );
+    const chunks = await collect(await client.chat.completions.create({ model: 'm', stream: true, messages: [{ role: 'user', content: '!delay 40\n!say a b' }] }));
     // role + 2 words + finish = 4 chunks, each preceded by the delay
     expect(chunks).toHaveLength(4);
     expect(Date.now() - started).toBeGreaterThanOrEqual(4 * 40 - 10);

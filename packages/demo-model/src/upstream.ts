@@ -253,8 +253,7 @@ export async function startScriptedUpstream(opts: ScriptedUpstreamOptions = {}):
       return due ? cut() : true;
     };
 
-    const opening =
-      plan.kind === 'tool_calls' ? { role: 'assistant', content: null, refusal: null } : { role: 'assistant', content: '', refusal: null };
+    const opening = plan.kind === 'tool_calls' ? { role: 'assistant', content: null, refusal: null } : { role: 'assistant', content: '', refusal: null };
     if (!(await send(chunk(opening), cutAt === 0 || stallAt === 0))) return;
     if (cutAt === 0) return void cut();
     if (stallAt === 0) return void (await stall());

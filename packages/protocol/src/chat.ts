@@ -167,7 +167,8 @@ function refuseUnsupported(body: Record<string, unknown>): void {
   if (Array.isArray(body.messages)) {
     body.messages.forEach((m, i) => {
       if (!isRecord(m)) return;
-      if (m.role === 'function') throw ApiError.badRequest("Messages with role 'function' (the deprecated functions API) are not supported; use 'tool' messages.", `messages[${i}].role`, 'unsupported_parameter');
+      if (m.role === 'function')
+        throw ApiError.badRequest("Messages with role 'function' (the deprecated functions API) are not supported; use 'tool' messages.", `messages[${i}].role`, 'unsupported_parameter');
       if (Array.isArray(m.content)) {
         m.content.forEach((p, j) => {
           if (isRecord(p) && p.type === 'input_audio') {
@@ -214,9 +215,7 @@ export const ChatMcpFieldsSchema = z.object({
     .exactOptional(),
   mcp_tool_calls: z.array(ChatToolCallSchema).exactOptional(),
   mcp_call_results: z.array(z.object({ tool_call_id: z.string(), result: z.string(), name: z.string() })).exactOptional(),
-  mcp_approval_requests: z
-    .array(z.object({ type: z.literal('mcp_approval_request'), id: z.string(), server_label: z.string(), name: z.string(), arguments: z.string() }))
-    .exactOptional(),
+  mcp_approval_requests: z.array(z.object({ type: z.literal('mcp_approval_request'), id: z.string(), server_label: z.string(), name: z.string(), arguments: z.string() })).exactOptional(),
 });
 export type ChatMcpFields = z.infer<typeof ChatMcpFieldsSchema>;
 

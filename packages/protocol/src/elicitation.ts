@@ -12,12 +12,7 @@ import { z } from 'zod';
 export const MAX_ELICITATION_VALUE_CHARS = 10_000;
 export const MAX_ELICITATION_FIELDS = 50;
 
-const ElicitationValueSchema = z.union([
-  z.string().max(MAX_ELICITATION_VALUE_CHARS),
-  z.number(),
-  z.boolean(),
-  z.array(z.string().max(MAX_ELICITATION_VALUE_CHARS)).max(MAX_ELICITATION_FIELDS),
-]);
+const ElicitationValueSchema = z.union([z.string().max(MAX_ELICITATION_VALUE_CHARS), z.number(), z.boolean(), z.array(z.string().max(MAX_ELICITATION_VALUE_CHARS)).max(MAX_ELICITATION_FIELDS)]);
 
 /** Output item: the question a tool asked, waiting for the client's answer. A Spool extension. */
 export const McpElicitationRequestItemSchema = z.object({

@@ -75,13 +75,7 @@ export type EventDraft =
 export type EventType = EventDraft['type'];
 export type StreamEvent = EventDraft & { sequence_number: number };
 
-export type LifecycleType =
-  | 'response.created'
-  | 'response.queued'
-  | 'response.in_progress'
-  | 'response.completed'
-  | 'response.failed'
-  | 'response.incomplete';
+export type LifecycleType = 'response.created' | 'response.queued' | 'response.in_progress' | 'response.completed' | 'response.failed' | 'response.incomplete';
 export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set(['response.completed', 'response.failed', 'response.incomplete']);
 
 export type LifecycleEvent = EventDraft & { type: LifecycleType; response: Response };

@@ -4,15 +4,7 @@ export { assertDepthWithin, tooDeepPath } from './bounds.ts';
 export * from './items.ts';
 export * from './elicitation.ts';
 export * from './tools.ts';
-export {
-  CreateResponseRequestSchema,
-  TextFormatSchema,
-  parseCreateRequest,
-  parseOrBadRequest,
-  paramFromPath,
-  type CreateResponseRequest,
-  type TextFormat,
-} from './request.ts';
+export { CreateResponseRequestSchema, TextFormatSchema, parseCreateRequest, parseOrBadRequest, paramFromPath, type CreateResponseRequest, type TextFormat } from './request.ts';
 export {
   ResponseSchema,
   ResponseStatusSchema,
@@ -29,17 +21,7 @@ export {
   type ResponseStatus,
   type Usage,
 } from './response.ts';
-export {
-  EventDraftSchema,
-  TERMINAL_EVENT_TYPES,
-  errorEvent,
-  lifecycleEvent,
-  type EventDraft,
-  type EventType,
-  type LifecycleEvent,
-  type LifecycleType,
-  type StreamEvent,
-} from './events.ts';
+export { EventDraftSchema, TERMINAL_EVENT_TYPES, errorEvent, lifecycleEvent, type EventDraft, type EventType, type LifecycleEvent, type LifecycleType, type StreamEvent } from './events.ts';
 export { applyEvent, assertNever } from './accumulate.ts';
 export { SUPPORTED_INCLUDES, isDropped, refuseUnservedParams } from './params.ts';
 export { mcpFunctionName } from './tool-names.ts';
@@ -81,11 +63,5 @@ export {
   type ConversationItemsCreateRequest,
   type ConversationUpdateRequest,
 } from './conversations.ts';
-export {
-  CompactRequestSchema,
-  parseCompactRequest,
-  type CompactRequest,
-  type CompactedResponse,
-  type CompactionOutputItem,
-} from './compact.ts';
+export { CompactRequestSchema, parseCompactRequest, type CompactRequest, type CompactedResponse, type CompactionOutputItem } from './compact.ts';
 export { ContextManagementSchema, MetadataSchema, type ContextManagement } from './request.ts';

@@ -30,13 +30,7 @@ const InputOutputTextPartSchema = z.object({
 });
 export const RefusalPartSchema = z.object({ type: z.literal('refusal'), refusal: z.string() });
 
-export const InputContentPartSchema = z.discriminatedUnion('type', [
-  InputTextPartSchema,
-  InputImagePartSchema,
-  InputFilePartSchema,
-  InputOutputTextPartSchema,
-  RefusalPartSchema,
-]);
+export const InputContentPartSchema = z.discriminatedUnion('type', [InputTextPartSchema, InputImagePartSchema, InputFilePartSchema, InputOutputTextPartSchema, RefusalPartSchema]);
 export type InputContentPart = z.infer<typeof InputContentPartSchema>;
 
 export const MessageItemSchema = z.object({
@@ -143,7 +137,10 @@ export const ItemReferenceSchema = z.object({ type: z.literal('item_reference'),
 export const CompactionItemSchema = z.object({
   type: z.literal('compaction'),
   id: z.string().nullish(),
-  encrypted_content: z.string().min(1).max(10 * 1024 * 1024),
+  encrypted_content: z
+    .string()
+    .min(1)
+    .max(10 * 1024 * 1024),
   created_by: z.string().nullish(),
 });
 export type CompactionItem = z.infer<typeof CompactionItemSchema>;

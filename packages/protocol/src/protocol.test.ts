@@ -41,7 +41,19 @@ describe('parseCreateRequest', () => {
 describe('buildResponse', () => {
   it('fills every key Open Responses requires, with OpenAI defaults', () => {
     const r = buildResponse({ id: 'resp_1', request: base(), createdAt: 1, status: 'queued' });
-    expect(r).toMatchObject({ temperature: 1, top_p: 1, presence_penalty: 0, frequency_penalty: 0, top_logprobs: 0, truncation: 'disabled', store: true, background: false, service_tier: 'default', usage: null, completed_at: null });
+    expect(r).toMatchObject({
+      temperature: 1,
+      top_p: 1,
+      presence_penalty: 0,
+      frequency_penalty: 0,
+      top_logprobs: 0,
+      truncation: 'disabled',
+      store: true,
+      background: false,
+      service_tier: 'default',
+      usage: null,
+      completed_at: null,
+    });
   });
   it('echoes json_schema formats with description and strict, and tools without secrets or paths', () => {
     const r = buildResponse({
@@ -97,7 +109,13 @@ describe('reasoning items and events', async () => {
     expect(snapshot.output[0]).toMatchObject({ content: [{ text: 'Hmm.' }] });
     // Compile-time: what we emit is what the SDK's types describe.
     const sdkItem: import('openai').OpenAI.Responses.ResponseReasoningItem = snapshot.output[0] as typeof item & { content: Array<{ type: 'reasoning_text'; text: string }> };
-    const sdkDelta: Omit<import('openai').OpenAI.Responses.ResponseReasoningTextDeltaEvent, 'sequence_number'> = { type: 'response.reasoning_text.delta', item_id: 'rs', output_index: 0, content_index: 0, delta: 'x' };
+    const sdkDelta: Omit<import('openai').OpenAI.Responses.ResponseReasoningTextDeltaEvent, 'sequence_number'> = {
+      type: 'response.reasoning_text.delta',
+      item_id: 'rs',
+      output_index: 0,
+      content_index: 0,
+      delta: 'x',
+    };
     expect(sdkItem.type).toBe('reasoning');
     expect(sdkDelta.type).toBe('response.reasoning_text.delta');
   });

@@ -6,9 +6,7 @@ import { HOSTED_TOOL_TYPES, SUPPORTED_TOOL_TYPES, ToolChoiceSchema, ToolSchema }
 /** OpenAI's service tiers (openai-node's `ServiceTier`). */
 export const ServiceTierSchema = z.enum(['auto', 'default', 'flex', 'scale', 'priority', 'fast', 'ultrafast']);
 
-export const MetadataSchema = z
-  .record(z.string().max(64), z.string().max(512))
-  .refine((m) => Object.keys(m).length <= 16, 'metadata holds at most 16 pairs');
+export const MetadataSchema = z.record(z.string().max(64), z.string().max(512)).refine((m) => Object.keys(m).length <= 16, 'metadata holds at most 16 pairs');
 
 export const TextFormatSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('text') }),
@@ -96,11 +94,7 @@ function refuseUnsupported(body: Record<string, unknown>): void {
       const type = isRecord(tool) ? tool.type : undefined;
       // Hosted types pass here; whether the model's route takes them is checked with the route (params.ts).
       if (typeof type === 'string' && !(SUPPORTED_TOOL_TYPES as readonly string[]).includes(type) && !(HOSTED_TOOL_TYPES as readonly string[]).includes(type)) {
-        throw ApiError.badRequest(
-          `Tool type '${type}' is not supported by this server. Supported tool types: ${SUPPORTED_TOOL_TYPES.join(', ')}.`,
-          `tools[${i}].type`,
-          'unsupported_tool_type',
-        );
+        throw ApiError.badRequest(`Tool type '${type}' is not supported by this server. Supported tool types: ${SUPPORTED_TOOL_TYPES.join(', ')}.`, `tools[${i}].type`, 'unsupported_tool_type');
       }
     });
   }
@@ -108,11 +102,7 @@ function refuseUnsupported(body: Record<string, unknown>): void {
     body.input.forEach((item, i) => {
       const type = isRecord(item) ? item.type : undefined;
       if (typeof type === 'string' && !(SUPPORTED_INPUT_ITEM_TYPES as readonly string[]).includes(type)) {
-        throw ApiError.badRequest(
-          `Input item type '${type}' is not supported by this server. Supported: ${SUPPORTED_INPUT_ITEM_TYPES.join(', ')}.`,
-          `input[${i}].type`,
-          'unsupported_input_type',
-        );
+        throw ApiError.badRequest(`Input item type '${type}' is not supported by this server. Supported: ${SUPPORTED_INPUT_ITEM_TYPES.join(', ')}.`, `input[${i}].type`, 'unsupported_input_type');
       }
     });
   }

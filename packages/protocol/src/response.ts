@@ -24,10 +24,27 @@ export type Usage = z.infer<typeof UsageSchema>;
  * Spool uses `server_error`, `rate_limit_exceeded` and `invalid_prompt` (an upstream 400).
  */
 export const ResponseErrorCodeSchema = z.enum([
-  'server_error', 'rate_limit_exceeded', 'invalid_prompt', 'data_residency_mismatch', 'bio_policy', 'misalignment_policy_violation',
-  'vector_store_timeout', 'invalid_image', 'invalid_image_format', 'invalid_base64_image', 'invalid_image_url', 'image_too_large',
-  'image_too_small', 'image_parse_error', 'image_content_policy_violation', 'invalid_image_mode', 'image_file_too_large',
-  'unsupported_image_media_type', 'empty_image_file', 'failed_to_download_image', 'image_file_not_found',
+  'server_error',
+  'rate_limit_exceeded',
+  'invalid_prompt',
+  'data_residency_mismatch',
+  'bio_policy',
+  'misalignment_policy_violation',
+  'vector_store_timeout',
+  'invalid_image',
+  'invalid_image_format',
+  'invalid_base64_image',
+  'invalid_image_url',
+  'image_too_large',
+  'image_too_small',
+  'image_parse_error',
+  'image_content_policy_violation',
+  'invalid_image_mode',
+  'image_file_too_large',
+  'unsupported_image_media_type',
+  'empty_image_file',
+  'failed_to_download_image',
+  'image_file_not_found',
 ]);
 export type ResponseErrorCode = z.infer<typeof ResponseErrorCodeSchema>;
 const ResponseErrorSchema = z.object({ code: ResponseErrorCodeSchema, message: z.string() });
@@ -85,9 +102,7 @@ export const ResponseSchema = z.object({
   parallel_tool_calls: z.boolean(),
   previous_response_id: z.string().nullable(),
   prompt_cache_key: z.string().nullable(),
-  reasoning: z
-    .object({ effort: z.enum(['none', 'minimal', 'low', 'medium', 'high', 'xhigh']).nullable(), summary: z.enum(['auto', 'concise', 'detailed']).nullable() })
-    .nullable(),
+  reasoning: z.object({ effort: z.enum(['none', 'minimal', 'low', 'medium', 'high', 'xhigh']).nullable(), summary: z.enum(['auto', 'concise', 'detailed']).nullable() }).nullable(),
   safety_identifier: z.string().nullable(),
   service_tier: ServiceTierSchema,
   store: z.boolean(),

@@ -16,10 +16,7 @@ export const McpToolFilterSchema = z.object({
 });
 export type McpToolFilter = z.infer<typeof McpToolFilterSchema>;
 
-export const McpRequireApprovalSchema = z.union([
-  z.enum(['always', 'never']),
-  z.object({ always: McpToolFilterSchema.exactOptional(), never: McpToolFilterSchema.exactOptional() }),
-]);
+export const McpRequireApprovalSchema = z.union([z.enum(['always', 'never']), z.object({ always: McpToolFilterSchema.exactOptional(), never: McpToolFilterSchema.exactOptional() })]);
 export type McpRequireApproval = z.infer<typeof McpRequireApprovalSchema>;
 
 export const McpToolSchema = z.object({

@@ -61,7 +61,11 @@ export class ApprovalStore {
       .expire(key, ttlSeconds)
       .exec();
     // The console's and the metrics' index of unanswered approvals (another slot: its own command).
-    await new OpsIndex(this.redis, this.keys).approvalsParked(responseId, parked.map((p) => p.approvalRequestId), Date.now() + ttlSeconds * 1000);
+    await new OpsIndex(this.redis, this.keys).approvalsParked(
+      responseId,
+      parked.map((p) => p.approvalRequestId),
+      Date.now() + ttlSeconds * 1000,
+    );
   }
 
   async claim(responseId: string, approvalRequestId: string, claimant: string): Promise<ClaimResult> {

@@ -43,7 +43,11 @@ async function running(): Promise<{ id: string; queued: Response }> {
   return { id, queued };
 }
 
-const textOf = (r: Response) => r.output.flatMap((i) => (i.type === 'message' ? i.content : [])).map((c) => (c.type === 'output_text' ? c.text : '')).join('');
+const textOf = (r: Response) =>
+  r.output
+    .flatMap((i) => (i.type === 'message' ? i.content : []))
+    .map((c) => (c.type === 'output_text' ? c.text : ''))
+    .join('');
 
 describe('cancelResponse', () => {
   it('seals with a snapshot rebuilt from the log, after which appends are refused', async () => {

@@ -49,11 +49,10 @@ interface LogState {
 
 /** Events after `afterSeq`, the counter, the seal flag and the snapshot, read in one MULTI. */
 async function readState(store: ResponseStore, id: string, afterSeq: number): Promise<LogState> {
-  const [[e1, range], [e2, fields]] = (await store.redis
-    .multi()
-    .xrange(store.keys.events(id), rangeStartAfter(afterSeq), '+')
-    .hmget(store.keys.record(id), 'snapshot', 'sealed', 'seq')
-    .exec()) as [[Error | null, Array<[string, string[]]>], [Error | null, Array<string | null>]];
+  const [[e1, range], [e2, fields]] = (await store.redis.multi().xrange(store.keys.events(id), rangeStartAfter(afterSeq), '+').hmget(store.keys.record(id), 'snapshot', 'sealed', 'seq').exec()) as [
+    [Error | null, Array<[string, string[]]>],
+    [Error | null, Array<string | null>],
+  ];
   if (e1) throw e1;
   if (e2) throw e2;
   const [snapshot, sealed, seq] = fields;
@@ -120,13 +119,7 @@ const SEALED_SAFETY_POLL_MS = 5_000;
  * is in the record), and then only every SEALED_SAFETY_POLL_MS: a long turn costs a subscription
  * instead of four reads a second, and a short one (most) costs nothing either way.
  */
-export function watchClosed(
-  store: ResponseStore,
-  id: string,
-  onClosed: (reason: 'sealed' | 'gone') => void,
-  intervalMs = CLOSED_POLL_MS,
-  hub?: LiveHub,
-): () => void {
+export function watchClosed(store: ResponseStore, id: string, onClosed: (reason: 'sealed' | 'gone') => void, intervalMs = CLOSED_POLL_MS, hub?: LiveHub): () => void {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let subscription: LiveSubscription | null = null;

@@ -11,7 +11,18 @@ afterAll(() => ctx.close());
 async function record(previous: string | null, owner = 'o', stored = true): Promise<string> {
   const id = newId('resp');
   const snapshot = buildResponse({ id, request: { model: 'm' }, createdAt: 1, status: 'completed' });
-  await store.create({ id, owner, snapshot, request: '{}', input: '[]', previousResponseId: previous, store: stored, background: false, events: [lifecycleEvent('response.created', snapshot)], ttlSeconds: 60 });
+  await store.create({
+    id,
+    owner,
+    snapshot,
+    request: '{}',
+    input: '[]',
+    previousResponseId: previous,
+    store: stored,
+    background: false,
+    events: [lifecycleEvent('response.created', snapshot)],
+    ttlSeconds: 60,
+  });
   return id;
 }
 

@@ -32,10 +32,7 @@ export async function loadChain(
 ): Promise<ResponseRecord[]> {
   if (knownIds && knownIds.length > 0 && knownIds.length <= maxDepth && knownIds[knownIds.length - 1] === lastId) {
     const records = await Promise.all(knownIds.map((id) => store.get(id)));
-    const linked = records.every(
-      (r, i): r is ResponseRecord =>
-        r !== null && r.id === knownIds[i] && r.previousResponseId === (i === 0 ? null : knownIds[i - 1]) && visible(r, owner, acceptUnstored),
-    );
+    const linked = records.every((r, i): r is ResponseRecord => r !== null && r.id === knownIds[i] && r.previousResponseId === (i === 0 ? null : knownIds[i - 1]) && visible(r, owner, acceptUnstored));
     if (linked) return records as ResponseRecord[];
   }
   const chain: ResponseRecord[] = [];

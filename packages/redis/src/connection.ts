@@ -19,10 +19,7 @@ type HostPort = { host: string; port: number };
 export type RedisTarget = { url: string } | { cluster: ReadonlyArray<HostPort> } | { sentinels: ReadonlyArray<HostPort>; name: string };
 
 /** The target a loaded config names: the cluster or the Sentinels when configured, else `url`. */
-export function redisTarget(
-  config: { redisCluster: ReadonlyArray<HostPort> | null; redisSentinel?: { sentinels: ReadonlyArray<HostPort>; name: string } | null },
-  url: string | null,
-): RedisTarget {
+export function redisTarget(config: { redisCluster: ReadonlyArray<HostPort> | null; redisSentinel?: { sentinels: ReadonlyArray<HostPort>; name: string } | null }, url: string | null): RedisTarget {
   if (config.redisCluster) return { cluster: config.redisCluster };
   if (config.redisSentinel) return { sentinels: config.redisSentinel.sentinels, name: config.redisSentinel.name };
   if (!url) throw new Error('no Redis URL and no cluster nodes');

@@ -67,14 +67,13 @@ export class ElicitationStore {
   /** Parks a question (kept `ttlSeconds`, the response's retention, so a replayed answer is still recognised) and takes the holder lease. */
   async park(parked: ParkedElicitation, ttlSeconds: number, holder: string, leaseMs: number): Promise<void> {
     const key = this.keys.elicitation(parked.elicitationId);
+    await this.redis.multi().hset(key, 'parked', JSON.stringify(parked)).expire(key, ttlSeconds).set(this.keys.elicitationHolder(parked.elicitationId), holder, 'PX', leaseMs).exec();
+    // The console's list (a global key: its own command, another slot). Bounded by expiry and by count.
     await this.redis
       .multi()
-      .hset(key, 'parked', JSON.stringify(parked))
-      .expire(key, ttlSeconds)
-      .set(this.keys.elicitationHolder(parked.elicitationId), holder, 'PX', leaseMs)
+      .zadd(this.keys.pendingElicitations, parked.expiresAt, parked.elicitationId)
+      .zremrangebyrank(this.keys.pendingElicitations, 0, -MAX_LISTED - 1)
       .exec();
-    // The console's list (a global key: its own command, another slot). Bounded by expiry and by count.
-    await this.redis.multi().zadd(this.keys.pendingElicitations, parked.expiresAt, parked.elicitationId).zremrangebyrank(this.keys.pendingElicitations, 0, -MAX_LISTED - 1).exec();
   }
 
   /** Takes a question off the console's list (answered, or given up). */

@@ -107,7 +107,13 @@ export async function followEvents(opts: FollowOptions): Promise<FollowOutcome> 
       }
     });
 
-  return listen(opts, { outcome, finish, aborted: 'aborted' }, onLive, () => enqueue(catchUp), () => enqueue(catchUp));
+  return listen(
+    opts,
+    { outcome, finish, aborted: 'aborted' },
+    onLive,
+    () => enqueue(catchUp),
+    () => enqueue(catchUp),
+  );
 }
 
 /**
@@ -167,13 +173,10 @@ export async function waitForTerminal(opts: Omit<FollowOptions, 'after' | 'onEve
   const { store, responseId } = opts;
   const { promise: result, finish, fail, isDone } = settleOnce<FinalState>();
   const check = () => {
-    store.final(responseId).then(
-      ({ sealed, snapshot }) => {
-        if (snapshot === null) finish({ kind: 'missing' });
-        else if (sealed) finish({ kind: 'snapshot', json: snapshot });
-      },
-      fail,
-    );
+    store.final(responseId).then(({ sealed, snapshot }) => {
+      if (snapshot === null) finish({ kind: 'missing' });
+      else if (sealed) finish({ kind: 'snapshot', json: snapshot });
+    }, fail);
   };
   // A terminal event too large to publish is read from the log, from the notice's first number.
   const readTerminal = (afterSeq: number) => {

@@ -75,7 +75,11 @@ describe('the event log', () => {
     await redis.xadd(keys.events(id), '0-4', 't', 'response.output_text.delta', 'd', withSeq(delta('er'), 3));
     await store.append(id, [delta('new')]);
     const { events } = await store.readEvents(id, 1);
-    expect(events.map((e) => [e.seq, JSON.parse(e.json).delta])).toEqual([[2, 'old'], [3, 'er'], [4, 'new']]);
+    expect(events.map((e) => [e.seq, JSON.parse(e.json).delta])).toEqual([
+      [2, 'old'],
+      [3, 'er'],
+      [4, 'new'],
+    ]);
     expect((await store.readEvents(id, 2)).events.map((e) => e.seq)).toEqual([3, 4]);
   });
 
@@ -157,7 +161,10 @@ describe('LiveHub', () => {
     await vi.waitFor(() => expect(seen).toHaveLength(2));
     const started = Date.now();
     // Cut the subscriber off, then append and seal while it is away: the wake-ups are lost.
-    const subscriberId = ((await redis.client('LIST')) as string).split('\n').find((l) => l.includes('name=log-test-subscriber'))?.match(/id=(\d+)/)?.[1];
+    const subscriberId = ((await redis.client('LIST')) as string)
+      .split('\n')
+      .find((l) => l.includes('name=log-test-subscriber'))
+      ?.match(/id=(\d+)/)?.[1];
     expect(subscriberId).toBeDefined();
     await redis.client('KILL', 'ID', subscriberId!);
     await store.append(id, [delta('x')]);

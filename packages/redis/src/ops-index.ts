@@ -29,7 +29,11 @@ export class OpsIndex {
   async approvalsParked(responseId: string, approvalIds: string[], expiresAtMs: number): Promise<void> {
     if (approvalIds.length === 0) return;
     const args = approvalIds.flatMap((id) => [expiresAtMs, `${responseId} ${id}`]);
-    await this.redis.multi().zadd(this.keys.pendingApprovals, ...args).zremrangebyrank(this.keys.pendingApprovals, 0, -10 * this.keep - 1).exec();
+    await this.redis
+      .multi()
+      .zadd(this.keys.pendingApprovals, ...args)
+      .zremrangebyrank(this.keys.pendingApprovals, 0, -10 * this.keep - 1)
+      .exec();
   }
 
   async approvalAnswered(responseId: string, approvalId: string): Promise<void> {

@@ -53,7 +53,6 @@ export interface AppendOptions {
 /** Well under Redis's default pub/sub output buffer limits (32 MB hard, 8 MB soft for 60 s). */
 export const DEFAULT_MAX_PUBLISH_BYTES = 1024 * 1024;
 
-
 export const APPEND_SEALED = -2;
 export const APPEND_GONE = -3;
 
@@ -131,13 +130,20 @@ export class ResponseStore {
   async create(r: CreateRecord): Promise<boolean> {
     const snapshot = JSON.stringify(r.snapshot);
     const pairs = [
-      'status', r.snapshot.status,
-      'owner', r.owner,
-      'request', r.request,
-      'input', r.input,
-      'prev', r.previousResponseId ?? '',
-      'store', r.store ? '1' : '0',
-      'background', r.background ? '1' : '0',
+      'status',
+      r.snapshot.status,
+      'owner',
+      r.owner,
+      'request',
+      r.request,
+      'input',
+      r.input,
+      'prev',
+      r.previousResponseId ?? '',
+      'store',
+      r.store ? '1' : '0',
+      'background',
+      r.background ? '1' : '0',
     ];
     // The in-flight index is a global key, so it is written by its own command rather than inside
     // the script (one slot per script on a cluster). The two go out in the same tick (on one Redis,
@@ -180,15 +186,7 @@ export class ResponseStore {
 
   /** Seals without events if nobody appended since `expectedSeq` was read. See SEAL_IF. */
   async sealIf(id: string, expectedSeq: number, snapshot: Response, status: ResponseStatus, ttlSeconds: number): Promise<number> {
-    return this.redis.spoolSealIf(
-      this.keys.record(id),
-      this.keys.events(id),
-      this.keys.channel(id),
-      String(expectedSeq),
-      JSON.stringify(snapshot),
-      status,
-      ttlSeconds,
-    );
+    return this.redis.spoolSealIf(this.keys.record(id), this.keys.events(id), this.keys.channel(id), String(expectedSeq), JSON.stringify(snapshot), status, ttlSeconds);
   }
 
   async get(id: string): Promise<ResponseRecord | null> {
@@ -230,11 +228,10 @@ export class ResponseStore {
    * if `sealed` is true, `events` holds everything there will ever be.
    */
   async readEvents(id: string, afterSeq: number): Promise<{ events: LogEntry[]; sealed: boolean; exists: boolean }> {
-    const [[e1, range], [e2, state]] = (await this.redis
-      .multi()
-      .xrange(this.keys.events(id), rangeStartAfter(afterSeq), '+')
-      .hmget(this.keys.record(id), 'sealed', 'status')
-      .exec()) as [[Error | null, Array<[string, string[]]>], [Error | null, Array<string | null>]];
+    const [[e1, range], [e2, state]] = (await this.redis.multi().xrange(this.keys.events(id), rangeStartAfter(afterSeq), '+').hmget(this.keys.record(id), 'sealed', 'status').exec()) as [
+      [Error | null, Array<[string, string[]]>],
+      [Error | null, Array<string | null>],
+    ];
     if (e1) throw e1;
     if (e2) throw e2;
     return { events: parseLogRange(range, afterSeq), sealed: state[0] === '1', exists: state[1] !== null };

@@ -52,7 +52,7 @@ export class ResponseWriter {
     if (this.closed) throw new ResponseClosedError(this.closed);
     applyEvent(this.snapshot, event);
     this.batch.push(splitEvent(event));
-    if (event.type === 'response.output_item.done' || event.type.startsWith('response.') && 'response' in event) {
+    if (event.type === 'response.output_item.done' || (event.type.startsWith('response.') && 'response' in event)) {
       this.snapshotDue = true;
     }
     if (!this.scheduled) {

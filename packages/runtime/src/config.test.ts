@@ -39,14 +39,23 @@ describe('loadConfig', () => {
       { host: 'redis-2', port: 7001 },
     ]);
     const yaml = 'redis:\n  cluster: ["a:1", "b:2"]\n';
-    expect(loadConfig({ SPOOL_CONFIG: 'f.yaml' }, () => yaml).redisCluster).toEqual([{ host: 'a', port: 1 }, { host: 'b', port: 2 }]);
+    expect(loadConfig({ SPOOL_CONFIG: 'f.yaml' }, () => yaml).redisCluster).toEqual([
+      { host: 'a', port: 1 },
+      { host: 'b', port: 2 },
+    ]);
     expect(loadConfig({ SPOOL_CONFIG: 'f.yaml', REDIS_CLUSTER_NODES: 'c:3' }, () => yaml).redisCluster).toEqual([{ host: 'c', port: 3 }]);
     expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'no-port' })).toThrow(/REDIS_CLUSTER_NODES/);
   });
 
   it('reads Redis Sentinels and the master name', () => {
     expect(loadConfig({}).redisSentinel).toBeNull();
-    expect(loadConfig({ REDIS_SENTINELS: 's1:26379,s2:26379' }).redisSentinel).toEqual({ sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26379 }], name: 'mymaster' });
+    expect(loadConfig({ REDIS_SENTINELS: 's1:26379,s2:26379' }).redisSentinel).toEqual({
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: 's2', port: 26379 },
+      ],
+      name: 'mymaster',
+    });
     expect(loadConfig({ REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'spool' }).redisSentinel?.name).toBe('spool');
   });
 
@@ -106,8 +115,7 @@ describe('routeFor and retentionSeconds', async () => {
 });
 
 describe('hardening settings', () => {
-  const withWebhook = (secret: string) => () =>
-    loadConfig({ SPOOL_CONFIG: 'f.yaml' }, () => `webhooks:\n  - url: https://hooks.example.com/x\n    secret: "${secret}"\n`);
+  const withWebhook = (secret: string) => () => loadConfig({ SPOOL_CONFIG: 'f.yaml' }, () => `webhooks:\n  - url: https://hooks.example.com/x\n    secret: "${secret}"\n`);
 
   it('refuses a webhook secret whose key decodes to fewer than 24 bytes (an empty whsec_ included)', () => {
     for (const secret of ['whsec_', `whsec_${Buffer.alloc(16, 1).toString('base64')}`, 'whsec_!!!!']) {

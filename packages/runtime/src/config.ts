@@ -8,11 +8,14 @@ import { globMatch, substituteCaptures } from './glob.ts';
 export const ROLES = ['api', 'llm', 'mcp'] as const;
 export type Role = (typeof ROLES)[number];
 
-const boolFromEnv = z
-  .enum(['1', '0', 'true', 'false', 'yes', 'no'])
-  .transform((v) => v === '1' || v === 'true' || v === 'yes');
+const boolFromEnv = z.enum(['1', '0', 'true', 'false', 'yes', 'no']).transform((v) => v === '1' || v === 'true' || v === 'yes');
 
-const csv = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+const csv = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean),
+);
 
 /**
  * Worker processes run at nice 10 by default: when the cores are saturated, the kernel gives the
@@ -26,7 +29,10 @@ export const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
   REDIS_URL: z.string().url().optional(),
-  SPOOL_PREFIX: z.string().regex(/^[^\s{}]*$/, 'no spaces or braces').default('spool:'),
+  SPOOL_PREFIX: z
+    .string()
+    .regex(/^[^\s{}]*$/, 'no spaces or braces')
+    .default('spool:'),
   SPOOL_ROLES: csv.pipe(z.array(z.enum(ROLES)).min(1)).default([...ROLES]),
   SPOOL_CONFIG: z.string().optional(),
   SPOOL_API_KEYS: csv.optional(),
@@ -122,9 +128,18 @@ export const McpServerConfigSchema = z
       .strict()
       .optional(),
     /** Total time of a call that runs as an MCP task (polled, surviving executor restarts): hours, not minutes. */
-    task_timeout_ms: z.number().int().min(1000).default(6 * 3600_000),
+    task_timeout_ms: z
+      .number()
+      .int()
+      .min(1000)
+      .default(6 * 3600_000),
     /** How long a call parked on an MCP elicitation waits for the user's answer before the tool is told "cancel". */
-    elicitation_timeout_ms: z.number().int().min(1000).max(24 * 3600_000).default(15 * 60_000),
+    elicitation_timeout_ms: z
+      .number()
+      .int()
+      .min(1000)
+      .max(24 * 3600_000)
+      .default(15 * 60_000),
   })
   .strict()
   .refine((s) => Boolean(s.url) !== Boolean(s.command), 'give either url or command')
@@ -139,20 +154,26 @@ const WebhookConfigSchema = z
       .string()
       .regex(/^whsec_/, "must be in the 'whsec_…' form")
       .refine((s) => Buffer.from(s.slice(6), 'base64').length >= 24, 'the key after whsec_ must decode (base64) to at least 24 bytes (openssl rand -base64 32)'),
-    events: z
-      .array(WebhookEventTypeSchema)
-      .default([...WEBHOOK_EVENT_TYPES]),
+    events: z.array(WebhookEventTypeSchema).default([...WEBHOOK_EVENT_TYPES]),
   })
   .strict();
 
 export const LimitsSchema = z
   .object({
     max_turns: z.number().int().min(1).default(16),
-    max_body_bytes: z.number().int().min(1024).default(20 * 1024 * 1024),
+    max_body_bytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(20 * 1024 * 1024),
     max_input_items: z.number().int().min(1).default(2000),
     max_tools: z.number().int().min(1).default(128),
     max_chain_depth: z.number().int().min(1).default(256),
-    retention_seconds: z.number().int().min(1).default(30 * 24 * 3600),
+    retention_seconds: z
+      .number()
+      .int()
+      .min(1)
+      .default(30 * 24 * 3600),
     /**
      * `store: false` responses live only as long as a background poll needs them. Counted from the
      * last write (every append refreshes it), so even a short value never cuts a run short.
@@ -169,7 +190,11 @@ export const LimitsSchema = z
     mcp_tool_list_cache_seconds: z.number().int().min(0).default(60),
     keepalive_ms: z.number().int().min(100).default(15_000),
     /** A stream whose reader lets this much pile up unsent is dropped (it can resume later). */
-    sse_max_buffered_bytes: z.number().int().min(1024).default(8 * 1024 * 1024),
+    sse_max_buffered_bytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(8 * 1024 * 1024),
     /** On SIGTERM: how long workers may finish the jobs in hand before handing them back. */
     shutdown_grace_ms: z.number().int().min(0).default(20_000),
     /** Webhook tries and the first backoff (doubling): by default nine tries over about 8.5 minutes. */
@@ -178,15 +203,28 @@ export const LimitsSchema = z
     /** JSON nesting of a request body (the body is level 1): deeper is a 400 before anything walks it. */
     max_json_depth: z.number().int().min(8).max(1000).default(64),
     /** Characters of `instructions` (and of Chat Completions system messages taken as instructions). */
-    max_instructions_chars: z.number().int().min(1).default(1024 * 1024),
+    max_instructions_chars: z
+      .number()
+      .int()
+      .min(1)
+      .default(1024 * 1024),
     /** Bytes of one MCP tool result (its text as the model sees it); larger is a failed `mcp_call`. */
-    max_mcp_result_bytes: z.number().int().min(1024).default(1024 * 1024),
+    max_mcp_result_bytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(1024 * 1024),
     /** A streamed upstream body that sends nothing for this long fails the turn (the SDK's timeout covers the headers only). */
     upstream_idle_timeout_ms: z.number().int().min(50).default(120_000),
     /** A synchronous (non-stream, non-background) request waits at most this long, then gets a 504 and its response is cancelled. */
     sync_timeout_ms: z.number().int().min(50).default(600_000),
     /** An append larger than this is announced on pub/sub by a short notice and read from the log (Redis cuts subscribers at 32 MB). */
-    max_publish_bytes: z.number().int().min(1024).max(8 * 1024 * 1024).default(1024 * 1024),
+    max_publish_bytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(8 * 1024 * 1024)
+      .default(1024 * 1024),
     /** How often the watchdog looks for responses whose work is gone (one process per interval does it). */
     watchdog_interval_ms: z.number().int().min(50).default(15_000),
     /**
@@ -225,7 +263,10 @@ export const LimitsSchema = z
 /** `redis.cluster`: the nodes of a Redis Cluster, as REDIS_CLUSTER_NODES (which wins). */
 const RedisFileSchema = z
   .object({
-    cluster: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each node as host:port')).min(1).optional(),
+    cluster: z
+      .array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each node as host:port'))
+      .min(1)
+      .optional(),
     /**
      * Spool's records expire by TTL and must never be evicted early: it refuses to start on a Redis
      * whose `maxmemory-policy` evicts keys, unless told that the operator accepts losing them.
@@ -270,11 +311,17 @@ export const FileSchema = z
     api_keys: z.array(z.union([z.string().min(1), NamedKeySchema])).default([]),
     models: z.array(ModelRouteSchema).default([]),
     mcp_servers: z.record(z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/), McpServerConfigSchema).default({}),
-    mcp: z.object({ allow_hosts: z.array(z.string()).default([]) }).strict().default({ allow_hosts: [] }),
+    mcp: z
+      .object({ allow_hosts: z.array(z.string()).default([]) })
+      .strict()
+      .default({ allow_hosts: [] }),
     webhooks: z.array(WebhookConfigSchema).default([]),
     limits: LimitsSchema.default(LimitsSchema.parse({})),
     /** Origins whose pages may call Spool from a browser (CORS); `*` for any. Empty: none. */
-    cors: z.object({ allow_origins: z.array(z.string().min(1)).default([]) }).strict().default({ allow_origins: [] }),
+    cors: z
+      .object({ allow_origins: z.array(z.string().min(1)).default([]) })
+      .strict()
+      .default({ allow_origins: [] }),
     redis: RedisFileSchema.default({ allow_eviction: false }),
     /** Keys for the console, `/v1/usage` and `/metrics`; they do not create responses. */
     admin_keys: z.array(z.union([z.string().min(1), NamedKeySchema])).default([]),

@@ -251,14 +251,24 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
         const busPort = await freePort();
         const dir = join(root, String(port));
         await mkdir(dir, { recursive: true });
-        const proc = new RedisServerProcess({ port, dir, appendOnly: false, extraArgs: [
-          '--cluster-enabled', 'yes',
-          '--cluster-config-file', join(dir, 'nodes.conf'),
-          '--cluster-port', String(busPort),
-          '--cluster-node-timeout', '1000',
-          // A replica may take over however long it was cut off: tests kill masters on purpose.
-          '--cluster-replica-validity-factor', '0',
-        ] });
+        const proc = new RedisServerProcess({
+          port,
+          dir,
+          appendOnly: false,
+          extraArgs: [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            join(dir, 'nodes.conf'),
+            '--cluster-port',
+            String(busPort),
+            '--cluster-node-timeout',
+            '1000',
+            // A replica may take over however long it was cut off: tests kill masters on purpose.
+            '--cluster-replica-validity-factor',
+            '0',
+          ],
+        });
         try {
           await proc.start();
           procs.set(port, proc);
@@ -365,7 +375,15 @@ export async function startRedisSentinel(): Promise<SpawnedSentinelSetup> {
     const conf = join(dir, 'sentinel.conf');
     await writeFile(
       conf,
-      [`port ${sentinelPort}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${name} 127.0.0.1 ${master} 1`, `sentinel down-after-milliseconds ${name} 1000`, `sentinel failover-timeout ${name} 3000`, ''].join('\n'),
+      [
+        `port ${sentinelPort}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        `sentinel monitor ${name} 127.0.0.1 ${master} 1`,
+        `sentinel down-after-milliseconds ${name} 1000`,
+        `sentinel failover-timeout ${name} 3000`,
+        '',
+      ].join('\n'),
     );
     // RedisServerProcess starts `redis-server --port … <extra>`; a config file must come first, so the
     // Sentinel is its own child here.

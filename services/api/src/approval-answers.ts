@@ -31,13 +31,7 @@ const NOTHING_TAKEN: TakenApprovals = { claimed: [], marked: [] };
 export class ApprovalAnswers {
   constructor(private readonly d: ApprovalAnswersDeps) {}
 
-  async resolve(
-    claimant: string,
-    owner: string,
-    request: CreateResponseRequest,
-    input: InputItem[],
-    chain: ResponseRecord[],
-  ): Promise<{ decisions: ApprovalDecision[]; taken: TakenApprovals }> {
+  async resolve(claimant: string, owner: string, request: CreateResponseRequest, input: InputItem[], chain: ResponseRecord[]): Promise<{ decisions: ApprovalDecision[]; taken: TakenApprovals }> {
     const answers = input.flatMap((item, i) => (item.type === 'mcp_approval_response' ? [{ item, i }] : []));
     if (answers.length === 0) return { decisions: [], taken: NOTHING_TAKEN };
     const stored = new Map<string, { holder: string; req: { server_label: string; name: string; arguments: string } }>();

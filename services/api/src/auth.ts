@@ -45,7 +45,14 @@ export function authenticate(apiKeys: string[], allowUnauthenticated: boolean) {
   return (req: Request, _res: Response, next: NextFunction) => {
     if (hashes.length === 0) {
       if (!allowUnauthenticated && !isLoopback(req.socket.remoteAddress)) {
-        return next(new ApiError(403, 'This server has no API keys configured and only serves loopback clients. Set SPOOL_API_KEYS, or SPOOL_ALLOW_UNAUTHENTICATED=true.', 'permission_error', 'unauthenticated_remote'));
+        return next(
+          new ApiError(
+            403,
+            'This server has no API keys configured and only serves loopback clients. Set SPOOL_API_KEYS, or SPOOL_ALLOW_UNAUTHENTICATED=true.',
+            'permission_error',
+            'unauthenticated_remote',
+          ),
+        );
       }
       req.owner = ANONYMOUS_OWNER;
       return next();

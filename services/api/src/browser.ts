@@ -59,11 +59,20 @@ export function browserGuard(policy: BrowserPolicy) {
     const allowed = origin !== undefined && (any || listed.has(origin.toLowerCase()));
     if (guarded) {
       if (origin !== undefined && !allowed && !isLoopbackOrigin(origin)) {
-        return next(new ApiError(403, `Requests from web pages on '${origin}' are refused: this server has no API keys and serves only programs on this machine. List the origin under cors.allow_origins, or set API keys.`, 'permission_error', 'origin_not_allowed'));
+        return next(
+          new ApiError(
+            403,
+            `Requests from web pages on '${origin}' are refused: this server has no API keys and serves only programs on this machine. List the origin under cors.allow_origins, or set API keys.`,
+            'permission_error',
+            'origin_not_allowed',
+          ),
+        );
       }
       const host = req.header('host');
       if (host !== undefined && !isLoopbackHostname(hostnameOf(host)) && !allowed) {
-        return next(new ApiError(403, `Host '${host}' is refused: this server has no API keys and answers only to loopback names (localhost, 127.0.0.1, [::1]).`, 'permission_error', 'host_not_allowed'));
+        return next(
+          new ApiError(403, `Host '${host}' is refused: this server has no API keys and answers only to loopback names (localhost, 127.0.0.1, [::1]).`, 'permission_error', 'host_not_allowed'),
+        );
       }
     }
     if (allowed) {

@@ -149,11 +149,7 @@ export class ConversationsService {
     }
     if (result.kind === 'gone') throw ApiError.notFound(`Conversation with id '${id}' not found.`, 'conversation');
     if (result.kind === 'busy') {
-      throw ApiError.badRequest(
-        `Another response ('${result.holder}') is in progress on conversation '${id}'; wait until it finishes.`,
-        'conversation',
-        'conversation_locked',
-      );
+      throw ApiError.badRequest(`Another response ('${result.holder}') is in progress on conversation '${id}'; wait until it finishes.`, 'conversation', 'conversation_locked');
     }
   }
 

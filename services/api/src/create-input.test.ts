@@ -24,7 +24,19 @@ describe('create input checks', () => {
 
   it('names the parameter over its bound', () => {
     expect(paramOf(() => checkModelName('m'.repeat(9), limits))).toBe('model');
-    expect(paramOf(() => checkBounds({ model: 'm' }, normalizeInput([{ type: 'message', role: 'user', content: 'a' }, { type: 'message', role: 'user', content: 'b' }, { type: 'message', role: 'user', content: 'c' }]), limits))).toBe('input');
+    expect(
+      paramOf(() =>
+        checkBounds(
+          { model: 'm' },
+          normalizeInput([
+            { type: 'message', role: 'user', content: 'a' },
+            { type: 'message', role: 'user', content: 'b' },
+            { type: 'message', role: 'user', content: 'c' },
+          ]),
+          limits,
+        ),
+      ),
+    ).toBe('input');
     expect(paramOf(() => checkBounds({ model: 'm', instructions: 'too long' }, [], limits))).toBe('instructions');
     expect(paramOf(() => checkBounds({ model: 'm' }, [], limits))).toBe('none');
   });

@@ -121,7 +121,12 @@ export class ElicitationAnswers {
       throw ApiError.badRequest(`Elicitation request '${id}' was not issued by this server for this API key.`, idParam, 'elicitation_request_invalid');
     }
     const parked = await this.d.store.get(id);
-    const expired = () => ApiError.badRequest(`Elicitation request '${id}' is no longer waiting for an answer: the tool waited its elicitation_timeout_ms, was told "cancel" and its call was stopped.`, idParam, 'elicitation_expired');
+    const expired = () =>
+      ApiError.badRequest(
+        `Elicitation request '${id}' is no longer waiting for an answer: the tool waited its elicitation_timeout_ms, was told "cancel" and its call was stopped.`,
+        idParam,
+        'elicitation_expired',
+      );
     if (!parked || parked.owner !== owner || parked.responseId !== found.holder) throw expired();
     let content: Content | undefined;
     if (item.action === 'accept') {

@@ -5,10 +5,7 @@ import { ApiError, requestServerUrl, type CreateResponseRequest } from '@spool/p
  * Checks a request's MCP tool definitions and takes their credentials out: what is stored has no
  * headers and no authorization; the credentials go to the job, sealed (contracts `McpSecrets`).
  */
-export function splitMcpTools(
-  tools: CreateResponseRequest['tools'],
-  configured: ReadonlySet<string>,
-): { tools: CreateResponseRequest['tools']; secrets: McpSecrets | null } {
+export function splitMcpTools(tools: CreateResponseRequest['tools'], configured: ReadonlySet<string>): { tools: CreateResponseRequest['tools']; secrets: McpSecrets | null } {
   if (!tools) return { tools, secrets: null };
   const secrets: McpSecrets = {};
   const labels = new Set<string>();

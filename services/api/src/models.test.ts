@@ -26,7 +26,11 @@ function catalog(answers: Array<ModelObject[] | Error>) {
 describe('ModelCatalog', () => {
   it("lists route names first, then the upstream's, once each, reusing the upstream's list for cacheMs", async () => {
     const { c, calls, tick } = catalog([[model('shared'), model('up-1')], [model('up-2')]]);
-    expect((await c.list()).map((m) => [m.id, m.owned_by])).toEqual([['house', 'spool'], ['shared', 'spool'], ['up-1', 'up']]);
+    expect((await c.list()).map((m) => [m.id, m.owned_by])).toEqual([
+      ['house', 'spool'],
+      ['shared', 'spool'],
+      ['up-1', 'up'],
+    ]);
     tick(59_000);
     await c.list();
     expect(calls()).toBe(1);

@@ -141,7 +141,15 @@ export class OperateService {
       if (!r) continue;
       for (const item of r.snapshot.output) {
         if (item.type !== 'mcp_approval_request' || !ids.includes(item.id)) continue;
-        out.push({ response_id: responseId, approval_request_id: item.id, server_label: item.server_label, name: item.name, arguments: item.arguments, key_name: this.keyName(r.owner), created_at: r.snapshot.created_at });
+        out.push({
+          response_id: responseId,
+          approval_request_id: item.id,
+          server_label: item.server_label,
+          name: item.name,
+          arguments: item.arguments,
+          key_name: this.keyName(r.owner),
+          created_at: r.snapshot.created_at,
+        });
       }
     }
     return out;

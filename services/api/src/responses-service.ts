@@ -166,11 +166,7 @@ export class ResponsesService {
    * completed with no output and no model call. `connectionResponses`: the `store: false` response
    * ids a WebSocket connection created, which it (and only it) may continue.
    */
-  async create(
-    request: CreateResponseRequest,
-    owner: string,
-    opts: { watch?: boolean; generate?: boolean; connectionResponses?: ReadonlySet<string> } = {},
-  ): Promise<Created> {
+  async create(request: CreateResponseRequest, owner: string, opts: { watch?: boolean; generate?: boolean; connectionResponses?: ReadonlySet<string> } = {}): Promise<Created> {
     const { limits } = this.d;
     checkModelName(request.model, limits);
     if (!this.d.hasModel(request.model)) {
@@ -337,12 +333,7 @@ export class ResponsesService {
    * compacted first, and the response runs on the compaction item and those messages (so it has
    * no previous_response_id of its own). Below the threshold it is an ordinary create.
    */
-  private async createCompacted(
-    request: CreateResponseRequest,
-    owner: string,
-    opts: Parameters<ResponsesService['create']>[2],
-    threshold: number,
-  ): Promise<Created> {
+  private async createCompacted(request: CreateResponseRequest, owner: string, opts: Parameters<ResponsesService['create']>[2], threshold: number): Promise<Created> {
     const { context_management: _cm, ...plain } = request;
     const input = normalizeInput(request.input);
     // A chain that cannot be read here is refused by the create that follows, with its reason.
@@ -351,10 +342,7 @@ export class ResponsesService {
     if (estimateTokens(request.instructions, context) <= threshold) return this.create(plain, owner, opts);
     const { head, tail } = splitTail(input);
     if (head.length === 0 && chain.length === 0) return this.create(plain, owner, opts);
-    const compacted = await this.compact(
-      { model: request.model, input: head, ...(request.previous_response_id ? { previous_response_id: request.previous_response_id } : {}) },
-      owner,
-    );
+    const compacted = await this.compact({ model: request.model, input: head, ...(request.previous_response_id ? { previous_response_id: request.previous_response_id } : {}) }, owner);
     const item = compacted?.output[0];
     if (!item) throw new ApiError(503, 'The context could not be compacted in time.', 'service_unavailable', 'compaction_failed');
     const { previous_response_id: _prev, ...rest } = plain;

@@ -63,7 +63,9 @@ describe('SseWriter', () => {
           res.on('end', () => resolve(text));
         }).on('error', reject);
       });
-      expect(body).toBe('event: response.created\ndata: {"type":"response.created"}\n\nevent: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"a"}\n\n: keepalive\n\ndata: [DONE]\n\n');
+      expect(body).toBe(
+        'event: response.created\ndata: {"type":"response.created"}\n\nevent: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"a"}\n\n: keepalive\n\ndata: [DONE]\n\n',
+      );
     } finally {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
@@ -76,7 +78,7 @@ describe('SseWriter', () => {
     const sse = new SseWriter(res, { keepaliveMs: 60_000, maxBufferedBytes: 256 * 1024, onOverflow: () => (overflowed = true) });
     sse.open();
     const frame = JSON.stringify({ type: 'response.output_text.delta', delta: 'x'.repeat(1000) });
-    for (let written = 0; !overflowed && written < 64 * 1024 * 1024; ) {
+    for (let written = 0; !overflowed && written < 64 * 1024 * 1024;) {
       for (let batch = 0; batch < 32 * 1024; batch += frame.length) {
         sse.event('response.output_text.delta', frame);
         written += frame.length;

@@ -46,10 +46,7 @@ export function socketErrorEvent(err: ApiError): { type: 'error'; status: number
  * The HTTP checks of the API (browser policy, then the key), run on the upgrade request through
  * the same middleware, so WebSocket mode cannot drift from HTTP. Returns the owner or the refusal.
  */
-export function checkUpgrade(
-  req: IncomingMessage,
-  policy: Pick<ResponsesSocketOptions, 'apiKeys' | 'allowUnauthenticated' | 'corsAllowOrigins'>,
-): { owner: string } | { error: ApiError } {
+export function checkUpgrade(req: IncomingMessage, policy: Pick<ResponsesSocketOptions, 'apiKeys' | 'allowUnauthenticated' | 'corsAllowOrigins'>): { owner: string } | { error: ApiError } {
   const header = (name: string) => {
     const v = req.headers[name.toLowerCase()];
     return Array.isArray(v) ? v[0] : v;
@@ -184,7 +181,9 @@ class SocketSession {
       return this.sendError(ApiError.badRequest(`Unsupported message type ${JSON.stringify(type ?? null)}: send 'response.create'.`, 'type', 'unsupported_event_type'));
     }
     if (this.queue.length >= this.opts.maxQueued + (this.running ? 0 : 1)) {
-      return this.sendError(new ApiError(429, `Too many queued response.create messages on this connection: at most ${this.opts.maxQueued} wait behind the running one.`, 'rate_limit_error', 'too_many_queued_requests'));
+      return this.sendError(
+        new ApiError(429, `Too many queued response.create messages on this connection: at most ${this.opts.maxQueued} wait behind the running one.`, 'rate_limit_error', 'too_many_queued_requests'),
+      );
     }
     this.queue.push(message as Record<string, unknown>);
     void this.pump();

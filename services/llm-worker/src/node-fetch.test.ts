@@ -90,10 +90,7 @@ describe('createNodeFetch, under the openai SDK', () => {
     // The SDK ends a stream's iteration quietly on abort; both fetches must stop it at the same point.
     for (const c of [client(fx.upstream.url), new OpenAI({ baseURL: fx.upstream.url, apiKey: 'k', maxRetries: 0 })]) {
       const controller = new AbortController();
-      const stream = await c.chat.completions.create(
-        { model: 'm', messages: [{ role: 'user', content: '!delay 50\n!words 10' }], stream: true },
-        { signal: controller.signal },
-      );
+      const stream = await c.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: '!delay 50\n!words 10' }], stream: true }, { signal: controller.signal });
       let chunks = 0;
       const started = Date.now();
       for await (const _ of stream) {

@@ -74,10 +74,7 @@ function toResponse(res: IncomingMessage, head: boolean): Response {
   }
   const encoding = headers.get('content-encoding')?.trim().toLowerCase();
   const decoded: Readable =
-    encoding === 'gzip' || encoding === 'x-gzip' ? res.pipe(createGunzip())
-    : encoding === 'deflate' ? res.pipe(createInflate())
-    : encoding === 'br' ? res.pipe(createBrotliDecompress())
-    : res;
+    encoding === 'gzip' || encoding === 'x-gzip' ? res.pipe(createGunzip()) : encoding === 'deflate' ? res.pipe(createInflate()) : encoding === 'br' ? res.pipe(createBrotliDecompress()) : res;
   if (decoded !== res) {
     // The decoded stream would otherwise end quietly when the socket dies mid-body.
     res.once('error', (err) => decoded.destroy(err));

@@ -54,7 +54,10 @@ describe('streamChat and completeChat, through the openai SDK', () => {
   it('yields exactly the chunks the SDK own stream decoder yields', async () => {
     // Ids and times differ from call to call; everything else must match.
     const strip = (cs: ChatCompletionChunk[]) => JSON.parse(JSON.stringify(cs.map(({ id: _id, created: _c, ...rest }) => rest)).replace(/"call_[\w-]+"/g, '"call"')) as unknown;
-    for (const [prompt, atLeast] of [['!words 12', 12], ['!call get_weather {"city":"Paris"}\n!call get_time {}', 3]] as const) {
+    for (const [prompt, atLeast] of [
+      ['!words 12', 12],
+      ['!call get_weather {"city":"Paris"}\n!call get_time {}', 3],
+    ] as const) {
       const ours = await collect(client(fx.upstream.url), params(prompt));
       const theirs: ChatCompletionChunk[] = [];
       for await (const chunk of await client(fx.upstream.url).chat.completions.create(params(prompt))) theirs.push(chunk);

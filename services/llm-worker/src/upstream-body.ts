@@ -189,19 +189,23 @@ export async function readSseJson<T>(response: Response, onChunks: (chunks: T[])
   // parser simply never dispatches it.
   const parser = new SseParser();
   const headers = response.headers;
-  await readBody(response, (bytes) => {
-    const batch: T[] = [];
-    let more = true;
-    for (const sse of parser.push(bytes)) {
-      if (sse.data === '[DONE]') {
-        more = false;
-        break;
+  await readBody(
+    response,
+    (bytes) => {
+      const batch: T[] = [];
+      let more = true;
+      for (const sse of parser.push(bytes)) {
+        if (sse.data === '[DONE]') {
+          more = false;
+          break;
+        }
+        // Named thread.* events belong to the Assistants API, never to Chat Completions.
+        if (sse.event?.startsWith('thread.')) continue;
+        batch.push(decode<T>(sse, headers, opts.typedErrors ?? false));
       }
-      // Named thread.* events belong to the Assistants API, never to Chat Completions.
-      if (sse.event?.startsWith('thread.')) continue;
-      batch.push(decode<T>(sse, headers, opts.typedErrors ?? false));
-    }
-    if (batch.length > 0) onChunks(batch);
-    return more;
-  }, idleMs);
+      if (batch.length > 0) onChunks(batch);
+      return more;
+    },
+    idleMs,
+  );
 }

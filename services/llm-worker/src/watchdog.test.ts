@@ -26,7 +26,12 @@ describe('sweep', () => {
     const failedIds: string[] = [];
     const deps: WatchdogDeps = {
       index: {
-        due: async (now: number, limit: number) => [...due].filter(([, at]) => at <= now).sort((a, b) => a[1] - b[1]).slice(0, limit).map(([id]) => id),
+        due: async (now: number, limit: number) =>
+          [...due]
+            .filter(([, at]) => at <= now)
+            .sort((a, b) => a[1] - b[1])
+            .slice(0, limit)
+            .map(([id]) => id),
         postpone: async (id: string, at: number) => void (due.has(id) && due.set(id, at)),
         remove: async (id: string) => void due.delete(id),
       } as unknown as InflightIndex,

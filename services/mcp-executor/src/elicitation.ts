@@ -136,7 +136,12 @@ export class HeldCalls {
       log.warn({ err }, 'could not park an elicitation');
       first.reply({ action: 'cancel' });
       ctl.abort();
-      return { kind: 'call', itemId: call.itemId, output: null, error: { type: 'mcp_protocol_error', code: -32603, message: 'The tool asked the user a question, and Spool could not park the call to wait for the answer.' } };
+      return {
+        kind: 'call',
+        itemId: call.itemId,
+        output: null,
+        error: { type: 'mcp_protocol_error', code: -32603, message: 'The tool asked the user a question, and Spool could not park the call to wait for the answer.' },
+      };
     }
     const hold = this.#hold(ctx, id, first).catch((err: unknown) => {
       // Redis failed under the holder: the call is stopped, and the resume finds the lease gone.
@@ -158,7 +163,13 @@ export class HeldCalls {
   async resume(job: ResumeJob, signal: AbortSignal): Promise<McpJobResult> {
     const { store } = this.deps;
     const id = job.elicitationId;
-    const asResult = (step: HeldCallStep): McpJobResult => ({ kind: 'call', itemId: job.itemId, output: step.output, error: step.error, ...(step.elicitation ? { elicitation: step.elicitation } : {}) });
+    const asResult = (step: HeldCallStep): McpJobResult => ({
+      kind: 'call',
+      itemId: job.itemId,
+      output: step.output,
+      error: step.error,
+      ...(step.elicitation ? { elicitation: step.elicitation } : {}),
+    });
     // Set once: a retried resume, or the holder's own timeout, may have set it already.
     await store.answer(id, job.answer, { responseId: job.responseId, itemId: job.itemId });
     for (;;) {
@@ -169,7 +180,11 @@ export class HeldCalls {
         // The holder writes the result before it drops the lease: read once more before concluding.
         const last = await store.resultOf(id);
         return asResult(
-          last ?? failedStep(-32001, 'The executor that held this tool call open stopped before the call finished, so the answer could not reach the tool; the call is lost (the tool may or may not have acted on it).'),
+          last ??
+            failedStep(
+              -32001,
+              'The executor that held this tool call open stopped before the call finished, so the answer could not reach the tool; the call is lost (the tool may or may not have acted on it).',
+            ),
         );
       }
       await sleep(this.#pollMs, signal);
@@ -261,7 +276,11 @@ export class HeldCalls {
       // Another question: parked under a new id, which the resume of this one carries back.
       next.hold();
       const nextId = await this.#park(ctx, next.question, by ?? undefined);
-      await store.putResult(id, { output: waitingOutput(next.question.message, nextId), error: null, elicitation: { elicitationId: nextId, message: next.question.message, requestedSchema: next.question.requestedSchema } });
+      await store.putResult(id, {
+        output: waitingOutput(next.question.message, nextId),
+        error: null,
+        elicitation: { elicitationId: nextId, message: next.question.message, requestedSchema: next.question.requestedSchema },
+      });
       await store.dropLease(id);
       id = nextId;
       ask = next;
@@ -269,7 +288,11 @@ export class HeldCalls {
   }
 
   /** Waits for the answer, renewing the lease; at the deadline (or on shutdown) sets `cancel` itself, unless an answer won the race. */
-  async #waitAnswer(id: string, expiresAt: number, steps: CallSteps): Promise<{ kind: 'answer'; answer: { answer: ElicitationAnswer; by: ResumedBy | null } } | { kind: 'timeout' | 'closing' | 'ended' }> {
+  async #waitAnswer(
+    id: string,
+    expiresAt: number,
+    steps: CallSteps,
+  ): Promise<{ kind: 'answer'; answer: { answer: ElicitationAnswer; by: ResumedBy | null } } | { kind: 'timeout' | 'closing' | 'ended' }> {
     const { store } = this.deps;
     let renewedAt = this.#now();
     for (;;) {

@@ -49,8 +49,7 @@ export class OAuthTokens {
 
   async #fetch(label: string, cfg: OAuthClientConfig, now: number): Promise<string> {
     const secret = this.opts.secrets[label];
-    const fail = (why: string, cause?: unknown) =>
-      new McpServerError('mcp_unauthorized', `Could not get an OAuth access token for MCP server '${label}' from ${cfg.token_url}: ${why}`, { cause });
+    const fail = (why: string, cause?: unknown) => new McpServerError('mcp_unauthorized', `Could not get an OAuth access token for MCP server '${label}' from ${cfg.token_url}: ${why}`, { cause });
     if (secret === undefined) throw fail(`the client secret (${cfg.client_secret_env}) is not set.`);
     const issuer = new URL(cfg.token_url).origin;
     const provider = new ClientCredentialsProvider({ clientId: cfg.client_id, clientSecret: secret, expectedIssuer: issuer, ...(cfg.scope ? { scope: cfg.scope } : {}) });

@@ -71,7 +71,18 @@ function observeMcpJob(raw: unknown, servers: Record<string, McpServerConfig>, m
   return {
     meta: injectTrace(span, parent),
     done(result: McpJobResult | null) {
-      const status = result === null ? 'error' : result.kind === 'call' ? (result.error === null ? 'ok' : 'message' in result.error && result.error.message.startsWith('Not run') ? 'refused' : 'error') : result.error === null ? 'ok' : 'error';
+      const status =
+        result === null
+          ? 'error'
+          : result.kind === 'call'
+            ? result.error === null
+              ? 'ok'
+              : 'message' in result.error && result.error.message.startsWith('Not run')
+                ? 'refused'
+                : 'error'
+            : result.error === null
+              ? 'ok'
+              : 'error';
       if (isCall) {
         metrics?.mcpCalls.inc({ server, status });
         metrics?.mcpCallDuration.observe({ server }, (performance.now() - started) / 1000);
@@ -192,7 +203,9 @@ export function createMcpProcessor(deps: McpProcessorDeps) {
       // "Still working" becomes a progress event, at the progress rate across polls.
       if (step.alive && deps.progress && data.outputIndex !== undefined && now() - handle.lastEventAt >= deps.progress.intervalMs) {
         handle.lastEventAt = now();
-        await deps.progress.append(data.responseId, [{ type: 'response.mcp_call.in_progress', item_id: data.itemId, output_index: data.outputIndex }]).catch((err: unknown) => log.warn({ err }, 'could not append an mcp progress event'));
+        await deps.progress
+          .append(data.responseId, [{ type: 'response.mcp_call.in_progress', item_id: data.itemId, output_index: data.outputIndex }])
+          .catch((err: unknown) => log.warn({ err }, 'could not append an mcp progress event'));
       }
       if (!token) throw new Error('An MCP task can only be polled from a BullMQ worker (no job token).');
       await job.updateData({ ...(job.data as Record<string, unknown>), task: handle });
@@ -286,13 +299,7 @@ export function createMcpProcessor(deps: McpProcessorDeps) {
   };
 }
 
-function progressEvents(
-  cfg: NonNullable<McpProcessorDeps['progress']>,
-  responseId: string,
-  itemId: string,
-  outputIndex: number,
-  log: Logger,
-): ProgressEvents {
+function progressEvents(cfg: NonNullable<McpProcessorDeps['progress']>, responseId: string, itemId: string, outputIndex: number, log: Logger): ProgressEvents {
   return new ProgressEvents({
     itemId,
     outputIndex,

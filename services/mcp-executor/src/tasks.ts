@@ -57,7 +57,7 @@ export async function pollTask(pool: McpClientPool, t: McpTarget, name: string, 
       // A failed task's result is the tool's error (isError) or the JSON-RPC error it ended with.
       return { kind: 'done', outcome: await pool.taskResult(t, name, handle.taskId, { signal: opts.signal }) };
     case 'cancelled':
-      return failed(-32001, 'The MCP server cancelled the tool\'s task.');
+      return failed(-32001, "The MCP server cancelled the tool's task.");
     case 'input_required':
       // Elicitation is not supported: the task would wait for an answer that never comes.
       await pool.cancelTask(t, handle.taskId);

@@ -137,7 +137,9 @@ async function supervise(config: Config, target: RedisTarget, shutdown: Shutdown
   supervisor.start();
   shutdown.add('children', () => supervisor.stop());
   const workers = specs.filter((s) => s.name !== 'api').length;
-  console.log(`  Spool supervisor (pid ${process.pid}): ${config.roles.has('api') ? 'an api process and ' : ''}${workers} worker process${workers === 1 ? '' : 'es'} (SPOOL_WORKERS=${config.workers}; 0 runs everything in one process)`);
+  console.log(
+    `  Spool supervisor (pid ${process.pid}): ${config.roles.has('api') ? 'an api process and ' : ''}${workers} worker process${workers === 1 ? '' : 'es'} (SPOOL_WORKERS=${config.workers}; 0 runs everything in one process)`,
+  );
 }
 
 /** Sets a child's nice value above this process's; a system that refuses (a container without the right) only loses the priority. */
@@ -145,7 +147,7 @@ function lowerPriority(pid: number, by: number, logger: Logger): void {
   try {
     setPriority(pid, Math.min(19, getPriority() + by));
   } catch (err) {
-    logger.warn({ pid, err: (err as Error).message }, 'could not lower a worker process\'s priority');
+    logger.warn({ pid, err: (err as Error).message }, "could not lower a worker process's priority");
   }
 }
 

@@ -82,7 +82,13 @@ export function createOperations(config: Config, keys: Keys, command: RedisClien
   const serveMetrics = async (port: number): Promise<Server> => {
     const app = express();
     app.disable('x-powered-by');
-    app.get('/metrics', metricsHandler({ metrics, apiKeys: config.apiKeys, adminKeys: config.adminKeys.map((k) => k.key), metricsToken: config.metricsToken, allowUnauthenticated: config.allowUnauthenticated }, refresh));
+    app.get(
+      '/metrics',
+      metricsHandler(
+        { metrics, apiKeys: config.apiKeys, adminKeys: config.adminKeys.map((k) => k.key), metricsToken: config.metricsToken, allowUnauthenticated: config.allowUnauthenticated },
+        refresh,
+      ),
+    );
     app.use((_req, res) => res.status(404).json({ error: { message: 'Not found: this process serves /metrics only.', type: 'invalid_request_error', param: null, code: 'unknown_url' } }));
     app.use(((err: { status?: number; toBody?: () => unknown }, _req, res, _next) => {
       res.status(err.status ?? 500).json(err.toBody?.() ?? { error: { message: 'server error', type: 'server_error', param: null, code: 'server_error' } });

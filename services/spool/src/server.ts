@@ -68,7 +68,7 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
     queueConn.disconnect();
     throw new UnsafeRedisError(
       `Redis has maxmemory-policy '${eviction.policy}', which evicts keys under memory pressure: running responses and queued jobs would vanish. ` +
-        "Run `redis-cli CONFIG SET maxmemory-policy noeviction` (and set it in redis.conf), or accept the risk with SPOOL_REDIS_ALLOW_EVICTION=true (redis.allow_eviction in the config file).",
+        'Run `redis-cli CONFIG SET maxmemory-policy noeviction` (and set it in redis.conf), or accept the risk with SPOOL_REDIS_ALLOW_EVICTION=true (redis.allow_eviction in the config file).',
     );
   }
   if (eviction.kind === 'evicts') logger.warn({ policy: eviction.policy }, 'redis evicts keys under memory pressure (allowed by configuration)');
@@ -89,7 +89,10 @@ export async function startSpool(config: Config, redis: RedisTarget | string, lo
 
   // Webhooks: enqueued where a background response is sealed, delivered by the llm role's processes.
   const hasWebhooks = config.webhooks.length > 0;
-  const notifier = new WebhookNotifier(hasWebhooks ? (jobs, retry) => queues.enqueueWebhooks(jobs, retry) : null, config.webhooks, { attempts: config.limits.webhook_attempts, backoffMs: config.limits.webhook_backoff_ms });
+  const notifier = new WebhookNotifier(hasWebhooks ? (jobs, retry) => queues.enqueueWebhooks(jobs, retry) : null, config.webhooks, {
+    attempts: config.limits.webhook_attempts,
+    backoffMs: config.limits.webhook_backoff_ms,
+  });
   const onSealed = async (id: string, status: ResponseStatus, background: boolean, sealed?: SealedResponse) => {
     await Promise.all([
       notifier.notify(id, status, background).catch((err: unknown) => logger.error({ err, responseId: id }, 'could not enqueue webhooks')),

@@ -13,7 +13,7 @@ describe('planChildren', () => {
     ]);
   });
 
-  it('lowers only the workers\' priority, by SPOOL_WORKER_NICE (0 keeps every process equal)', () => {
+  it("lowers only the workers' priority, by SPOOL_WORKER_NICE (0 keeps every process equal)", () => {
     expect(planChildren(config(['api', 'llm'], 1, 0), {}).map((s) => s.nice)).toEqual([0, 0]);
     expect(planChildren(config(['api', 'llm'], 1, 5), {}).map((s) => s.nice)).toEqual([0, 5]);
   });

@@ -25,7 +25,10 @@ afterAll(async () => {
 describe('WebhookNotifier', () => {
   it('enqueues deliveries whose retries back off exponentially with jitter (an outage is not followed by a thundering herd)', async () => {
     const secret = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
-    const notifier = new WebhookNotifier((jobs, retry) => queues.enqueueWebhooks(jobs, retry), [{ url: 'https://hooks.example.com/a', secret, events: ['response.completed'] }], { attempts: 5, backoffMs: 200 });
+    const notifier = new WebhookNotifier((jobs, retry) => queues.enqueueWebhooks(jobs, retry), [{ url: 'https://hooks.example.com/a', secret, events: ['response.completed'] }], {
+      attempts: 5,
+      backoffMs: 200,
+    });
     await notifier.notify('resp_1', 'completed', true);
     const [job] = await queues.queue(QUEUES.webhooks).getJobs(['waiting', 'delayed', 'prioritized']);
     expect(job?.opts).toMatchObject({ attempts: 5, backoff: { type: 'exponential', delay: 200, jitter: WEBHOOK_BACKOFF_JITTER } });

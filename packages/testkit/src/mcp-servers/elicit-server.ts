@@ -40,18 +40,21 @@ export async function startElicitMcpServer(): Promise<ElicitMcpServer> {
     server.registerTool('deploy', { description: 'Deploys, after asking where' }, async (extra) => {
       const run: ElicitRun = { tool: 'deploy', answers: [], finished: false };
       runs.push(run);
-      const answer = await server.server.elicitInput({
-        mode: 'form',
-        message: 'Where should I deploy?',
-        requestedSchema: {
-          type: 'object',
-          properties: {
-            env: { type: 'string', enum: ['staging', 'production'], description: 'Target environment' },
-            replicas: { type: 'integer', minimum: 1, maximum: 10 },
+      const answer = await server.server.elicitInput(
+        {
+          mode: 'form',
+          message: 'Where should I deploy?',
+          requestedSchema: {
+            type: 'object',
+            properties: {
+              env: { type: 'string', enum: ['staging', 'production'], description: 'Target environment' },
+              replicas: { type: 'integer', minimum: 1, maximum: 10 },
+            },
+            required: ['env'],
           },
-          required: ['env'],
         },
-      }, { relatedRequestId: extra.requestId });
+        { relatedRequestId: extra.requestId },
+      );
       run.answers.push({ action: answer.action, ...(answer.content ? { content: answer.content } : {}) });
       run.finished = true;
       const text = answer.action === 'accept' ? `Deployed to ${String(answer.content?.env)} with ${String(answer.content?.replicas ?? 1)} replicas` : `Not deployed (${answer.action})`;
@@ -61,7 +64,10 @@ export async function startElicitMcpServer(): Promise<ElicitMcpServer> {
       const run: ElicitRun = { tool: 'impatient', answers: [], finished: false };
       runs.push(run);
       try {
-        const answer = await server.server.elicitInput({ mode: 'form', message: 'Quick, yes or no?', requestedSchema: { type: 'object', properties: { yes: { type: 'boolean' } } } }, { timeout: 300, relatedRequestId: extra.requestId });
+        const answer = await server.server.elicitInput(
+          { mode: 'form', message: 'Quick, yes or no?', requestedSchema: { type: 'object', properties: { yes: { type: 'boolean' } } } },
+          { timeout: 300, relatedRequestId: extra.requestId },
+        );
         run.answers.push({ action: answer.action });
         return { content: [{ type: 'text' as const, text: `Answered ${answer.action}` }] };
       } catch {
@@ -73,9 +79,15 @@ export async function startElicitMcpServer(): Promise<ElicitMcpServer> {
     server.registerTool('survey', { description: 'Asks two questions' }, async (extra) => {
       const run: ElicitRun = { tool: 'survey', answers: [], finished: false };
       runs.push(run);
-      const name = await server.server.elicitInput({ mode: 'form', message: 'What is your name?', requestedSchema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } }, { relatedRequestId: extra.requestId });
+      const name = await server.server.elicitInput(
+        { mode: 'form', message: 'What is your name?', requestedSchema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } },
+        { relatedRequestId: extra.requestId },
+      );
       run.answers.push({ action: name.action, ...(name.content ? { content: name.content } : {}) });
-      const likes = await server.server.elicitInput({ mode: 'form', message: 'Do you like tea?', requestedSchema: { type: 'object', properties: { tea: { type: 'boolean' } }, required: ['tea'] } }, { relatedRequestId: extra.requestId });
+      const likes = await server.server.elicitInput(
+        { mode: 'form', message: 'Do you like tea?', requestedSchema: { type: 'object', properties: { tea: { type: 'boolean' } }, required: ['tea'] } },
+        { relatedRequestId: extra.requestId },
+      );
       run.answers.push({ action: likes.action, ...(likes.content ? { content: likes.content } : {}) });
       run.finished = true;
       return { content: [{ type: 'text' as const, text: `${String(name.content?.name)} ${likes.content?.tea === true ? 'likes' : 'does not like'} tea` }] };

@@ -33,7 +33,8 @@ export async function startTaskMcpServer(opts: { pollIntervalMs?: number } = {})
   const store = new InMemoryTaskStore();
   // Drop the session id on every operation, so any session sees every task.
   const shared = {
-    createTask: (p: Parameters<InMemoryTaskStore['createTask']>[0], id: Parameters<InMemoryTaskStore['createTask']>[1], r: Parameters<InMemoryTaskStore['createTask']>[2]) => store.createTask(p, id, r),
+    createTask: (p: Parameters<InMemoryTaskStore['createTask']>[0], id: Parameters<InMemoryTaskStore['createTask']>[1], r: Parameters<InMemoryTaskStore['createTask']>[2]) =>
+      store.createTask(p, id, r),
     getTask: (taskId: string) => store.getTask(taskId),
     storeTaskResult: (taskId: string, status: 'completed' | 'failed', result: Parameters<InMemoryTaskStore['storeTaskResult']>[2]) => store.storeTaskResult(taskId, status, result),
     getTaskResult: (taskId: string) => store.getTaskResult(taskId),
@@ -47,10 +48,7 @@ export async function startTaskMcpServer(opts: { pollIntervalMs?: number } = {})
   const servers = new Set<McpServer>();
 
   function buildServer(): McpServer {
-    const server = new McpServer(
-      { name: 'spool-task-server', version: '1.0.0' },
-      { capabilities: { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } }, taskStore: shared },
-    );
+    const server = new McpServer({ name: 'spool-task-server', version: '1.0.0' }, { capabilities: { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } }, taskStore: shared });
     server.experimental.tasks.registerToolTask(
       'long_task',
       { description: 'Works for ms milliseconds, as a task', inputSchema: { ms: z.number().int().min(0) }, execution: { taskSupport: 'optional' } },

@@ -103,10 +103,7 @@ export async function startTestMcpServer(opts: TestMcpServerOptions = {}): Promi
         toolOfRequest.set(message.id, name);
         calls.push({ name, args: params.arguments ?? {}, ...(params._meta ? { meta: params._meta } : {}) });
         if (name === 'fail_protocol') {
-          void transport.send(
-            { jsonrpc: '2.0', id: message.id, error: { code: FAIL_PROTOCOL_CODE, message: FAIL_PROTOCOL_MESSAGE } },
-            { relatedRequestId: message.id },
-          );
+          void transport.send({ jsonrpc: '2.0', id: message.id, error: { code: FAIL_PROTOCOL_CODE, message: FAIL_PROTOCOL_MESSAGE } }, { relatedRequestId: message.id });
           return;
         }
       }
@@ -169,9 +166,14 @@ export async function startTestMcpServer(opts: TestMcpServerOptions = {}): Promi
     }
     const presented = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     if (presented === undefined || !validTokens.has(presented)) {
-      sendJson(res, 401, { error: 'invalid_token' }, {
-        'www-authenticate': `Bearer error="invalid_token", resource_metadata="${origin}/.well-known/oauth-protected-resource/mcp", scope="${oauth.scope}"`,
-      });
+      sendJson(
+        res,
+        401,
+        { error: 'invalid_token' },
+        {
+          'www-authenticate': `Bearer error="invalid_token", resource_metadata="${origin}/.well-known/oauth-protected-resource/mcp", scope="${oauth.scope}"`,
+        },
+      );
       return true;
     }
     return false;
@@ -238,42 +240,30 @@ export async function startTestMcpServer(opts: TestMcpServerOptions = {}): Promi
     const server = new McpServer({ name: 'spool-test-server', version: '1.0.0' });
     const text = (value: string) => ({ content: [{ type: 'text' as const, text: value }] });
 
-    server.registerTool(
-      'echo',
-      { description: 'Echoes the message back', inputSchema: { message: z.string() }, annotations: { readOnlyHint: true } },
-      async ({ message }) => text(`Echo: ${message}`),
-    );
-    server.registerTool(
-      'add',
-      { description: 'Adds two numbers', inputSchema: { a: z.number(), b: z.number() }, annotations: { readOnlyHint: true } },
-      async ({ a, b }) => text(String(a + b)),
-    );
-    server.registerTool(
-      'slow',
-      { description: 'Sleeps for ms milliseconds, reporting progress', inputSchema: { ms: z.number().int().min(0) } },
-      async ({ ms }, extra) => {
-        const token = extra._meta?.progressToken;
-        const started = Date.now();
-        const ticker =
-          token === undefined
-            ? undefined
-            : setInterval(() => {
-                const elapsed = Math.min(Date.now() - started, ms);
-                extra
-                  .sendNotification({
-                    method: 'notifications/progress',
-                    params: { progressToken: token, progress: elapsed, total: ms, message: `slept ${elapsed} ms` },
-                  })
-                  .catch(() => undefined);
-              }, 200);
-        try {
-          await sleep(ms, undefined, { signal: extra.signal });
-        } finally {
-          clearInterval(ticker);
-        }
-        return text(`Slept ${ms} ms`);
-      },
-    );
+    server.registerTool('echo', { description: 'Echoes the message back', inputSchema: { message: z.string() }, annotations: { readOnlyHint: true } }, async ({ message }) => text(`Echo: ${message}`));
+    server.registerTool('add', { description: 'Adds two numbers', inputSchema: { a: z.number(), b: z.number() }, annotations: { readOnlyHint: true } }, async ({ a, b }) => text(String(a + b)));
+    server.registerTool('slow', { description: 'Sleeps for ms milliseconds, reporting progress', inputSchema: { ms: z.number().int().min(0) } }, async ({ ms }, extra) => {
+      const token = extra._meta?.progressToken;
+      const started = Date.now();
+      const ticker =
+        token === undefined
+          ? undefined
+          : setInterval(() => {
+              const elapsed = Math.min(Date.now() - started, ms);
+              extra
+                .sendNotification({
+                  method: 'notifications/progress',
+                  params: { progressToken: token, progress: elapsed, total: ms, message: `slept ${elapsed} ms` },
+                })
+                .catch(() => undefined);
+            }, 200);
+      try {
+        await sleep(ms, undefined, { signal: extra.signal });
+      } finally {
+        clearInterval(ticker);
+      }
+      return text(`Slept ${ms} ms`);
+    });
     server.registerTool('crash', { description: 'Always throws' }, async () => {
       throw new Error('crash: the tool failed on purpose');
     });
@@ -288,11 +278,7 @@ export async function startTestMcpServer(opts: TestMcpServerOptions = {}): Promi
       },
       async ({ id }) => text(`Deleted ${id}`),
     );
-    server.registerTool(
-      'idempotent_thing',
-      { description: 'Safe to repeat', annotations: { idempotentHint: true, readOnlyHint: false } },
-      async () => text('done'),
-    );
+    server.registerTool('idempotent_thing', { description: 'Safe to repeat', annotations: { idempotentHint: true, readOnlyHint: false } }, async () => text('done'));
     if (opts.extras) registerExtras(server);
     return server;
   }

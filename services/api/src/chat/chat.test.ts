@@ -1,6 +1,18 @@
 import type OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
-import { ApiError, buildResponse, ChatCompletionChunkSchema, ChatCompletionSchema, parseChatCompletionRequest, parseCreateRequest, type ChatCompletion, type ChatCompletionChunk, type InputItem, type OutputItem, type Response } from '@spool/protocol';
+import {
+  ApiError,
+  buildResponse,
+  ChatCompletionChunkSchema,
+  ChatCompletionSchema,
+  parseChatCompletionRequest,
+  parseCreateRequest,
+  type ChatCompletion,
+  type ChatCompletionChunk,
+  type InputItem,
+  type OutputItem,
+  type Response,
+} from '@spool/protocol';
 import { ChatChunkTranslator } from './chunks.ts';
 import { failureOf, toChatCompletion } from './completion.ts';
 import { rebaseParam, toResponsesRequest } from './request.ts';
@@ -22,8 +34,20 @@ describe('toResponsesRequest', () => {
   it('turns messages into input items in order, and parameters into their Responses names', () => {
     const { request } = convert({
       messages: [
-        { role: 'developer', content: [{ type: 'text', text: 'Be ' }, { type: 'text', text: 'brief.' }] },
-        { role: 'user', content: [{ type: 'text', text: 'look' }, { type: 'image_url', image_url: { url: 'https://img.example/a.png' } }] },
+        {
+          role: 'developer',
+          content: [
+            { type: 'text', text: 'Be ' },
+            { type: 'text', text: 'brief.' },
+          ],
+        },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'look' },
+            { type: 'image_url', image_url: { url: 'https://img.example/a.png' } },
+          ],
+        },
         { role: 'assistant', content: 'Calling.', tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
         { role: 'tool', tool_call_id: 'call_1', content: 'done' },
       ],
@@ -39,14 +63,24 @@ describe('toResponsesRequest', () => {
     });
     expect(request.input).toEqual([
       { type: 'message', role: 'developer', content: 'Be brief.' },
-      { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'look' }, { type: 'input_image', image_url: 'https://img.example/a.png', detail: 'auto' }] },
+      {
+        type: 'message',
+        role: 'user',
+        content: [
+          { type: 'input_text', text: 'look' },
+          { type: 'input_image', image_url: 'https://img.example/a.png', detail: 'auto' },
+        ],
+      },
       { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Calling.', annotations: [] }] },
       { type: 'function_call', call_id: 'call_1', name: 'f', arguments: '{}' },
       { type: 'function_call_output', call_id: 'call_1', output: 'done' },
     ]);
     expect(request).toMatchObject({
       store: false,
-      tools: [{ type: 'function', name: 'f', parameters: { type: 'object' } }, { type: 'mcp', server_label: 'srv', require_approval: 'never' }],
+      tools: [
+        { type: 'function', name: 'f', parameters: { type: 'object' } },
+        { type: 'mcp', server_label: 'srv', require_approval: 'never' },
+      ],
       tool_choice: { type: 'function', name: 'f' },
       max_output_tokens: 20,
       text: { format: { type: 'json_schema', name: 'out', schema: { type: 'object' }, strict: true } },
@@ -59,7 +93,10 @@ describe('toResponsesRequest', () => {
   it('reads back pending approvals, from provider_specific_fields or from the call itself', () => {
     const call = { id: 'mcpr_1', type: 'function', function: { name: 'srv__delete', arguments: '{"id":1}' } };
     const reported = { mcp_approval_requests: [{ type: 'mcp_approval_request', id: 'mcpr_1', server_label: 'srv', name: 'delete', arguments: '{"id":1}' }] };
-    for (const assistant of [{ role: 'assistant', tool_calls: [call], provider_specific_fields: reported }, { role: 'assistant', content: null, tool_calls: [call] }]) {
+    for (const assistant of [
+      { role: 'assistant', tool_calls: [call], provider_specific_fields: reported },
+      { role: 'assistant', content: null, tool_calls: [call] },
+    ]) {
       const { request } = convert({
         messages: [{ role: 'user', content: 'x' }, assistant],
         tools: [mcp],
@@ -71,7 +108,14 @@ describe('toResponsesRequest', () => {
       ]);
     }
     // Answered with a tool message, the call is the client's own: a function call and its output.
-    const { request } = convert({ messages: [{ role: 'user', content: 'x' }, { role: 'assistant', tool_calls: [call] }, { role: 'tool', tool_call_id: 'mcpr_1', content: 'ok' }], tools: [mcp] });
+    const { request } = convert({
+      messages: [
+        { role: 'user', content: 'x' },
+        { role: 'assistant', tool_calls: [call] },
+        { role: 'tool', tool_call_id: 'mcpr_1', content: 'ok' },
+      ],
+      tools: [mcp],
+    });
     expect((request.input as InputItem[]).map((i) => i.type)).toEqual(['message', 'function_call', 'function_call_output']);
     expect(thrown(() => convert({ messages: [{ role: 'user', content: 'x' }], tools: [mcp], mcp_approval_responses: [{ approval_request_id: 'mcpr_2', approve: true }] }))).toMatchObject({
       param: 'mcp_approval_responses[0].approval_request_id',
@@ -80,7 +124,13 @@ describe('toResponsesRequest', () => {
   });
 
   it('names Chat parameters in errors raised on the Responses side', () => {
-    const { paramFor } = convert({ messages: [{ role: 'user', content: 'x' }, { role: 'tool', tool_call_id: 'c', content: 'r' }], tools: [{ type: 'function', function: { name: 'f' } }] });
+    const { paramFor } = convert({
+      messages: [
+        { role: 'user', content: 'x' },
+        { role: 'tool', tool_call_id: 'c', content: 'r' },
+      ],
+      tools: [{ type: 'function', function: { name: 'f' } }],
+    });
     expect(paramFor('input[1].call_id')).toBe('messages[1].tool_call_id');
     expect(paramFor('tools[0].name')).toBe('tools[0].function.name');
     expect(paramFor('max_output_tokens')).toBe('max_tokens');
@@ -106,7 +156,13 @@ const meta = { id: 'chatcmpl-1', created: 1, model: 'm' };
 function response(status: Response['status'], output: OutputItem[], extra: Partial<Response> = {}): Response {
   return { ...buildResponse({ id: 'resp_1', request: parseCreateRequest({ model: 'm' }), createdAt: 1, status }), output, ...extra };
 }
-const listItem: OutputItem = { type: 'mcp_list_tools', id: 'mcpl_1', server_label: 'srv', tools: [{ name: 'echo', input_schema: { type: 'object' }, description: 'Echo', annotations: null }], error: null };
+const listItem: OutputItem = {
+  type: 'mcp_list_tools',
+  id: 'mcpl_1',
+  server_label: 'srv',
+  tools: [{ name: 'echo', input_schema: { type: 'object' }, description: 'Echo', annotations: null }],
+  error: null,
+};
 const failedCall: OutputItem = {
   type: 'mcp_call',
   id: 'mcp_1',
@@ -167,7 +223,12 @@ describe('ChatChunkTranslator', () => {
     ];
     const chunks = frames.map((f) => ChatCompletionChunkSchema.parse(f));
     expect(chunks.map((c) => c.choices[0]!.delta)).toEqual([
-      { role: 'assistant', content: '', refusal: null, provider_specific_fields: { mcp_list_tools: [{ type: 'function', function: { name: 'srv__echo', description: 'Echo', parameters: { type: 'object' } } }] } },
+      {
+        role: 'assistant',
+        content: '',
+        refusal: null,
+        provider_specific_fields: { mcp_list_tools: [{ type: 'function', function: { name: 'srv__echo', description: 'Echo', parameters: { type: 'object' } } }] },
+      },
       { content: 'Hi' },
       { tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'f', arguments: '' } }] },
       { tool_calls: [{ index: 0, function: { arguments: '{"a"' } }] },

@@ -1,13 +1,4 @@
-import {
-  ApiError,
-  mcpFunctionName,
-  parseCreateRequest,
-  type ChatCompletionRequest,
-  type ChatMessage,
-  type ChatToolCall,
-  type CreateResponseRequest,
-  type McpTool,
-} from '@spool/protocol';
+import { ApiError, mcpFunctionName, parseCreateRequest, type ChatCompletionRequest, type ChatMessage, type ChatToolCall, type CreateResponseRequest, type McpTool } from '@spool/protocol';
 
 /*
  * A Chat Completions request becomes a Responses create request, so that it runs through the same
@@ -56,9 +47,7 @@ function pendingApproval(call: ChatToolCall, reported: Map<string, PendingApprov
   const known = reported.get(call.id);
   if (known) return known;
   if (!call.id.startsWith('mcpr_')) return null;
-  const candidates = mcpTools
-    .filter((t) => call.function.name.startsWith(`${t.server_label}__`))
-    .sort((a, b) => b.server_label.length - a.server_label.length);
+  const candidates = mcpTools.filter((t) => call.function.name.startsWith(`${t.server_label}__`)).sort((a, b) => b.server_label.length - a.server_label.length);
   for (const t of candidates) {
     const tool = call.function.name.slice(t.server_label.length + 2);
     if (tool && mcpFunctionName(t.server_label, tool) === call.function.name) return { server_label: t.server_label, name: tool };
@@ -180,7 +169,19 @@ export function toResponsesRequest(chat: ChatCompletionRequest): ConvertedReques
         : { type: rf.type };
   if (format || chat.verbosity) body.text = { ...(format ? { format } : {}), ...(chat.verbosity ? { verbosity: chat.verbosity } : {}) };
   if (chat.reasoning_effort) body.reasoning = { effort: chat.reasoning_effort };
-  const copy = ['parallel_tool_calls', 'max_tool_calls', 'temperature', 'top_p', 'presence_penalty', 'frequency_penalty', 'metadata', 'user', 'safety_identifier', 'prompt_cache_key', 'service_tier'] as const;
+  const copy = [
+    'parallel_tool_calls',
+    'max_tool_calls',
+    'temperature',
+    'top_p',
+    'presence_penalty',
+    'frequency_penalty',
+    'metadata',
+    'user',
+    'safety_identifier',
+    'prompt_cache_key',
+    'service_tier',
+  ] as const;
   for (const key of copy) if (chat[key] != null) body[key] = chat[key];
 
   const paramFor = (param: string | null): string | null => {

@@ -61,7 +61,8 @@ export function metricsHandler(opts: Pick<OperateRouteOptions, 'metrics' | 'apiK
   return async (req, res, next) => {
     try {
       if (keyless && !opts.metricsToken) {
-        if (!opts.allowUnauthenticated && !(opts.isLoopback ?? loopbackPeer)(req)) throw new ApiError(403, 'This server has no keys configured and serves /metrics to loopback clients only.', 'permission_error', 'unauthenticated_remote');
+        if (!opts.allowUnauthenticated && !(opts.isLoopback ?? loopbackPeer)(req))
+          throw new ApiError(403, 'This server has no keys configured and serves /metrics to loopback clients only.', 'permission_error', 'unauthenticated_remote');
       } else if (!matches(allowed, presentedKey(req))) {
         throw new ApiError(401, 'Send an API key, an admin key or the metrics_token as Authorization: Bearer <token>.', 'invalid_request_error', 'invalid_api_key');
       }
@@ -94,7 +95,14 @@ export function operateRouter(opts: OperateRouteOptions, refresh: MetricsRefresh
   const requireAdmin = (req: Request, _res: Response, next: NextFunction) => {
     if (opts.adminKeys.length === 0) {
       if (keyless && (opts.allowUnauthenticated || (opts.isLoopback ?? loopbackPeer)(req))) return next();
-      return next(new ApiError(403, keyless ? 'This server has no keys and serves the console to loopback clients only.' : 'No admin_keys are configured: the console and /v1/usage are off.', 'permission_error', 'admin_required'));
+      return next(
+        new ApiError(
+          403,
+          keyless ? 'This server has no keys and serves the console to loopback clients only.' : 'No admin_keys are configured: the console and /v1/usage are off.',
+          'permission_error',
+          'admin_required',
+        ),
+      );
     }
     const key = presentedKey(req);
     if (!key) return next(new ApiError(401, 'Missing admin key. Send it as Authorization: Bearer <key>.', 'invalid_request_error', 'invalid_api_key'));
@@ -119,7 +127,10 @@ export function operateRouter(opts: OperateRouteOptions, refresh: MetricsRefresh
 
   // The page and its script carry no secret: anyone may load them; the data needs the admin key.
   router.get('/console', (_req, res) => {
-    res.setHeader('Content-Security-Policy', "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+    res.setHeader(
+      'Content-Security-Policy',
+      "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    );
     res.setHeader('X-Frame-Options', 'DENY');
     res.setHeader('Cache-Control', 'no-store');
     res.type('html').send(CONSOLE_HTML);
@@ -167,7 +178,7 @@ export function operateRouter(opts: OperateRouteOptions, refresh: MetricsRefresh
   });
   api.post('/approvals/:responseId/:approvalId', async (req, res) => {
     const parsed = DecisionSchema.safeParse(req.body ?? {});
-    if (!parsed.success) throw ApiError.badRequest("The body must be {\"approve\": true|false}.", 'approve');
+    if (!parsed.success) throw ApiError.badRequest('The body must be {"approve": true|false}.', 'approve');
     res.json(await operate.decide(req.params.responseId as string, req.params.approvalId as string, parsed.data.approve));
   });
   // Opens the queues view for this browser: a cookie for GETs under /console/queues only.

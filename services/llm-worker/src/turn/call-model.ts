@@ -67,9 +67,20 @@ export async function callModel(turn: Turn, items: ContextItem[], lists: Map<str
   const watched = request.stream === true || record.background;
   const approvalId = (ref: { serverLabel: string; toolName: string }, args: string) =>
     mintApprovalRequestId(deps.approvalMac, { owner: record.owner, serverLabel: ref.serverLabel, name: ref.toolName, arguments: args }, mcp.flags(ref.serverLabel, ref.toolName), deps.now());
-  const translator = new TurnTranslator((e) => writer.emit(e), () => writer.snapshot.output.length, classify, { approvalId, logprobs });
+  const translator = new TurnTranslator(
+    (e) => writer.emit(e),
+    () => writer.snapshot.output.length,
+    classify,
+    { approvalId, logprobs },
+  );
   let result: TurnResult;
-  const observed = deps.observe?.upstreamCall({ route: deps.routeLabel?.(request.model) ?? 'default', model: request.model, upstreamModel: upstream.model, responseId: job.responseId, trace: job.trace });
+  const observed = deps.observe?.upstreamCall({
+    route: deps.routeLabel?.(request.model) ?? 'default',
+    model: request.model,
+    upstreamModel: upstream.model,
+    responseId: job.responseId,
+    trace: job.trace,
+  });
   try {
     await adapterFor(upstream.api).call(
       {

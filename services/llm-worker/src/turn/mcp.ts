@@ -38,11 +38,7 @@ export interface McpFunctionEntry extends McpToolRef {
 }
 
 /** The MCP tools offered to the model, as functions with unique names, and the way back. */
-export function mcpFunctions(
-  tools: McpTool[],
-  lists: Map<string, McpToolInfo[]>,
-  servers: Record<string, McpServerConfig>,
-): { functions: ModelFunction[]; refs: Map<string, McpFunctionEntry> } {
+export function mcpFunctions(tools: McpTool[], lists: Map<string, McpToolInfo[]>, servers: Record<string, McpServerConfig>): { functions: ModelFunction[]; refs: Map<string, McpFunctionEntry> } {
   const functions: ModelFunction[] = [];
   const refs = new Map<string, McpFunctionEntry>();
   for (const tool of tools) {

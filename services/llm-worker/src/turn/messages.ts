@@ -59,7 +59,10 @@ export function deniedResult(reason: string | null | undefined): string {
 export function toChatMessages(
   instructions: string | null,
   items: ContextItem[],
-  opts: { reasoningField?: 'none' | 'reasoning_content' | 'reasoning'; /** Opens a compaction item's sealed summary (the worker's SecretBox); absent: compaction items are skipped. */ openCompaction?: (encryptedContent: string) => string } = {},
+  opts: {
+    reasoningField?: 'none' | 'reasoning_content' | 'reasoning';
+    /** Opens a compaction item's sealed summary (the worker's SecretBox); absent: compaction items are skipped. */ openCompaction?: (encryptedContent: string) => string;
+  } = {},
 ): ChatCompletionMessageParam[] {
   const messages: ChatCompletionMessageParam[] = [];
   if (instructions) messages.push({ role: 'system', content: instructions });

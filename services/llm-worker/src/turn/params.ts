@@ -77,17 +77,15 @@ export function buildChatParams(opts: {
 
   const { functions, choice } = offeredFunctions(r, opts.functions, opts.forcedFunction ?? null, opts.toolsExhausted ?? false);
   if (functions.length > 0) {
-    params.tools = functions.map(
-      (f): ChatCompletionTool => ({
-        type: 'function',
-        function: {
-          name: f.name,
-          ...(f.description ? { description: f.description } : {}),
-          parameters: f.parameters ?? { type: 'object', properties: {} },
-          ...(f.strict != null ? { strict: f.strict } : {}),
-        },
-      }),
-    );
+    params.tools = functions.map((f): ChatCompletionTool => ({
+      type: 'function',
+      function: {
+        name: f.name,
+        ...(f.description ? { description: f.description } : {}),
+        parameters: f.parameters ?? { type: 'object', properties: {} },
+        ...(f.strict != null ? { strict: f.strict } : {}),
+      },
+    }));
     if (choice) params.tool_choice = typeof choice === 'string' ? choice : { type: 'function', function: { name: choice.name } };
     if (r.parallel_tool_calls != null && keep('parallel_tool_calls')) params.parallel_tool_calls = r.parallel_tool_calls;
   }

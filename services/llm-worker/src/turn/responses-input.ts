@@ -24,10 +24,21 @@ function inputParts(parts: InputContentPart[]): ResponseInputContent[] {
         out.push({ type: 'input_text', text: p.refusal });
         break;
       case 'input_image':
-        out.push({ type: 'input_image', detail: p.detail && p.detail !== 'original' ? p.detail : 'auto', ...(p.image_url ? { image_url: p.image_url } : {}), ...(p.file_id ? { file_id: p.file_id } : {}) });
+        out.push({
+          type: 'input_image',
+          detail: p.detail && p.detail !== 'original' ? p.detail : 'auto',
+          ...(p.image_url ? { image_url: p.image_url } : {}),
+          ...(p.file_id ? { file_id: p.file_id } : {}),
+        });
         break;
       case 'input_file':
-        out.push({ type: 'input_file', ...(p.file_data ? { file_data: p.file_data } : {}), ...(p.filename ? { filename: p.filename } : {}), ...(p.file_id ? { file_id: p.file_id } : {}), ...(p.file_url ? { file_url: p.file_url } : {}) });
+        out.push({
+          type: 'input_file',
+          ...(p.file_data ? { file_data: p.file_data } : {}),
+          ...(p.filename ? { filename: p.filename } : {}),
+          ...(p.file_id ? { file_id: p.file_id } : {}),
+          ...(p.file_url ? { file_url: p.file_url } : {}),
+        });
         break;
     }
   }

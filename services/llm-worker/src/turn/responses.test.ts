@@ -10,7 +10,11 @@ import { upstreamFailure } from './upstream-failure.ts';
 /** Runs upstream Responses events through a reader; returns Spool's events and the turn result. */
 function read(events: unknown[], classify = (_name: string) => null as { serverLabel: string; toolName: string; needsApproval?: boolean } | null) {
   const out: EventDraft[] = [];
-  const t = new TurnTranslator((e) => out.push(e), () => out.filter((e) => e.type === 'response.output_item.added').length, classify);
+  const t = new TurnTranslator(
+    (e) => out.push(e),
+    () => out.filter((e) => e.type === 'response.output_item.added').length,
+    classify,
+  );
   const reader = new ResponsesEventReader(t, { logprobs: false });
   for (const e of events) reader.onEvent(e as ResponseStreamEvent);
   return { events: out, result: t.finish(), ended: reader.ended };
@@ -52,7 +56,12 @@ describe('ResponsesEventReader', () => {
   });
 
   it('ends as length on response.incomplete, and throws the mapped error on response.failed and error events', () => {
-    expect(read([{ type: 'response.output_text.delta', output_index: 0, delta: 'cut', logprobs: [] }, { type: 'response.incomplete', response: { incomplete_details: { reason: 'max_output_tokens' } } }]).result.finishReason).toBe('length');
+    expect(
+      read([
+        { type: 'response.output_text.delta', output_index: 0, delta: 'cut', logprobs: [] },
+        { type: 'response.incomplete', response: { incomplete_details: { reason: 'max_output_tokens' } } },
+      ]).result.finishReason,
+    ).toBe('length');
     expect(() => read([{ type: 'response.failed', response: { error: { code: 'rate_limit_exceeded', message: 'slow down' } } }])).toThrow('slow down');
     expect(() => read([{ type: 'error', code: 'server_error', message: 'boom', param: null }])).toThrow('boom');
   });
@@ -74,7 +83,17 @@ describe('toResponsesInput', () => {
       { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'hi' }] },
       { type: 'reasoning', id: 'rs_1', summary: [], content: [{ type: 'reasoning_text', text: 't' }], encrypted_content: 'sealed', status: 'completed' },
       { type: 'mcp_call', id: 'mcp_1', server_label: 's', name: 'a', arguments: '{}', output: 'A', error: null, status: 'completed', approval_request_id: null },
-      { type: 'mcp_call', id: 'mcp_2', server_label: 's', name: 'b', arguments: '{}', output: null, error: { type: 'mcp_protocol_error', code: -32600, message: 'no' }, status: 'failed', approval_request_id: null },
+      {
+        type: 'mcp_call',
+        id: 'mcp_2',
+        server_label: 's',
+        name: 'b',
+        arguments: '{}',
+        output: null,
+        error: { type: 'mcp_protocol_error', code: -32600, message: 'no' },
+        status: 'failed',
+        approval_request_id: null,
+      },
       { type: 'mcp_approval_request', id: 'mcpr_1', server_label: 's', name: 'c', arguments: '{"x":1}' },
       { type: 'mcp_approval_response', approval_request_id: 'mcpr_1', approve: false, reason: 'no way' },
       { type: 'message', id: 'msg_1', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'ok', annotations: [], logprobs: [] }] },

@@ -31,11 +31,7 @@ export function takeChildResults(turn: Turn, childResults: McpJobResult[]): stri
   for (const pending of job.awaiting?.calls ?? []) {
     const result = byItem.get(pending.itemId);
     if (result?.elicitation) continue; // waiting for the user: elicitation.ts closes it
-    closeCall(
-      writer,
-      pending.outputIndex,
-      result ?? { output: null, error: { type: 'mcp_protocol_error', code: -32001, message: 'The tool call was interrupted before it returned a result.' } },
-    );
+    closeCall(writer, pending.outputIndex, result ?? { output: null, error: { type: 'mcp_protocol_error', code: -32001, message: 'The tool call was interrupted before it returned a result.' } });
   }
   return listFailures;
 }

@@ -6,7 +6,11 @@ import { completionAsChunk, TurnTranslator, type McpToolRef } from './translate.
 /** Runs chunks through a translator; returns the finished items (ids masked) and the turn result. */
 function translate(chunks: ChatCompletionChunk[], classify: (name: string) => McpToolRef | null = () => null) {
   const events: EventDraft[] = [];
-  const t = new TurnTranslator((e) => events.push(e), () => 0, classify);
+  const t = new TurnTranslator(
+    (e) => events.push(e),
+    () => 0,
+    classify,
+  );
   for (const c of chunks) t.onChunk(c);
   const result = t.finish();
   const done = events.flatMap((e) => (e.type === 'response.output_item.done' ? [{ ...e.item, id: 'x' }] : []));
@@ -114,7 +118,12 @@ describe('reasoning and logprobs', () => {
     const lp = { content: [{ token: 'Hi', logprob: -0.5, bytes: [72, 105], top_logprobs: [{ token: 'Hi', logprob: -0.5, bytes: [72, 105] }] }], refusal: null };
     const withLogprobs: ChatCompletionChunk = { ...chunk({ content: 'Hi' }), choices: [{ index: 0, delta: { content: 'Hi' }, finish_reason: null, logprobs: lp }] };
     const events: EventDraft[] = [];
-    const t = new TurnTranslator((e) => events.push(e), () => 0, () => null, { logprobs: true });
+    const t = new TurnTranslator(
+      (e) => events.push(e),
+      () => 0,
+      () => null,
+      { logprobs: true },
+    );
     t.onChunk(withLogprobs);
     t.finish();
     expect(events.find((e) => e.type === 'response.output_text.done')).toMatchObject({ logprobs: [{ token: 'Hi', logprob: -0.5 }] });

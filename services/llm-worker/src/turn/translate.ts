@@ -50,7 +50,6 @@ interface HeldCall {
   arguments: string;
 }
 
-
 /** The reasoning item being streamed: its raw text, summary parts and sealed state so far. */
 interface OpenReasoning {
   outputIndex: number;
@@ -413,7 +412,13 @@ export class TurnTranslator {
   /** An approval request is complete when added: `output_item.added` then `.done`, nothing else. */
   private emitApprovalRequests(): void {
     for (const [, h] of [...this.held.entries()].sort(([a], [b]) => a - b)) {
-      const item: McpApprovalRequestItem = { type: 'mcp_approval_request', id: this.opts.approvalId ? this.opts.approvalId(h.ref, h.arguments) : newId('mcpr'), server_label: h.ref.serverLabel, name: h.ref.toolName, arguments: h.arguments };
+      const item: McpApprovalRequestItem = {
+        type: 'mcp_approval_request',
+        id: this.opts.approvalId ? this.opts.approvalId(h.ref, h.arguments) : newId('mcpr'),
+        server_label: h.ref.serverLabel,
+        name: h.ref.toolName,
+        arguments: h.arguments,
+      };
       const outputIndex = this.outputLength();
       this.emit({ type: 'response.output_item.added', output_index: outputIndex, item });
       this.emit({ type: 'response.output_item.done', output_index: outputIndex, item });

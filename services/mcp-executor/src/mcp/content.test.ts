@@ -26,9 +26,16 @@ describe('resultText: a tools/call result as the text the model reads', () => {
   });
 
   it('names images and audio instead of pasting their base64, and keeps unknown blocks as JSON', () => {
-    expect(resultText([{ type: 'image', data: 'AAAAAA==', mimeType: 'image/png' }, { type: 'audio', data: 'AAAA' }, { type: 'widget', x: 1 }], undefined)).toBe(
-      '[image (image/png) 4 bytes, not shown]\n[audio 3 bytes, not shown]\n{"type":"widget","x":1}',
-    );
+    expect(
+      resultText(
+        [
+          { type: 'image', data: 'AAAAAA==', mimeType: 'image/png' },
+          { type: 'audio', data: 'AAAA' },
+          { type: 'widget', x: 1 },
+        ],
+        undefined,
+      ),
+    ).toBe('[image (image/png) 4 bytes, not shown]\n[audio 3 bytes, not shown]\n{"type":"widget","x":1}');
   });
 
   it('adds structuredContent unless a text block already is its JSON, and gives it alone when there is no content', () => {

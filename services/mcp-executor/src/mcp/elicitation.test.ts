@@ -20,20 +20,25 @@ afterAll(async () => {
 describe('a call that may park on a question', () => {
   it('hands the question to the hook and the answer to the tool; the timeout does not run while the call is held', async () => {
     const asked: ElicitationQuestion[] = [];
-    const outcome = await pool.callTool(target(300), 'deploy', {}, {
-      onElicit: async (q, hold) => {
-        asked.push(q);
-        hold();
-        // Longer than the call's timeout_ms: held time does not count.
-        await new Promise((r) => setTimeout(r, 700));
-        return { action: 'accept', content: { env: 'production', replicas: 2 } };
+    const outcome = await pool.callTool(
+      target(300),
+      'deploy',
+      {},
+      {
+        onElicit: async (q, hold) => {
+          asked.push(q);
+          hold();
+          // Longer than the call's timeout_ms: held time does not count.
+          await new Promise((r) => setTimeout(r, 700));
+          return { action: 'accept', content: { env: 'production', replicas: 2 } };
+        },
       },
-    });
+    );
     expect(outcome).toEqual({ ok: true, output: 'Deployed to production with 2 replicas' });
     expect(asked).toEqual([{ message: 'Where should I deploy?', requestedSchema: expect.objectContaining({ required: ['env'] }) as unknown as Record<string, unknown> }]);
   });
 
-  it('times out on the tool\'s own time when the question is not held', async () => {
+  it("times out on the tool's own time when the question is not held", async () => {
     const outcome = await pool.callTool(target(300), 'deploy', {}, { onElicit: () => new Promise(() => undefined) });
     expect(outcome.ok).toBe(false);
     expect(outcome.ok ? '' : outcome.message).toMatch(/timed out|300 ms/i);
@@ -43,7 +48,8 @@ describe('a call that may park on a question', () => {
     const outcome = await pool.callTool(target(), 'deploy', {}, { onElicit: async () => null });
     expect(outcome).toEqual({
       ok: true,
-      output: 'Not deployed (decline)\n[elicitation declined] The tool asked the user: "Where should I deploy?". Spool cannot ask the user during this call (a Chat Completions or store: false response cannot be resumed), so it declined.',
+      output:
+        'Not deployed (decline)\n[elicitation declined] The tool asked the user: "Where should I deploy?". Spool cannot ask the user during this call (a Chat Completions or store: false response cannot be resumed), so it declined.',
     });
   });
 });

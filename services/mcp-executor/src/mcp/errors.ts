@@ -21,9 +21,7 @@ export class McpServerError extends Error {
 
   /** The shape a failure takes when it crosses a queue. */
   toJSON(): { code: McpServerErrorCode; message: string; httpStatus?: number } {
-    return this.httpStatus === undefined
-      ? { code: this.code, message: this.message }
-      : { code: this.code, message: this.message, httpStatus: this.httpStatus };
+    return this.httpStatus === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, httpStatus: this.httpStatus };
   }
 }
 

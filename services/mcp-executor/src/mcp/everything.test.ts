@@ -52,12 +52,7 @@ describe.each(['streamable-http', 'sse', 'stdio'] as const)('server-everything o
     const progress: McpProgress[] = [];
     // 1.2 s in 4 steps with a 600 ms timeout: only progress resetting the clock lets it finish.
     const slowTarget = { ...target, timeoutMs: 600 };
-    const outcome = await pool.callTool(
-      slowTarget,
-      'trigger-long-running-operation',
-      { duration: 1.2, steps: 4 },
-      { onProgress: (p) => progress.push(p) },
-    );
+    const outcome = await pool.callTool(slowTarget, 'trigger-long-running-operation', { duration: 1.2, steps: 4 }, { onProgress: (p) => progress.push(p) });
     expect(outcome).toEqual({ ok: true, output: 'Long running operation completed. Duration: 1.2 seconds, Steps: 4.' });
     // Over HTTP+SSE the last notification can arrive after the result, when the SDK has already
     // forgotten the request: it is dropped there, not here.

@@ -69,11 +69,7 @@ export function isSessionFailure(f: Failure): boolean {
 }
 
 /** `session` is undefined while connecting. */
-export function classify(
-  error: unknown,
-  callerSignal: AbortSignal | undefined,
-  session: { readonly closed: boolean; readonly auth?: { challenge?: AuthChallenge } } | undefined,
-): Failure {
+export function classify(error: unknown, callerSignal: AbortSignal | undefined, session: { readonly closed: boolean; readonly auth?: { challenge?: AuthChallenge } } | undefined): Failure {
   // Whatever the SDK made of it (it wraps an abort as a RequestTimeout McpError), the caller gave up.
   if (callerSignal?.aborted) return { kind: 'cancelled' };
   if (error instanceof ConnectTimeoutError) {
@@ -108,8 +104,7 @@ export function classify(
 
 /** The HTTP status behind a transport error, from each transport's own error shape. */
 export function httpStatusOf(error: unknown): number | undefined {
-  const valid = (code: unknown): number | undefined =>
-    typeof code === 'number' && code >= 100 && code <= 599 ? code : undefined;
+  const valid = (code: unknown): number | undefined => (typeof code === 'number' && code >= 100 && code <= 599 ? code : undefined);
   if (error instanceof StreamableHTTPError || error instanceof SseError) return valid(error.code);
   if (error instanceof UnauthorizedError) return 401;
   // SSEClientTransport.send() throws a plain Error for a failed POST; the status is only in the text.
@@ -252,15 +247,8 @@ export function failedOutcome(t: McpTarget, failure: Failure): McpCallOutcome {
  * servers) and the scope, and the field the token goes in.
  */
 function authorizationHint(c: AuthChallenge): string {
-  const where = [
-    c.resourceMetadataUrl ? `its OAuth protected-resource metadata is at ${c.resourceMetadataUrl}` : null,
-    c.scope ? `scope: ${c.scope}` : null,
-  ].filter((x): x is string => x !== null);
-  return (
-    'Authorization required: get an OAuth access token for this MCP server' +
-    (where.length > 0 ? ` (${where.join('; ')})` : '') +
-    " and pass it as the mcp tool's `authorization`."
-  );
+  const where = [c.resourceMetadataUrl ? `its OAuth protected-resource metadata is at ${c.resourceMetadataUrl}` : null, c.scope ? `scope: ${c.scope}` : null].filter((x): x is string => x !== null);
+  return 'Authorization required: get an OAuth access token for this MCP server' + (where.length > 0 ? ` (${where.join('; ')})` : '') + " and pass it as the mcp tool's `authorization`.";
 }
 
 /** The parts of a `WWW-Authenticate` challenge worth repeating, or undefined when it is not a Bearer one. */
@@ -279,9 +267,7 @@ function protocolFailure(code: number, text: string, message: string): McpCallOu
 
 function timeoutText(failure: Extract<Failure, { kind: 'timeout' }>, t: McpTarget): string {
   const ms = failure.timeoutMs ?? t.timeoutMs;
-  return failure.connecting
-    ? `Timed out connecting to the MCP server after ${ms} ms.`
-    : `The request timed out after ${ms} ms without a response or progress.`;
+  return failure.connecting ? `Timed out connecting to the MCP server after ${ms} ms.` : `The request timed out after ${ms} ms without a response or progress.`;
 }
 
 function stripMcpPrefix(message: string): string {

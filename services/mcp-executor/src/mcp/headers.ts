@@ -15,11 +15,7 @@
  * label `my-server`); with labels `my` and `my-server` in one request that header would also look
  * like `Server-X-Key` for `my`, an ambiguity the convention cannot resolve.
  */
-export function mcpHeadersFor(
-  label: string,
-  toolHeaders: Record<string, string> | null | undefined,
-  authorization?: string | null,
-): Record<string, string> {
+export function mcpHeadersFor(label: string, toolHeaders: Record<string, string> | null | undefined, authorization?: string | null): Record<string, string> {
   const targetedPrefix = `${MCP_PREFIX}${label.toLowerCase()}-`;
   // Keyed by lower-case name, so that `authorization` and `Authorization` can never both be sent.
   const plain = new Map<string, [string, string]>();
@@ -51,7 +47,7 @@ export function canonicalHeaderName(name: string): string {
   return name
     .toLowerCase()
     .split('-')
-    .map((part) => (part.charAt(0).toUpperCase() + part.slice(1)))
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
     .join('-');
 }
 

@@ -1,13 +1,6 @@
 import type { McpCallError as ProtocolMcpCallError, McpToolInfo as ProtocolMcpToolInfo } from '@spool/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
-import {
-  FAIL_PROTOCOL_CODE,
-  FAIL_PROTOCOL_MESSAGE,
-  startSilentServer,
-  startTestMcpServer,
-  unreachableUrl,
-  type TestMcpServer,
-} from '@spool/testkit';
+import { FAIL_PROTOCOL_CODE, FAIL_PROTOCOL_MESSAGE, startSilentServer, startTestMcpServer, unreachableUrl, type TestMcpServer } from '@spool/testkit';
 import { McpServerError } from './errors.ts';
 import { McpClientPool, type McpCallError, type McpCallOutcome, type McpProgress, type McpToolInfo } from './pool.ts';
 import type { McpTarget } from './target.ts';
@@ -69,9 +62,7 @@ describe.each(MATRIX)('$server server, $client client', ({ server: mode, client 
 
   it('lists the tools with their schemas and annotations', async () => {
     const tools = await make().listTools(target(server.url, client));
-    expect(tools.map((t) => t.name).sort()).toEqual(
-      ['add', 'crash', 'delete_thing', 'echo', 'fail_protocol', 'idempotent_thing', 'slow'].sort(),
-    );
+    expect(tools.map((t) => t.name).sort()).toEqual(['add', 'crash', 'delete_thing', 'echo', 'fail_protocol', 'idempotent_thing', 'slow'].sort());
     const echo = tools.find((t) => t.name === 'echo');
     expect(echo).toMatchObject({
       description: 'Echoes the message back',
@@ -174,21 +165,14 @@ describe.each(MATRIX)('$server server, $client client', ({ server: mode, client 
 
   it('does not connect at all for an already aborted signal', async () => {
     const before = server.requests.length;
-    const outcome = failure(
-      await make().callTool(target(server.url, client), 'echo', { message: 'x' }, { signal: AbortSignal.abort() }),
-    );
+    const outcome = failure(await make().callTool(target(server.url, client), 'echo', { message: 'x' }, { signal: AbortSignal.abort() }));
     expect(outcome.message).toMatch(/cancelled/);
     expect(server.requests.length).toBe(before);
   });
 
   it('reports progress, and progress keeps a call alive past its timeout', async () => {
     const progress: McpProgress[] = [];
-    const outcome = await make().callTool(
-      target(server.url, client, { timeoutMs: 500 }),
-      'slow',
-      { ms: 1_300 },
-      { onProgress: (p) => progress.push(p) },
-    );
+    const outcome = await make().callTool(target(server.url, client, { timeoutMs: 500 }), 'slow', { ms: 1_300 }, { onProgress: (p) => progress.push(p) });
     expect(outcome).toEqual({ ok: true, output: 'Slept 1300 ms' });
     expect(progress.length).toBeGreaterThanOrEqual(3);
     expect(progress[0]).toMatchObject({ total: 1300, message: expect.stringMatching(/^slept \d+ ms$/) });
@@ -426,9 +410,7 @@ describe('servers that cannot be reached', () => {
       code: 'mcp_unreachable',
       message: expect.stringContaining('command not found (ENOENT)'),
     });
-    await expect(
-      pool.listTools({ ...base, command: process.execPath, args: ['-e', 'process.exit(3)'] }),
-    ).rejects.toMatchObject({ code: 'mcp_unreachable' });
+    await expect(pool.listTools({ ...base, command: process.execPath, args: ['-e', 'process.exit(3)'] })).rejects.toMatchObject({ code: 'mcp_unreachable' });
   });
 
   it('refuses header values that would corrupt the request, without quoting them', async () => {

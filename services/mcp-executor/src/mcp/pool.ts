@@ -6,7 +6,22 @@ import type { LookupFunction } from 'node:net';
 import type { McpCallError, McpToolInfo } from '@spool/protocol';
 import { abortable, withLinkedSignal, withTimeout } from './async.ts';
 import { resultText } from './content.ts';
-import { type AuthChallenge, ConnectTimeoutError, type McpCallOutcome, PoolError, classify, rememberChallenge, failedOutcome, httpStatusOf, isRecord, isSessionFailure, isStaleSocket, listError, looksLikeOtherTransport, networkFailureOf } from './failures.ts';
+import {
+  type AuthChallenge,
+  ConnectTimeoutError,
+  type McpCallOutcome,
+  PoolError,
+  classify,
+  rememberChallenge,
+  failedOutcome,
+  httpStatusOf,
+  isRecord,
+  isSessionFailure,
+  isStaleSocket,
+  listError,
+  looksLikeOtherTransport,
+  networkFailureOf,
+} from './failures.ts';
 import { SseError } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { poolKey, type McpTarget } from './target.ts';
@@ -19,7 +34,6 @@ import { TransportFactory, type TransportKind } from './transport.ts';
 
 /** One tool as OpenAI's `mcp_list_tools` item lists it, and why a call failed: the wire shapes, from protocol. */
 export type { McpCallError, McpCallOutcome, McpToolInfo };
-
 
 export interface McpProgress {
   progress: number;
@@ -487,11 +501,7 @@ export class McpClientPool {
       }
     };
     try {
-      await withTimeout(
-        client.connect(transport, { timeout: this.#connectTimeoutMs }),
-        this.#connectTimeoutMs,
-        () => new ConnectTimeoutError(this.#connectTimeoutMs),
-      );
+      await withTimeout(client.connect(transport, { timeout: this.#connectTimeoutMs }), this.#connectTimeoutMs, () => new ConnectTimeoutError(this.#connectTimeoutMs));
     } catch (error) {
       // Client.connect does not close a transport whose start() failed; an SSE transport would
       // otherwise keep reconnecting its EventSource forever.
@@ -511,9 +521,7 @@ export class McpClientPool {
     const seen = new Set<string>();
     let cursor: string | undefined;
     for (let page = 0; page < MAX_TOOL_PAGES; page++) {
-      const result = await withLinkedSignal(signal, (s) =>
-        session.client.listTools(cursor === undefined ? undefined : { cursor }, { signal: s, timeout: t.timeoutMs }),
-      );
+      const result = await withLinkedSignal(signal, (s) => session.client.listTools(cursor === undefined ? undefined : { cursor }, { signal: s, timeout: t.timeoutMs }));
       tools.push(...result.tools.map(toToolInfo));
       session.taskTools ??= new Set();
       for (const tool of result.tools) {
@@ -613,10 +621,7 @@ function toOutcome(name: string, result: { [key: string]: unknown }): McpCallOut
   return { ok: true, output: resultText(content, result.structuredContent) };
 }
 
-function reportProgress(
-  onProgress: (p: McpProgress) => void,
-  p: { progress: number; total?: number | undefined; message?: string | undefined },
-): void {
+function reportProgress(onProgress: (p: McpProgress) => void, p: { progress: number; total?: number | undefined; message?: string | undefined }): void {
   const progress: McpProgress = { progress: p.progress };
   if (p.total !== undefined) progress.total = p.total;
   if (p.message !== undefined) progress.message = p.message;
@@ -626,4 +631,3 @@ function reportProgress(
     // A failing observer must not break the call it observes.
   }
 }
-

@@ -28,14 +28,7 @@ interface IpRange {
   readonly prefix: number;
 }
 
-export type AddressKind =
-  | 'public'
-  | 'private'
-  | 'loopback'
-  | 'link-local'
-  | 'unspecified'
-  | 'multicast'
-  | 'reserved';
+export type AddressKind = 'public' | 'private' | 'loopback' | 'link-local' | 'unspecified' | 'multicast' | 'reserved';
 
 /**
  * Parses configuration entries: host names (`mcp.internal`), wildcard host names
@@ -271,9 +264,7 @@ function ipAllowed(ip: string, allow: AllowList): boolean {
   if (!parsed) return false;
   // An IPv4 rule also covers the IPv4-mapped form, which is how dual-stack sockets report IPv4 peers.
   const mapped = parsed.version === 6 && parsed.value >> 32n === 0xffffn ? parsed.value & 0xffff_ffffn : null;
-  return allow.ranges.some(
-    (range) => inRange(range, parsed.version, parsed.value) || (mapped !== null && inRange(range, 4, mapped)),
-  );
+  return allow.ranges.some((range) => inRange(range, parsed.version, parsed.value) || (mapped !== null && inRange(range, 4, mapped)));
 }
 
 async function lookupAll(hostname: string): Promise<string[]> {

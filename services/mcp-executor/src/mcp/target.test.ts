@@ -20,9 +20,7 @@ describe('poolKey', () => {
   });
 
   it('never contains a secret from the headers, the URL or a stdio env', () => {
-    const key = poolKey(
-      http({ url: 'https://mcp.example.com/s3cr3t-path?token=t0ken', headers: { Authorization: 'Bearer sekrit' } }),
-    );
+    const key = poolKey(http({ url: 'https://mcp.example.com/s3cr3t-path?token=t0ken', headers: { Authorization: 'Bearer sekrit' } }));
     expect(key).toMatch(/^http\|https:\/\/mcp\.example\.com\|[0-9a-f]{64}$/);
     for (const secret of ['sekrit', 's3cr3t', 't0ken']) expect(key).not.toContain(secret);
 

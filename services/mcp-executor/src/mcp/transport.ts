@@ -10,19 +10,8 @@ import type { McpTarget } from './target.ts';
 
 export type TransportKind = 'streamable-http' | 'sse' | 'stdio';
 
-
 /** Headers the transport itself owns: a caller-supplied copy would break the session or the framing. */
-const RESERVED_HEADERS = new Set([
-  'mcp-session-id',
-  'mcp-protocol-version',
-  'last-event-id',
-  'content-type',
-  'content-length',
-  'accept',
-  'host',
-  'connection',
-  'transfer-encoding',
-]);
+const RESERVED_HEADERS = new Set(['mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'content-type', 'content-length', 'accept', 'host', 'connection', 'transfer-encoding']);
 
 /**
  * Builds the SDK transport for a target: stdio, Streamable HTTP or HTTP+SSE, with the target's
