@@ -1,10 +1,7 @@
 import { InMemoryTaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/stores/in-memory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Task } from '@modelcontextprotocol/sdk/types.js';
-import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { hostMcpSessions } from './session-host.ts';
 import { z } from 'zod';
 
 export interface TaskMcpServer {
@@ -44,8 +41,6 @@ export async function startTaskMcpServer(opts: { pollIntervalMs?: number } = {})
   let runs = 0;
   const ids: string[] = [];
   const methods: string[] = [];
-  const sessions = new Map<string, StreamableHTTPServerTransport>();
-  const servers = new Set<McpServer>();
 
   function buildServer(): McpServer {
     const server = new McpServer({ name: 'spool-task-server', version: '1.0.0' }, { capabilities: { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } }, taskStore: shared });
@@ -76,49 +71,20 @@ export async function startTaskMcpServer(opts: { pollIntervalMs?: number } = {})
     return server;
   }
 
-  const http = createServer((req, res) => {
-    void (async () => {
-      const body = req.method === 'POST' ? await readJson(req) : undefined;
+  const host = await hostMcpSessions(buildServer, {
+    onBody: (body) => {
       for (const m of Array.isArray(body) ? body : [body]) if (m && typeof m === 'object' && 'method' in m) methods.push(String((m as { method: unknown }).method));
-      const sessionId = req.headers['mcp-session-id'];
-      let transport = typeof sessionId === 'string' ? sessions.get(sessionId) : undefined;
-      if (!transport) {
-        if (typeof sessionId === 'string') {
-          res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }));
-          return;
-        }
-        const created: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (id) => void sessions.set(id, created) });
-        transport = created;
-        const server = buildServer();
-        servers.add(server);
-        await server.connect(created);
-      }
-      await transport.handleRequest(req, res, body);
-    })().catch(() => {
-      if (!res.headersSent) res.writeHead(500);
-      res.end();
-    });
+    },
   });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = http.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/mcp`,
+    url: host.url,
     runs: () => runs,
     methods,
     task: async (taskId) => shared.getTask(taskId),
     taskIds: () => [...ids],
     close: async () => {
-      await Promise.allSettled([...servers].map((s) => s.close()));
+      await host.close();
       store.cleanup();
-      http.closeAllConnections();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
     },
   };
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  return text === '' ? undefined : JSON.parse(text);
 }
