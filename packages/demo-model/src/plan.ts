@@ -70,6 +70,8 @@ export interface ReplyPlan {
   streamFailure: { kind: 'failed' | 'error'; code: string } | null;
   /** `!websearch QUERY`: a Responses upstream offered a `web_search` tool runs it before answering. */
   webSearch: string | null;
+  /** `!filesearch QUERY`: a Responses upstream offered a `file_search` tool runs it before answering. */
+  fileSearch: string | null;
 }
 
 type Json = Record<string, unknown>;
@@ -128,9 +130,10 @@ interface Directives {
   retryAfter: number | null;
   streamFailure: ReplyPlan['streamFailure'];
   webSearch: string | null;
+  fileSearch: string | null;
 }
 
-const DIRECTIVE_LINE = /^\s*!(say|words|call|delay|fail|cutafter|stallafter|json|think|thinkfield|retryafter|failevent|errorevent|websearch)(?:[ \t](.*))?$/;
+const DIRECTIVE_LINE = /^\s*!(say|words|call|delay|fail|cutafter|stallafter|json|think|thinkfield|retryafter|failevent|errorevent|websearch|filesearch)(?:[ \t](.*))?$/;
 const NON_NEGATIVE_INT = /^\d+$/;
 
 function parseDirectives(text: string): Directives {
@@ -148,6 +151,7 @@ function parseDirectives(text: string): Directives {
     retryAfter: null,
     streamFailure: null,
     webSearch: null,
+    fileSearch: null,
   };
   for (const rawLine of text.split('\n')) {
     const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
@@ -226,6 +230,10 @@ function applyDirective(d: Directives, line: string): boolean {
     case 'websearch':
       if (rest.trim() === '') return false;
       d.webSearch = rest.trim();
+      return true;
+    case 'filesearch':
+      if (rest.trim() === '') return false;
+      d.fileSearch = rest.trim();
       return true;
     case 'failevent':
     case 'errorevent': {
@@ -445,5 +453,6 @@ export function planReply(body: unknown): ReplyPlan {
     logprobs: b.logprobs === true ? { top: positiveInt(b.top_logprobs) ?? 0 } : null,
     streamFailure: directives?.streamFailure ?? null,
     webSearch: directives?.webSearch ?? null,
+    fileSearch: directives?.fileSearch ?? null,
   };
 }

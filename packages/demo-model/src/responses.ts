@@ -118,20 +118,29 @@ export function responsesEvents(plan: ReplyPlan, body: Json, ids: { response: st
     push({ type: 'response.output_item.done', output_index: index, item });
   }
 
-  const offersSearch = Array.isArray(body.tools) && body.tools.some((t) => isObject(t) && typeof t.type === 'string' && t.type.startsWith('web_search'));
-  if (plan.webSearch !== null && offersSearch) {
+  const offers = (prefix: string): boolean => Array.isArray(body.tools) && body.tools.some((t) => isObject(t) && typeof t.type === 'string' && t.type.startsWith(prefix));
+  /** A hosted tool run as OpenAI streams one: added, its status events, done with its results. */
+  const hosted = (type: string, prefix: string, added: Json, done: Json): void => {
     const index = output.length;
-    const id = ids.next('ws');
-    const added = { type: 'web_search_call', id, status: 'in_progress', action: { type: 'search', query: plan.webSearch } };
-    push({ type: 'response.output_item.added', output_index: index, item: added });
-    for (const status of ['in_progress', 'searching', 'completed']) push({ type: `response.web_search_call.${status}`, item_id: id, output_index: index });
-    const done = {
-      ...added,
-      status: 'completed',
-      action: { type: 'search', query: plan.webSearch, sources: [{ type: 'url', url: `https://search.example/?q=${encodeURIComponent(plan.webSearch)}` }] },
-    };
-    output.push(done);
-    push({ type: 'response.output_item.done', output_index: index, item: done });
+    const id = ids.next(prefix);
+    push({ type: 'response.output_item.added', output_index: index, item: { type, id, status: 'in_progress', ...added } });
+    for (const status of ['in_progress', 'searching', 'completed']) push({ type: `response.${type}.${status}`, item_id: id, output_index: index });
+    const item = { type, id, status: 'completed', ...done };
+    output.push(item);
+    push({ type: 'response.output_item.done', output_index: index, item });
+  };
+  if (plan.webSearch !== null && offers('web_search')) {
+    const q = plan.webSearch;
+    hosted(
+      'web_search_call',
+      'ws',
+      { action: { type: 'search', query: q } },
+      { action: { type: 'search', query: q, sources: [{ type: 'url', url: `https://search.example/?q=${encodeURIComponent(q)}` }] } },
+    );
+  }
+  if (plan.fileSearch !== null && offers('file_search')) {
+    const q = plan.fileSearch;
+    hosted('file_search_call', 'fs', { queries: [q] }, { queries: [q], results: [{ file_id: 'file_scripted', filename: 'notes.txt', score: 0.9, text: `About ${q}.`, attributes: {} }] });
   }
 
   if (plan.kind === 'tool_calls') {

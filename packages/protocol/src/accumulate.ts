@@ -1,5 +1,5 @@
 import type { EventDraft } from './events.ts';
-import type { OutputItem, OutputMessage, OutputReasoning, OutputWebSearchCall } from './items.ts';
+import type { OutputItem, OutputMessage, OutputHostedCall, OutputReasoning } from './items.ts';
 import type { Response } from './response.ts';
 
 /**
@@ -100,9 +100,14 @@ export function applyEvent(snapshot: Response, event: EventDraft): Response {
     }
     case 'response.web_search_call.in_progress':
     case 'response.web_search_call.searching':
-    case 'response.web_search_call.completed': {
+    case 'response.web_search_call.completed':
+    case 'response.file_search_call.in_progress':
+    case 'response.file_search_call.searching':
+    case 'response.file_search_call.completed': {
+      // A hosted item's status events are named `response.<item type>.<status>`.
       const item = snapshot.output[event.output_index];
-      if (item?.type === 'web_search_call') item.status = event.type.slice('response.web_search_call.'.length) as OutputWebSearchCall['status'];
+      const [itemType, status] = event.type.slice('response.'.length).split('.') as [string, OutputHostedCall['status']];
+      if (item && (item.type === 'web_search_call' || item.type === 'file_search_call') && item.type === itemType) item.status = status;
       return snapshot;
     }
     case 'response.mcp_list_tools.in_progress':

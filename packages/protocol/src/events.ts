@@ -50,6 +50,9 @@ export const EventDraftSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('response.web_search_call.in_progress'), ...itemScoped }),
   z.object({ type: z.literal('response.web_search_call.searching'), ...itemScoped }),
   z.object({ type: z.literal('response.web_search_call.completed'), ...itemScoped }),
+  z.object({ type: z.literal('response.file_search_call.in_progress'), ...itemScoped }),
+  z.object({ type: z.literal('response.file_search_call.searching'), ...itemScoped }),
+  z.object({ type: z.literal('response.file_search_call.completed'), ...itemScoped }),
   z.object({
     type: z.literal('error'),
     code: z.string().nullable(),

@@ -291,6 +291,34 @@ export const OutputWebSearchCallSchema = z.object({
 });
 export type OutputWebSearchCall = z.infer<typeof OutputWebSearchCallSchema>;
 
+/** A hosted file search the upstream ran over the request's vector stores (`hosted_tools: [file_search]`). */
+export const OutputFileSearchCallSchema = z.object({
+  type: z.literal('file_search_call'),
+  id: z.string(),
+  queries: z.array(z.string()),
+  status: z.enum(['in_progress', 'searching', 'completed', 'incomplete', 'failed']),
+  results: z
+    .array(
+      z.object({
+        attributes: z
+          .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+          .nullable()
+          .exactOptional(),
+        file_id: z.string().exactOptional(),
+        filename: z.string().exactOptional(),
+        score: z.number().exactOptional(),
+        text: z.string().exactOptional(),
+      }),
+    )
+    .nullable()
+    .exactOptional(),
+});
+export type OutputFileSearchCall = z.infer<typeof OutputFileSearchCallSchema>;
+
+/** The hosted tool items Spool relays from a Responses upstream, one path keyed by item type. */
+export const OutputHostedCallSchema = z.discriminatedUnion('type', [OutputWebSearchCallSchema, OutputFileSearchCallSchema]);
+export type OutputHostedCall = z.infer<typeof OutputHostedCallSchema>;
+
 export const OutputItemSchema = z.discriminatedUnion('type', [
   OutputMessageSchema,
   OutputReasoningSchema,
@@ -301,5 +329,6 @@ export const OutputItemSchema = z.discriminatedUnion('type', [
   // A Spool extension (elicitation.ts): the parity test holds every other item to the SDK's types.
   McpElicitationRequestItemSchema,
   OutputWebSearchCallSchema,
+  OutputFileSearchCallSchema,
 ]);
 export type OutputItem = z.infer<typeof OutputItemSchema>;

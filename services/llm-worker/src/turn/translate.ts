@@ -8,7 +8,7 @@ import {
   type OutputMessage,
   type OutputReasoning,
   type OutputTextPart,
-  type OutputWebSearchCall,
+  type OutputHostedCall,
   type TokenLogprob,
 } from '@spool/protocol';
 import { estimateTokens } from './truncate.ts';
@@ -64,6 +64,10 @@ interface OpenReasoning {
 }
 
 type Loose = Record<string, unknown>;
+/** A hosted item's status events, named `response.<item type>.<status>`. */
+type HostedStatusEvent = Extract<EventDraft, { type: `response.${OutputHostedCall['type']}.${string}` }>;
+/** The id prefix of each hosted item kind, as OpenAI's. */
+const HOSTED_ID_PREFIX: Record<OutputHostedCall['type'], string> = { web_search_call: 'ws', file_search_call: 'fs' };
 
 /**
  * The reasoning text a delta (or a whole message) carries, under whichever name the upstream uses:
@@ -147,7 +151,7 @@ export class TurnTranslator {
   private reasoningText = '';
   private readonly calls = new Map<number, OpenCall>();
   /** Hosted tool items open, by the upstream's output index. */
-  private readonly hosted = new Map<number, { outputIndex: number; item: OutputWebSearchCall }>();
+  private readonly hosted = new Map<number, { outputIndex: number; item: OutputHostedCall }>();
   private readonly held = new Map<number, HeldCall>();
   private readonly approvals: McpApprovalRequestItem[] = [];
   private readonly closedCalls: OpenCall[] = [];
@@ -368,27 +372,28 @@ export class TurnTranslator {
   }
 
   /**
-   * A hosted tool item the upstream ran (a web search), relayed under Spool's id and output index;
-   * `key` is the upstream's output index, which its status events and `.done` name it by.
+   * A hosted tool item the upstream ran (a web or file search), relayed under Spool's id and output
+   * index; `key` is the upstream's output index, which its status events and `.done` name it by.
    */
-  onHostedAdded(key: number, item: OutputWebSearchCall): void {
+  onHostedAdded(key: number, item: OutputHostedCall): void {
     this.started = true;
     this.closeReasoning('completed');
     this.closeMessage('completed');
     const outputIndex = this.outputLength();
-    const relayed: OutputWebSearchCall = { ...item, id: newId('ws') };
+    const relayed: OutputHostedCall = { ...item, id: newId(HOSTED_ID_PREFIX[item.type]) };
     this.hosted.set(key, { outputIndex, item: relayed });
     this.emit({ type: 'response.output_item.added', output_index: outputIndex, item: relayed });
   }
 
-  onHostedStatus(key: number, type: 'response.web_search_call.in_progress' | 'response.web_search_call.searching' | 'response.web_search_call.completed'): void {
+  onHostedStatus(key: number, type: HostedStatusEvent['type']): void {
     const h = this.hosted.get(key);
     if (h) this.emit({ type, item_id: h.item.id, output_index: h.outputIndex });
   }
 
-  onHostedDone(key: number, item: OutputWebSearchCall): void {
+  onHostedDone(key: number, item: OutputHostedCall): void {
     const h = this.hosted.get(key);
-    if (!h) return;
+    // An item is done only as the kind it was opened as: one upstream index names one item.
+    if (!h || h.item.type !== item.type) return;
     this.hosted.delete(key);
     this.emit({ type: 'response.output_item.done', output_index: h.outputIndex, item: { ...item, id: h.item.id } });
   }
