@@ -407,6 +407,7 @@ export class TurnTranslator {
   /** Closes what is open after the upstream finished normally. */
   finish(): TurnResult {
     const truncated = this.finishReason === 'length' || this.finishReason === 'content_filter';
+    this.closeHosted();
     this.closeReasoning(truncated ? 'incomplete' : 'completed');
     this.closeMessage(truncated ? 'incomplete' : 'completed');
     this.closeCalls(truncated ? 'incomplete' : 'completed');
@@ -432,9 +433,14 @@ export class TurnTranslator {
     this.held.clear();
   }
 
+  /** A hosted item the upstream never gave `.done` for: what it did is unknown, so it ends incomplete. */
+  private closeHosted(): void {
+    for (const [key, h] of this.hosted) this.onHostedDone(key, { ...h.item, status: 'incomplete' });
+  }
+
   /** Closes what is open as incomplete after the upstream failed mid-stream. */
   abandon(): TurnResult {
-    for (const [key, h] of this.hosted) this.onHostedDone(key, { ...h.item, status: 'incomplete' });
+    this.closeHosted();
     this.closeReasoning('incomplete');
     this.closeMessage('incomplete');
     this.closeCalls('incomplete');
