@@ -72,6 +72,8 @@ export interface ReplyPlan {
   webSearch: string | null;
   /** `!filesearch QUERY`: a Responses upstream offered a `file_search` tool runs it before answering. */
   fileSearch: string | null;
+  /** `!code PY`: a Responses upstream offered a `code_interpreter` tool runs PY before answering. */
+  code: string | null;
 }
 
 type Json = Record<string, unknown>;
@@ -131,9 +133,10 @@ interface Directives {
   streamFailure: ReplyPlan['streamFailure'];
   webSearch: string | null;
   fileSearch: string | null;
+  code: string | null;
 }
 
-const DIRECTIVE_LINE = /^\s*!(say|words|call|delay|fail|cutafter|stallafter|json|think|thinkfield|retryafter|failevent|errorevent|websearch|filesearch)(?:[ \t](.*))?$/;
+const DIRECTIVE_LINE = /^\s*!(say|words|call|delay|fail|cutafter|stallafter|json|think|thinkfield|retryafter|failevent|errorevent|websearch|filesearch|code)(?:[ \t](.*))?$/;
 const NON_NEGATIVE_INT = /^\d+$/;
 
 function parseDirectives(text: string): Directives {
@@ -152,6 +155,7 @@ function parseDirectives(text: string): Directives {
     streamFailure: null,
     webSearch: null,
     fileSearch: null,
+    code: null,
   };
   for (const rawLine of text.split('\n')) {
     const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
@@ -234,6 +238,10 @@ function applyDirective(d: Directives, line: string): boolean {
     case 'filesearch':
       if (rest.trim() === '') return false;
       d.fileSearch = rest.trim();
+      return true;
+    case 'code':
+      if (rest.trim() === '') return false;
+      d.code = rest.trim();
       return true;
     case 'failevent':
     case 'errorevent': {
@@ -454,5 +462,6 @@ export function planReply(body: unknown): ReplyPlan {
     streamFailure: directives?.streamFailure ?? null,
     webSearch: directives?.webSearch ?? null,
     fileSearch: directives?.fileSearch ?? null,
+    code: directives?.code ?? null,
   };
 }

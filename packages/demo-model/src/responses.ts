@@ -120,11 +120,13 @@ export function responsesEvents(plan: ReplyPlan, body: Json, ids: { response: st
 
   const offers = (prefix: string): boolean => Array.isArray(body.tools) && body.tools.some((t) => isObject(t) && typeof t.type === 'string' && t.type.startsWith(prefix));
   /** A hosted tool run as OpenAI streams one: added, its status events, done with its results. */
-  const hosted = (type: string, prefix: string, added: Json, done: Json): void => {
+  const hosted = (type: string, prefix: string, added: Json, done: Json, working = 'searching', during: (id: string, index: number) => void = () => {}): void => {
     const index = output.length;
     const id = ids.next(prefix);
     push({ type: 'response.output_item.added', output_index: index, item: { type, id, status: 'in_progress', ...added } });
-    for (const status of ['in_progress', 'searching', 'completed']) push({ type: `response.${type}.${status}`, item_id: id, output_index: index });
+    push({ type: `response.${type}.in_progress`, item_id: id, output_index: index });
+    during(id, index);
+    for (const status of [working, 'completed']) push({ type: `response.${type}.${status}`, item_id: id, output_index: index });
     const item = { type, id, status: 'completed', ...done };
     output.push(item);
     push({ type: 'response.output_item.done', output_index: index, item });
@@ -141,6 +143,17 @@ export function responsesEvents(plan: ReplyPlan, body: Json, ids: { response: st
   if (plan.fileSearch !== null && offers('file_search')) {
     const q = plan.fileSearch;
     hosted('file_search_call', 'fs', { queries: [q] }, { queries: [q], results: [{ file_id: 'file_scripted', filename: 'notes.txt', score: 0.9, text: `About ${q}.`, attributes: {} }] });
+  }
+  if (plan.code !== null && offers('code_interpreter')) {
+    const code = plan.code;
+    // The code streams in two deltas before it runs; its "output" is the code echoed as logs.
+    const cut = Math.ceil(code.length / 2);
+    const during = (id: string, index: number): void => {
+      for (const delta of [code.slice(0, cut), code.slice(cut)]) push({ type: 'response.code_interpreter_call_code.delta', item_id: id, output_index: index, delta });
+      push({ type: 'response.code_interpreter_call_code.done', item_id: id, output_index: index, code });
+    };
+    const container = { container_id: 'cntr_scripted' };
+    hosted('code_interpreter_call', 'ci', { ...container, code: '', outputs: null }, { ...container, code, outputs: [{ type: 'logs', logs: `ran: ${code}` }] }, 'interpreting', during);
   }
 
   if (plan.kind === 'tool_calls') {

@@ -103,11 +103,24 @@ export function applyEvent(snapshot: Response, event: EventDraft): Response {
     case 'response.web_search_call.completed':
     case 'response.file_search_call.in_progress':
     case 'response.file_search_call.searching':
-    case 'response.file_search_call.completed': {
+    case 'response.file_search_call.completed':
+    case 'response.code_interpreter_call.in_progress':
+    case 'response.code_interpreter_call.interpreting':
+    case 'response.code_interpreter_call.completed': {
       // A hosted item's status events are named `response.<item type>.<status>`.
       const item = snapshot.output[event.output_index];
       const [itemType, status] = event.type.slice('response.'.length).split('.') as [string, OutputHostedCall['status']];
-      if (item && (item.type === 'web_search_call' || item.type === 'file_search_call') && item.type === itemType) item.status = status;
+      if (item && item.type === itemType) (item as OutputHostedCall).status = status;
+      return snapshot;
+    }
+    case 'response.code_interpreter_call_code.delta': {
+      const item = snapshot.output[event.output_index];
+      if (item?.type === 'code_interpreter_call') item.code = (item.code ?? '') + event.delta;
+      return snapshot;
+    }
+    case 'response.code_interpreter_call_code.done': {
+      const item = snapshot.output[event.output_index];
+      if (item?.type === 'code_interpreter_call') item.code = event.code;
       return snapshot;
     }
     case 'response.mcp_list_tools.in_progress':

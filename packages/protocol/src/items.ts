@@ -315,8 +315,19 @@ export const OutputFileSearchCallSchema = z.object({
 });
 export type OutputFileSearchCall = z.infer<typeof OutputFileSearchCallSchema>;
 
+/** A hosted code interpreter run the upstream made in its container (`hosted_tools: [code_interpreter]`). */
+export const OutputCodeInterpreterCallSchema = z.object({
+  type: z.literal('code_interpreter_call'),
+  id: z.string(),
+  code: z.string().nullable(),
+  container_id: z.string(),
+  outputs: z.array(z.discriminatedUnion('type', [z.object({ type: z.literal('logs'), logs: z.string() }), z.object({ type: z.literal('image'), url: z.string() })])).nullable(),
+  status: z.enum(['in_progress', 'completed', 'incomplete', 'interpreting', 'failed']),
+});
+export type OutputCodeInterpreterCall = z.infer<typeof OutputCodeInterpreterCallSchema>;
+
 /** The hosted tool items Spool relays from a Responses upstream, one path keyed by item type. */
-export const OutputHostedCallSchema = z.discriminatedUnion('type', [OutputWebSearchCallSchema, OutputFileSearchCallSchema]);
+export const OutputHostedCallSchema = z.discriminatedUnion('type', [OutputWebSearchCallSchema, OutputFileSearchCallSchema, OutputCodeInterpreterCallSchema]);
 export type OutputHostedCall = z.infer<typeof OutputHostedCallSchema>;
 
 export const OutputItemSchema = z.discriminatedUnion('type', [
@@ -330,5 +341,6 @@ export const OutputItemSchema = z.discriminatedUnion('type', [
   McpElicitationRequestItemSchema,
   OutputWebSearchCallSchema,
   OutputFileSearchCallSchema,
+  OutputCodeInterpreterCallSchema,
 ]);
 export type OutputItem = z.infer<typeof OutputItemSchema>;

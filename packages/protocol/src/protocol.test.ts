@@ -23,7 +23,7 @@ describe('parseCreateRequest', () => {
     expect(err?.status).toBe(400);
   });
   it('refuses unsupported tools and items by name, and accepts unknown fields', () => {
-    expect(() => parseCreateRequest({ model: 'm', tools: [{ type: 'code_interpreter' }] })).toThrow(/code_interpreter/);
+    expect(() => parseCreateRequest({ model: 'm', tools: [{ type: 'image_generation' }] })).toThrow(/image_generation/);
     // A hosted type Spool can relay parses; whether the model's route takes it is the route's call.
     const search = parseCreateRequest({ model: 'm', tools: [{ type: 'web_search' }] });
     expect(() => refuseUnservedParams(search, new Set(), null)).toThrow(/web_search/);
@@ -103,6 +103,23 @@ describe('applyEvent on hosted items', () => {
     expect(snapshot.output[0]).toMatchObject({ status: 'searching' });
     applyEvent(snapshot, { type: 'response.file_search_call.completed', item_id: 'fs', output_index: 0 });
     expect(snapshot.output[0]).toMatchObject({ status: 'completed' });
+  });
+});
+
+describe('applyEvent on hosted code', () => {
+  it("builds a code run's code from its deltas, and its done sets it", () => {
+    const snapshot = buildResponse({ id: 'r', request: base(), createdAt: 1, status: 'in_progress' });
+    applyEvent(snapshot, {
+      type: 'response.output_item.added',
+      output_index: 0,
+      item: { type: 'code_interpreter_call', id: 'ci', status: 'in_progress', container_id: 'c', code: null, outputs: null },
+    });
+    applyEvent(snapshot, { type: 'response.code_interpreter_call_code.delta', item_id: 'ci', output_index: 0, delta: 'print(' });
+    applyEvent(snapshot, { type: 'response.code_interpreter_call_code.delta', item_id: 'ci', output_index: 0, delta: '1)' });
+    expect(snapshot.output[0]).toMatchObject({ code: 'print(1)' });
+    applyEvent(snapshot, { type: 'response.code_interpreter_call_code.done', item_id: 'ci', output_index: 0, code: 'print(2)' });
+    applyEvent(snapshot, { type: 'response.code_interpreter_call.interpreting', item_id: 'ci', output_index: 0 });
+    expect(snapshot.output[0]).toMatchObject({ code: 'print(2)', status: 'interpreting' });
   });
 });
 

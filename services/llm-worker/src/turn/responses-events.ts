@@ -1,6 +1,6 @@
 import { APIError } from 'openai';
 import type { ResponseStreamEvent, ResponseUsage } from 'openai/resources/responses/responses';
-import { OutputHostedCallSchema, type TokenLogprob } from '@spool/protocol';
+import { HostedItemEventSchema, OutputHostedCallSchema, type TokenLogprob } from '@spool/protocol';
 import type { TurnTranslator, UpstreamUsage } from './translate.ts';
 
 /*
@@ -56,9 +56,13 @@ const HOSTED_ITEM_TYPES: readonly string[] = OutputHostedCallSchema.options.map(
 const isHosted = (type: string): boolean => HOSTED_ITEM_TYPES.includes(type);
 /**
  * What an upstream may leave out of a hosted item it announces before it knows it: a web search's
- * action (a search, until `.done` says), a file search's queries.
+ * action (a search, until `.done` says), a file search's queries, a code run's code and outputs.
  */
-const HOSTED_ADDED_DEFAULTS: Partial<Record<string, object>> = { web_search_call: { action: { type: 'search' } }, file_search_call: { queries: [] } };
+const HOSTED_ADDED_DEFAULTS: Partial<Record<string, object>> = {
+  web_search_call: { action: { type: 'search' } },
+  file_search_call: { queries: [] },
+  code_interpreter_call: { code: null, outputs: null },
+};
 
 /** Feeds one upstream Responses stream into the turn's translator. */
 export class ResponsesEventReader {
@@ -111,14 +115,6 @@ export class ResponsesEventReader {
       case 'response.function_call_arguments.delta':
         this.t.onToolCall({ index: e.output_index, function: { arguments: e.delta } });
         return;
-      case 'response.web_search_call.in_progress':
-      case 'response.web_search_call.searching':
-      case 'response.web_search_call.completed':
-      case 'response.file_search_call.in_progress':
-      case 'response.file_search_call.searching':
-      case 'response.file_search_call.completed':
-        this.t.onHostedStatus(e.output_index, e.type);
-        return;
       case 'response.output_item.done':
         if (isHosted(e.item.type)) this.hostedDone(e.output_index, e.item);
         if (e.item.type === 'reasoning') {
@@ -144,10 +140,15 @@ export class ResponsesEventReader {
         throw streamFailure(e.response.error);
       case 'error':
         throw streamFailure(e);
-      default:
-        // Lifecycle events, `.done` events (Spool closes its items from what it accumulated) and
+      default: {
+        // A hosted item's own events (status, code deltas), checked against Spool's schema; the rest:
+        // lifecycle events, `.done` events (Spool closes its items from what it accumulated) and
         // the events of hosted tools this route does not relay.
+        const { sequence_number: _, ...draft } = e as { sequence_number?: number };
+        const hosted = HostedItemEventSchema.safeParse(draft);
+        if (hosted.success) this.t.onHostedEvent(hosted.data.output_index, hosted.data);
         return;
+      }
     }
   }
 }

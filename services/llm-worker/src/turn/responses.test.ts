@@ -107,6 +107,36 @@ describe('ResponsesEventReader hosted items', () => {
   });
 });
 
+describe('ResponsesEventReader hosted code', () => {
+  it("relays a code run's deltas and status under its Spool id, and not another kind's events at its index", () => {
+    const { events } = read([
+      { type: 'response.output_item.added', output_index: 0, item: { type: 'code_interpreter_call', id: 'ci_up', container_id: 'c1', status: 'in_progress' } },
+      { type: 'response.code_interpreter_call.in_progress', output_index: 0, item_id: 'ci_up', sequence_number: 2 },
+      { type: 'response.code_interpreter_call_code.delta', output_index: 0, item_id: 'ci_up', delta: 'print(1', sequence_number: 3 },
+      { type: 'response.file_search_call.searching', output_index: 0, item_id: 'ci_up', sequence_number: 4 },
+      { type: 'response.code_interpreter_call_code.done', output_index: 0, item_id: 'ci_up', code: 'print(1)', sequence_number: 5 },
+      { type: 'response.code_interpreter_call.interpreting', output_index: 0, item_id: 'ci_up', sequence_number: 6 },
+      {
+        type: 'response.output_item.done',
+        output_index: 0,
+        item: { type: 'code_interpreter_call', id: 'ci_up', container_id: 'c1', code: 'print(1)', outputs: [{ type: 'logs', logs: '1' }], status: 'completed' },
+      },
+      { type: 'response.completed', response: { usage } },
+    ]);
+    const id = (events[0] as Extract<EventDraft, { type: 'response.output_item.added' }>).item.id;
+    expect(id).toMatch(/^ci_/);
+    expect(events[0]).toMatchObject({ item: { code: null, outputs: null } });
+    expect(events.slice(1, 5)).toEqual([
+      { type: 'response.code_interpreter_call.in_progress', item_id: id, output_index: 0 },
+      { type: 'response.code_interpreter_call_code.delta', item_id: id, output_index: 0, delta: 'print(1' },
+      { type: 'response.code_interpreter_call_code.done', item_id: id, output_index: 0, code: 'print(1)' },
+      { type: 'response.code_interpreter_call.interpreting', item_id: id, output_index: 0 },
+    ]);
+    expect(events[5]).toMatchObject({ type: 'response.output_item.done', item: { id, status: 'completed', outputs: [{ type: 'logs', logs: '1' }] } });
+    expect(events).toHaveLength(6);
+  });
+});
+
 describe('streamFailure', () => {
   it('maps stream failure codes by the Chat route rules: 429, client 400s, and upstream 5xx as a 502', () => {
     expect(upstreamFailure(streamFailure({ code: 'rate_limit_exceeded', message: 'm' }), true)).toMatchObject({ code: 'rate_limit_exceeded', http: { status: 429, code: 'rate_limit_exceeded' } });

@@ -8,6 +8,7 @@ import {
   type OutputMessage,
   type OutputReasoning,
   type OutputTextPart,
+  type HostedItemEvent,
   type OutputHostedCall,
   type TokenLogprob,
 } from '@spool/protocol';
@@ -64,10 +65,8 @@ interface OpenReasoning {
 }
 
 type Loose = Record<string, unknown>;
-/** A hosted item's status events, named `response.<item type>.<status>`. */
-type HostedStatusEvent = Extract<EventDraft, { type: `response.${OutputHostedCall['type']}.${string}` }>;
 /** The id prefix of each hosted item kind, as OpenAI's. */
-const HOSTED_ID_PREFIX: Record<OutputHostedCall['type'], string> = { web_search_call: 'ws', file_search_call: 'fs' };
+const HOSTED_ID_PREFIX: Record<OutputHostedCall['type'], string> = { web_search_call: 'ws', file_search_call: 'fs', code_interpreter_call: 'ci' };
 
 /**
  * The reasoning text a delta (or a whole message) carries, under whichever name the upstream uses:
@@ -385,9 +384,13 @@ export class TurnTranslator {
     this.emit({ type: 'response.output_item.added', output_index: outputIndex, item: relayed });
   }
 
-  onHostedStatus(key: number, type: HostedStatusEvent['type']): void {
+  /**
+   * An event of an open hosted item (its status, code deltas), relayed as the upstream gave it under
+   * the item's Spool id and output index; one of another kind's names no item Spool opened there.
+   */
+  onHostedEvent(key: number, event: HostedItemEvent): void {
     const h = this.hosted.get(key);
-    if (h) this.emit({ type, item_id: h.item.id, output_index: h.outputIndex });
+    if (h && event.type.startsWith(`response.${h.item.type}`)) this.emit({ ...event, item_id: h.item.id, output_index: h.outputIndex });
   }
 
   onHostedDone(key: number, item: OutputHostedCall): void {
