@@ -27,7 +27,7 @@ beforeAll(async () => {
       // One retry, as the SDK makes it: it absorbs a keep-alive socket the upstream closed between
       // calls (seen under full-suite load with none), and keeps the failure tests quick.
       limits: { upstream_max_retries: 1 },
-      models: [{ name: 'searcher', base_url: searcher.url, api: 'responses', hosted_tools: ['web_search', 'file_search', 'code_interpreter'] }],
+      models: [{ name: 'searcher', base_url: searcher.url, api: 'responses', hosted_tools: ['web_search', 'file_search', 'code_interpreter', 'image_generation'] }],
     },
   });
   client = spool.client;
@@ -54,7 +54,7 @@ const user = (text: string) => ({ role: 'user', content: [{ type: 'input_text', 
 function expectSchemaValid(events: Array<Json & { type: string }>) {
   if (!SPEC_AVAILABLE) return;
   const bad = events
-    .filter((e) => !/"type":"(response\.)?(mcp|web_search|file_search|code_interpreter)/.test(JSON.stringify(e)))
+    .filter((e) => !/"type":"(response\.)?(mcp|web_search|file_search|code_interpreter|image_generation)/.test(JSON.stringify(e)))
     .map((e) => ({ type: e.type, errors: validateStreamingEvent(e) }))
     .filter((v) => v.errors.length > 0);
   expect(bad).toEqual([]);
@@ -404,8 +404,44 @@ describe('hosted tools', () => {
     expect((await client.responses.retrieve(final.id)).output[0]).toEqual(final.output[0]);
   });
 
+  it('passes image_generation through, relaying its partial image and status events in order under Spool ids', async () => {
+    const tool = { type: 'image_generation' as const, quality: 'low' as const };
+    const stream = await client.responses.create({ model: 'searcher', input: '!image a red spool\n!say drawn', tools: [tool], stream: true });
+    const events: Array<Json & { type: string }> = [];
+    for await (const e of stream) events.push(e as unknown as Json & { type: string });
+    expectSchemaValid(events);
+    const added = events.find((e) => e.type === 'response.output_item.added') as unknown as { item: Json; output_index: number };
+    expect(added.item).toMatchObject({ type: 'image_generation_call', status: 'in_progress', result: null });
+    const id = added.item.id as string;
+    expect(id).toMatch(/^ig_/);
+    expect(id).not.toMatch(/_up/);
+    const own = events.filter((e) => e.item_id === id || (e.item as Json | undefined)?.id === id);
+    expect(own.map((e) => e.type)).toEqual([
+      'response.output_item.added',
+      'response.image_generation_call.in_progress',
+      'response.image_generation_call.partial_image',
+      'response.image_generation_call.generating',
+      'response.image_generation_call.completed',
+      'response.output_item.done',
+    ]);
+    expect(own.every((e) => e.output_index === added.output_index)).toBe(true);
+    const b64 = (text: string) => Buffer.from(text).toString('base64');
+    expect(own[2]).toMatchObject({ partial_image_index: 0, partial_image_b64: b64('a red ') });
+    const final = (events.at(-1) as unknown as { response: OpenAI.Responses.Response }).response;
+    expect(final.output.map((i) => i.type)).toEqual(['image_generation_call', 'message']);
+    expect(final.output[0]).toEqual({ type: 'image_generation_call', id, status: 'completed', result: b64('a red spool'), revised_prompt: 'a red spool', size: '1024x1024', output_format: 'png' });
+    expect(final.tools).toEqual([tool]);
+    expect(searcher.responses.at(-1)?.body.tools).toEqual([tool]);
+    expect((await client.responses.retrieve(final.id)).output[0]).toEqual(final.output[0]);
+  });
+
   it('stays a clear 400 on a route that does not list it', async () => {
-    const tools = [{ type: 'web_search' as const }, { type: 'file_search' as const, vector_store_ids: ['vs_1'] }, { type: 'code_interpreter' as const, container: 'cntr_1' }];
+    const tools = [
+      { type: 'web_search' as const },
+      { type: 'file_search' as const, vector_store_ids: ['vs_1'] },
+      { type: 'code_interpreter' as const, container: 'cntr_1' },
+      { type: 'image_generation' as const },
+    ];
     for (const tool of tools) {
       const err = await client.responses.create({ model: 'm', input: 'x', tools: [tool] }).catch((e: unknown) => e);
       expect(err).toMatchObject({ status: 400, param: 'tools[0].type', code: 'unsupported_tool_type' });

@@ -74,6 +74,8 @@ export interface ReplyPlan {
   fileSearch: string | null;
   /** `!code PY`: a Responses upstream offered a `code_interpreter` tool runs PY before answering. */
   code: string | null;
+  /** `!image PROMPT`: a Responses upstream offered an `image_generation` tool draws PROMPT before answering. */
+  image: string | null;
 }
 
 type Json = Record<string, unknown>;
@@ -134,9 +136,10 @@ interface Directives {
   webSearch: string | null;
   fileSearch: string | null;
   code: string | null;
+  image: string | null;
 }
 
-const DIRECTIVE_LINE = /^\s*!(say|words|call|delay|fail|cutafter|stallafter|json|think|thinkfield|retryafter|failevent|errorevent|websearch|filesearch|code)(?:[ \t](.*))?$/;
+const DIRECTIVE_LINE = /^\s*!(say|words|call|delay|fail|cutafter|stallafter|json|think|thinkfield|retryafter|failevent|errorevent|websearch|filesearch|code|image)(?:[ \t](.*))?$/;
 const NON_NEGATIVE_INT = /^\d+$/;
 
 function parseDirectives(text: string): Directives {
@@ -156,6 +159,7 @@ function parseDirectives(text: string): Directives {
     webSearch: null,
     fileSearch: null,
     code: null,
+    image: null,
   };
   for (const rawLine of text.split('\n')) {
     const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
@@ -242,6 +246,10 @@ function applyDirective(d: Directives, line: string): boolean {
     case 'code':
       if (rest.trim() === '') return false;
       d.code = rest.trim();
+      return true;
+    case 'image':
+      if (rest.trim() === '') return false;
+      d.image = rest.trim();
       return true;
     case 'failevent':
     case 'errorevent': {
@@ -463,5 +471,6 @@ export function planReply(body: unknown): ReplyPlan {
     webSearch: directives?.webSearch ?? null,
     fileSearch: directives?.fileSearch ?? null,
     code: directives?.code ?? null,
+    image: directives?.image ?? null,
   };
 }

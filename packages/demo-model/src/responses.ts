@@ -155,6 +155,15 @@ export function responsesEvents(plan: ReplyPlan, body: Json, ids: { response: st
     const container = { container_id: 'cntr_scripted' };
     hosted('code_interpreter_call', 'ci', { ...container, code: '', outputs: null }, { ...container, code, outputs: [{ type: 'logs', logs: `ran: ${code}` }] }, 'interpreting', during);
   }
+  if (plan.image !== null && offers('image_generation')) {
+    // The "image" is the prompt, base64: one partial preview of its first half, then the whole.
+    const b64 = (text: string): string => Buffer.from(text).toString('base64');
+    const prompt = plan.image;
+    const during = (id: string, index: number): void => {
+      push({ type: 'response.image_generation_call.partial_image', item_id: id, output_index: index, partial_image_index: 0, partial_image_b64: b64(prompt.slice(0, Math.ceil(prompt.length / 2))) });
+    };
+    hosted('image_generation_call', 'ig', { result: null }, { result: b64(prompt), revised_prompt: prompt, size: '1024x1024', output_format: 'png' }, 'generating', during);
+  }
 
   if (plan.kind === 'tool_calls') {
     for (const call of plan.toolCalls) {

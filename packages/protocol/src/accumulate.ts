@@ -106,7 +106,10 @@ export function applyEvent(snapshot: Response, event: EventDraft): Response {
     case 'response.file_search_call.completed':
     case 'response.code_interpreter_call.in_progress':
     case 'response.code_interpreter_call.interpreting':
-    case 'response.code_interpreter_call.completed': {
+    case 'response.code_interpreter_call.completed':
+    case 'response.image_generation_call.in_progress':
+    case 'response.image_generation_call.generating':
+    case 'response.image_generation_call.completed': {
       // A hosted item's status events are named `response.<item type>.<status>`.
       const item = snapshot.output[event.output_index];
       const [itemType, status] = event.type.slice('response.'.length).split('.') as [string, OutputHostedCall['status']];
@@ -123,6 +126,8 @@ export function applyEvent(snapshot: Response, event: EventDraft): Response {
       if (item?.type === 'code_interpreter_call') item.code = event.code;
       return snapshot;
     }
+    // A partial image is a preview: the item's result is the final image its `.done` gives.
+    case 'response.image_generation_call.partial_image':
     case 'response.mcp_list_tools.in_progress':
     case 'response.mcp_list_tools.completed':
     case 'response.mcp_list_tools.failed':

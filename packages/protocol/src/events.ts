@@ -27,6 +27,19 @@ const HOSTED_ITEM_EVENTS = [
   z.object({ type: z.literal('response.code_interpreter_call.completed'), ...itemScoped }),
   z.object({ type: z.literal('response.code_interpreter_call_code.delta'), ...itemScoped, delta: z.string() }),
   z.object({ type: z.literal('response.code_interpreter_call_code.done'), ...itemScoped, code: z.string() }),
+  z.object({ type: z.literal('response.image_generation_call.in_progress'), ...itemScoped }),
+  z.object({ type: z.literal('response.image_generation_call.generating'), ...itemScoped }),
+  z.object({ type: z.literal('response.image_generation_call.completed'), ...itemScoped }),
+  z.object({
+    type: z.literal('response.image_generation_call.partial_image'),
+    ...itemScoped,
+    partial_image_b64: z.string(),
+    partial_image_index: z.number().int(),
+    background: z.string().exactOptional(),
+    output_format: z.string().exactOptional(),
+    quality: z.string().exactOptional(),
+    size: z.string().exactOptional(),
+  }),
 ] as const;
 export const HostedItemEventSchema = z.discriminatedUnion('type', HOSTED_ITEM_EVENTS);
 export type HostedItemEvent = z.infer<typeof HostedItemEventSchema>;

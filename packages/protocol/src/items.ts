@@ -326,8 +326,23 @@ export const OutputCodeInterpreterCallSchema = z.object({
 });
 export type OutputCodeInterpreterCall = z.infer<typeof OutputCodeInterpreterCallSchema>;
 
+/** A hosted image generation the upstream ran (`hosted_tools: [image_generation]`); `result` is the image, base64. */
+export const OutputImageGenerationCallSchema = z.object({
+  type: z.literal('image_generation_call'),
+  id: z.string(),
+  result: z.string().nullable(),
+  status: z.enum(['in_progress', 'completed', 'generating', 'failed']),
+  action: z.enum(['generate', 'edit', 'auto']).nullable().exactOptional(),
+  background: z.enum(['transparent', 'opaque', 'auto']).nullable().exactOptional(),
+  output_format: z.enum(['png', 'webp', 'jpeg', 'gif', 'svg']).nullable().exactOptional(),
+  quality: z.enum(['low', 'medium', 'high', 'xhigh', 'max', 'auto']).nullable().exactOptional(),
+  revised_prompt: z.string().nullable().exactOptional(),
+  size: z.string().nullable().exactOptional(),
+});
+export type OutputImageGenerationCall = z.infer<typeof OutputImageGenerationCallSchema>;
+
 /** The hosted tool items Spool relays from a Responses upstream, one path keyed by item type. */
-export const OutputHostedCallSchema = z.discriminatedUnion('type', [OutputWebSearchCallSchema, OutputFileSearchCallSchema, OutputCodeInterpreterCallSchema]);
+export const OutputHostedCallSchema = z.discriminatedUnion('type', [OutputWebSearchCallSchema, OutputFileSearchCallSchema, OutputCodeInterpreterCallSchema, OutputImageGenerationCallSchema]);
 export type OutputHostedCall = z.infer<typeof OutputHostedCallSchema>;
 
 export const OutputItemSchema = z.discriminatedUnion('type', [
@@ -342,5 +357,6 @@ export const OutputItemSchema = z.discriminatedUnion('type', [
   OutputWebSearchCallSchema,
   OutputFileSearchCallSchema,
   OutputCodeInterpreterCallSchema,
+  OutputImageGenerationCallSchema,
 ]);
 export type OutputItem = z.infer<typeof OutputItemSchema>;

@@ -23,7 +23,7 @@ describe('parseCreateRequest', () => {
     expect(err?.status).toBe(400);
   });
   it('refuses unsupported tools and items by name, and accepts unknown fields', () => {
-    expect(() => parseCreateRequest({ model: 'm', tools: [{ type: 'image_generation' }] })).toThrow(/image_generation/);
+    expect(() => parseCreateRequest({ model: 'm', tools: [{ type: 'computer_use_preview' }] })).toThrow(/computer_use_preview/);
     // A hosted type Spool can relay parses; whether the model's route takes it is the route's call.
     const search = parseCreateRequest({ model: 'm', tools: [{ type: 'web_search' }] });
     expect(() => refuseUnservedParams(search, new Set(), null)).toThrow(/web_search/);

@@ -56,12 +56,13 @@ const HOSTED_ITEM_TYPES: readonly string[] = OutputHostedCallSchema.options.map(
 const isHosted = (type: string): boolean => HOSTED_ITEM_TYPES.includes(type);
 /**
  * What an upstream may leave out of a hosted item it announces before it knows it: a web search's
- * action (a search, until `.done` says), a file search's queries, a code run's code and outputs.
+ * action (a search, until `.done` says), a file search's queries, a code run's code and outputs, an image's result.
  */
 const HOSTED_ADDED_DEFAULTS: Partial<Record<string, object>> = {
   web_search_call: { action: { type: 'search' } },
   file_search_call: { queries: [] },
   code_interpreter_call: { code: null, outputs: null },
+  image_generation_call: { result: null },
 };
 
 /** Feeds one upstream Responses stream into the turn's translator. */

@@ -66,7 +66,7 @@ interface OpenReasoning {
 
 type Loose = Record<string, unknown>;
 /** The id prefix of each hosted item kind, as OpenAI's. */
-const HOSTED_ID_PREFIX: Record<OutputHostedCall['type'], string> = { web_search_call: 'ws', file_search_call: 'fs', code_interpreter_call: 'ci' };
+const HOSTED_ID_PREFIX: Record<OutputHostedCall['type'], string> = { web_search_call: 'ws', file_search_call: 'fs', code_interpreter_call: 'ci', image_generation_call: 'ig' };
 
 /**
  * The reasoning text a delta (or a whole message) carries, under whichever name the upstream uses:
@@ -438,7 +438,8 @@ export class TurnTranslator {
 
   /** A hosted item the upstream never gave `.done` for: what it did is unknown, so it ends incomplete. */
   private closeHosted(): void {
-    for (const [key, h] of this.hosted) this.onHostedDone(key, { ...h.item, status: 'incomplete' });
+    // An image generation has no `incomplete` status (OpenAI's type): it ends failed.
+    for (const [key, h] of this.hosted) this.onHostedDone(key, h.item.type === 'image_generation_call' ? { ...h.item, status: 'failed' } : { ...h.item, status: 'incomplete' });
   }
 
   /** Closes what is open as incomplete after the upstream failed mid-stream. */
