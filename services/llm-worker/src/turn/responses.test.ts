@@ -137,6 +137,24 @@ describe('ResponsesEventReader hosted code', () => {
   });
 });
 
+describe('ResponsesEventReader hosted images', () => {
+  it('relays partial images under the Spool id, and closes an unfinished image generation as failed', () => {
+    const { events } = read([
+      { type: 'response.output_item.added', output_index: 0, item: { type: 'image_generation_call', id: 'ig_up', status: 'in_progress' } },
+      { type: 'response.image_generation_call.partial_image', output_index: 0, item_id: 'ig_up', partial_image_index: 0, partial_image_b64: 'AAA', size: '1024x1024', sequence_number: 3 },
+      { type: 'response.image_generation_call.generating', output_index: 0, item_id: 'ig_up', sequence_number: 4 },
+      { type: 'response.completed', response: { usage } },
+    ]);
+    const id = (events[0] as Extract<EventDraft, { type: 'response.output_item.added' }>).item.id;
+    expect(id).toMatch(/^ig_/);
+    expect(events.slice(1)).toEqual([
+      { type: 'response.image_generation_call.partial_image', item_id: id, output_index: 0, partial_image_index: 0, partial_image_b64: 'AAA', size: '1024x1024' },
+      { type: 'response.image_generation_call.generating', item_id: id, output_index: 0 },
+      { type: 'response.output_item.done', output_index: 0, item: { type: 'image_generation_call', id, status: 'failed', result: null } },
+    ]);
+  });
+});
+
 describe('streamFailure', () => {
   it('maps stream failure codes by the Chat route rules: 429, client 400s, and upstream 5xx as a 502', () => {
     expect(upstreamFailure(streamFailure({ code: 'rate_limit_exceeded', message: 'm' }), true)).toMatchObject({ code: 'rate_limit_exceeded', http: { status: 429, code: 'rate_limit_exceeded' } });
