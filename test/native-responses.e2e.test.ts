@@ -27,7 +27,7 @@ beforeAll(async () => {
       // One retry, as the SDK makes it: it absorbs a keep-alive socket the upstream closed between
       // calls (seen under full-suite load with none), and keeps the failure tests quick.
       limits: { upstream_max_retries: 1 },
-      models: [{ name: 'searcher', base_url: searcher.url, api: 'responses', hosted_tools: ['web_search'] }],
+      models: [{ name: 'searcher', base_url: searcher.url, api: 'responses', hosted_tools: ['web_search', 'file_search', 'code_interpreter', 'image_generation'] }],
     },
   });
   client = spool.client;
@@ -54,7 +54,7 @@ const user = (text: string) => ({ role: 'user', content: [{ type: 'input_text', 
 function expectSchemaValid(events: Array<Json & { type: string }>) {
   if (!SPEC_AVAILABLE) return;
   const bad = events
-    .filter((e) => !/"type":"(response\.)?(mcp|web_search)/.test(JSON.stringify(e)))
+    .filter((e) => !/"type":"(response\.)?(mcp|web_search|file_search|code_interpreter|image_generation)/.test(JSON.stringify(e)))
     .map((e) => ({ type: e.type, errors: validateStreamingEvent(e) }))
     .filter((v) => v.errors.length > 0);
   expect(bad).toEqual([]);
@@ -329,8 +329,122 @@ describe('hosted tools', () => {
     expect(events.filter((e) => e.type === 'response.output_text.delta').length).toBeGreaterThan(0);
   });
 
+  it('passes file_search through, relaying its item and events in order under Spool ids', async () => {
+    const tool = { type: 'file_search' as const, vector_store_ids: ['vs_notes'], max_num_results: 3 };
+    const stream = await client.responses.create({ model: 'searcher', input: '!filesearch retry policy\n!say read it', tools: [tool], stream: true });
+    const events: Array<Json & { type: string }> = [];
+    for await (const e of stream) events.push(e as unknown as Json & { type: string });
+    expectSchemaValid(events);
+    const added = events.find((e) => e.type === 'response.output_item.added') as unknown as { item: Json; output_index: number };
+    expect(added.item).toMatchObject({ type: 'file_search_call', status: 'in_progress', queries: ['retry policy'] });
+    const id = added.item.id as string;
+    expect(id).toMatch(/^fs_/);
+    expect(id).not.toMatch(/_up/);
+    // The item's own events, in the upstream's order, each under Spool's id and output index.
+    const own = events.filter((e) => e.item_id === id || (e.item as Json | undefined)?.id === id);
+    expect(own.map((e) => e.type)).toEqual([
+      'response.output_item.added',
+      'response.file_search_call.in_progress',
+      'response.file_search_call.searching',
+      'response.file_search_call.completed',
+      'response.output_item.done',
+    ]);
+    expect(own.every((e) => e.output_index === added.output_index)).toBe(true);
+    const final = (events.at(-1) as unknown as { response: OpenAI.Responses.Response }).response;
+    expect(final.output.map((i) => i.type)).toEqual(['file_search_call', 'message']);
+    expect(final.output[0]).toEqual({
+      type: 'file_search_call',
+      id,
+      status: 'completed',
+      queries: ['retry policy'],
+      results: [{ file_id: 'file_scripted', filename: 'notes.txt', score: 0.9, text: 'About retry policy.', attributes: {} }],
+    });
+    expect(final.tools).toEqual([tool]);
+    expect(searcher.responses.at(-1)?.body.tools).toEqual([tool]);
+    // The stored response holds the item too.
+    expect((await client.responses.retrieve(final.id)).output[0]).toEqual(final.output[0]);
+  });
+
+  it('passes code_interpreter through, relaying its code deltas and status events in order under Spool ids', async () => {
+    const tool = { type: 'code_interpreter' as const, container: { type: 'auto' as const } };
+    const stream = await client.responses.create({ model: 'searcher', input: '!code print(6*7)\n!say 42', tools: [tool], stream: true });
+    const events: Array<Json & { type: string }> = [];
+    for await (const e of stream) events.push(e as unknown as Json & { type: string });
+    expectSchemaValid(events);
+    const added = events.find((e) => e.type === 'response.output_item.added') as unknown as { item: Json; output_index: number };
+    expect(added.item).toMatchObject({ type: 'code_interpreter_call', status: 'in_progress', container_id: 'cntr_scripted', outputs: null });
+    const id = added.item.id as string;
+    expect(id).toMatch(/^ci_/);
+    expect(id).not.toMatch(/_up/);
+    const own = events.filter((e) => e.item_id === id || (e.item as Json | undefined)?.id === id);
+    expect(own.map((e) => e.type)).toEqual([
+      'response.output_item.added',
+      'response.code_interpreter_call.in_progress',
+      'response.code_interpreter_call_code.delta',
+      'response.code_interpreter_call_code.delta',
+      'response.code_interpreter_call_code.done',
+      'response.code_interpreter_call.interpreting',
+      'response.code_interpreter_call.completed',
+      'response.output_item.done',
+    ]);
+    expect(own.every((e) => e.output_index === added.output_index)).toBe(true);
+    expect(own.filter((e) => e.type === 'response.code_interpreter_call_code.delta').map((e) => e.delta)).toEqual(['print', '(6*7)']);
+    const final = (events.at(-1) as unknown as { response: OpenAI.Responses.Response }).response;
+    expect(final.output.map((i) => i.type)).toEqual(['code_interpreter_call', 'message']);
+    expect(final.output[0]).toEqual({
+      type: 'code_interpreter_call',
+      id,
+      status: 'completed',
+      container_id: 'cntr_scripted',
+      code: 'print(6*7)',
+      outputs: [{ type: 'logs', logs: 'ran: print(6*7)' }],
+    });
+    expect(final.tools).toEqual([tool]);
+    expect(searcher.responses.at(-1)?.body.tools).toEqual([tool]);
+    expect((await client.responses.retrieve(final.id)).output[0]).toEqual(final.output[0]);
+  });
+
+  it('passes image_generation through, relaying its partial image and status events in order under Spool ids', async () => {
+    const tool = { type: 'image_generation' as const, quality: 'low' as const };
+    const stream = await client.responses.create({ model: 'searcher', input: '!image a red spool\n!say drawn', tools: [tool], stream: true });
+    const events: Array<Json & { type: string }> = [];
+    for await (const e of stream) events.push(e as unknown as Json & { type: string });
+    expectSchemaValid(events);
+    const added = events.find((e) => e.type === 'response.output_item.added') as unknown as { item: Json; output_index: number };
+    expect(added.item).toMatchObject({ type: 'image_generation_call', status: 'in_progress', result: null });
+    const id = added.item.id as string;
+    expect(id).toMatch(/^ig_/);
+    expect(id).not.toMatch(/_up/);
+    const own = events.filter((e) => e.item_id === id || (e.item as Json | undefined)?.id === id);
+    expect(own.map((e) => e.type)).toEqual([
+      'response.output_item.added',
+      'response.image_generation_call.in_progress',
+      'response.image_generation_call.partial_image',
+      'response.image_generation_call.generating',
+      'response.image_generation_call.completed',
+      'response.output_item.done',
+    ]);
+    expect(own.every((e) => e.output_index === added.output_index)).toBe(true);
+    const b64 = (text: string) => Buffer.from(text).toString('base64');
+    expect(own[2]).toMatchObject({ partial_image_index: 0, partial_image_b64: b64('a red ') });
+    const final = (events.at(-1) as unknown as { response: OpenAI.Responses.Response }).response;
+    expect(final.output.map((i) => i.type)).toEqual(['image_generation_call', 'message']);
+    expect(final.output[0]).toEqual({ type: 'image_generation_call', id, status: 'completed', result: b64('a red spool'), revised_prompt: 'a red spool', size: '1024x1024', output_format: 'png' });
+    expect(final.tools).toEqual([tool]);
+    expect(searcher.responses.at(-1)?.body.tools).toEqual([tool]);
+    expect((await client.responses.retrieve(final.id)).output[0]).toEqual(final.output[0]);
+  });
+
   it('stays a clear 400 on a route that does not list it', async () => {
-    const err = await client.responses.create({ model: 'm', input: 'x', tools: [{ type: 'web_search' }] }).catch((e: unknown) => e);
-    expect(err).toMatchObject({ status: 400, param: 'tools[0].type', code: 'unsupported_tool_type' });
+    const tools = [
+      { type: 'web_search' as const },
+      { type: 'file_search' as const, vector_store_ids: ['vs_1'] },
+      { type: 'code_interpreter' as const, container: 'cntr_1' },
+      { type: 'image_generation' as const },
+    ];
+    for (const tool of tools) {
+      const err = await client.responses.create({ model: 'm', input: 'x', tools: [tool] }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ status: 400, param: 'tools[0].type', code: 'unsupported_tool_type' });
+    }
   });
 });

@@ -70,6 +70,12 @@ export interface ReplyPlan {
   streamFailure: { kind: 'failed' | 'error'; code: string } | null;
   /** `!websearch QUERY`: a Responses upstream offered a `web_search` tool runs it before answering. */
   webSearch: string | null;
+  /** `!filesearch QUERY`: a Responses upstream offered a `file_search` tool runs it before answering. */
+  fileSearch: string | null;
+  /** `!code PY`: a Responses upstream offered a `code_interpreter` tool runs PY before answering. */
+  code: string | null;
+  /** `!image PROMPT`: a Responses upstream offered an `image_generation` tool draws PROMPT before answering. */
+  image: string | null;
 }
 
 type Json = Record<string, unknown>;
@@ -128,9 +134,12 @@ interface Directives {
   retryAfter: number | null;
   streamFailure: ReplyPlan['streamFailure'];
   webSearch: string | null;
+  fileSearch: string | null;
+  code: string | null;
+  image: string | null;
 }
 
-const DIRECTIVE_LINE = /^\s*!(say|words|call|delay|fail|cutafter|stallafter|json|think|thinkfield|retryafter|failevent|errorevent|websearch)(?:[ \t](.*))?$/;
+const DIRECTIVE_LINE = /^\s*!(say|words|call|delay|fail|cutafter|stallafter|json|think|thinkfield|retryafter|failevent|errorevent|websearch|filesearch|code|image)(?:[ \t](.*))?$/;
 const NON_NEGATIVE_INT = /^\d+$/;
 
 function parseDirectives(text: string): Directives {
@@ -148,6 +157,9 @@ function parseDirectives(text: string): Directives {
     retryAfter: null,
     streamFailure: null,
     webSearch: null,
+    fileSearch: null,
+    code: null,
+    image: null,
   };
   for (const rawLine of text.split('\n')) {
     const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
@@ -226,6 +238,18 @@ function applyDirective(d: Directives, line: string): boolean {
     case 'websearch':
       if (rest.trim() === '') return false;
       d.webSearch = rest.trim();
+      return true;
+    case 'filesearch':
+      if (rest.trim() === '') return false;
+      d.fileSearch = rest.trim();
+      return true;
+    case 'code':
+      if (rest.trim() === '') return false;
+      d.code = rest.trim();
+      return true;
+    case 'image':
+      if (rest.trim() === '') return false;
+      d.image = rest.trim();
       return true;
     case 'failevent':
     case 'errorevent': {
@@ -445,5 +469,8 @@ export function planReply(body: unknown): ReplyPlan {
     logprobs: b.logprobs === true ? { top: positiveInt(b.top_logprobs) ?? 0 } : null,
     streamFailure: directives?.streamFailure ?? null,
     webSearch: directives?.webSearch ?? null,
+    fileSearch: directives?.fileSearch ?? null,
+    code: directives?.code ?? null,
+    image: directives?.image ?? null,
   };
 }

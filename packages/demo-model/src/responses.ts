@@ -118,20 +118,51 @@ export function responsesEvents(plan: ReplyPlan, body: Json, ids: { response: st
     push({ type: 'response.output_item.done', output_index: index, item });
   }
 
-  const offersSearch = Array.isArray(body.tools) && body.tools.some((t) => isObject(t) && typeof t.type === 'string' && t.type.startsWith('web_search'));
-  if (plan.webSearch !== null && offersSearch) {
+  const offers = (prefix: string): boolean => Array.isArray(body.tools) && body.tools.some((t) => isObject(t) && typeof t.type === 'string' && t.type.startsWith(prefix));
+  /** A hosted tool run as OpenAI streams one: added, its status events, done with its results. */
+  const hosted = (type: string, prefix: string, added: Json, done: Json, working = 'searching', during: (id: string, index: number) => void = () => {}): void => {
     const index = output.length;
-    const id = ids.next('ws');
-    const added = { type: 'web_search_call', id, status: 'in_progress', action: { type: 'search', query: plan.webSearch } };
-    push({ type: 'response.output_item.added', output_index: index, item: added });
-    for (const status of ['in_progress', 'searching', 'completed']) push({ type: `response.web_search_call.${status}`, item_id: id, output_index: index });
-    const done = {
-      ...added,
-      status: 'completed',
-      action: { type: 'search', query: plan.webSearch, sources: [{ type: 'url', url: `https://search.example/?q=${encodeURIComponent(plan.webSearch)}` }] },
+    const id = ids.next(prefix);
+    push({ type: 'response.output_item.added', output_index: index, item: { type, id, status: 'in_progress', ...added } });
+    push({ type: `response.${type}.in_progress`, item_id: id, output_index: index });
+    during(id, index);
+    for (const status of [working, 'completed']) push({ type: `response.${type}.${status}`, item_id: id, output_index: index });
+    const item = { type, id, status: 'completed', ...done };
+    output.push(item);
+    push({ type: 'response.output_item.done', output_index: index, item });
+  };
+  if (plan.webSearch !== null && offers('web_search')) {
+    const q = plan.webSearch;
+    hosted(
+      'web_search_call',
+      'ws',
+      { action: { type: 'search', query: q } },
+      { action: { type: 'search', query: q, sources: [{ type: 'url', url: `https://search.example/?q=${encodeURIComponent(q)}` }] } },
+    );
+  }
+  if (plan.fileSearch !== null && offers('file_search')) {
+    const q = plan.fileSearch;
+    hosted('file_search_call', 'fs', { queries: [q] }, { queries: [q], results: [{ file_id: 'file_scripted', filename: 'notes.txt', score: 0.9, text: `About ${q}.`, attributes: {} }] });
+  }
+  if (plan.code !== null && offers('code_interpreter')) {
+    const code = plan.code;
+    // The code streams in two deltas before it runs; its "output" is the code echoed as logs.
+    const cut = Math.ceil(code.length / 2);
+    const during = (id: string, index: number): void => {
+      for (const delta of [code.slice(0, cut), code.slice(cut)]) push({ type: 'response.code_interpreter_call_code.delta', item_id: id, output_index: index, delta });
+      push({ type: 'response.code_interpreter_call_code.done', item_id: id, output_index: index, code });
     };
-    output.push(done);
-    push({ type: 'response.output_item.done', output_index: index, item: done });
+    const container = { container_id: 'cntr_scripted' };
+    hosted('code_interpreter_call', 'ci', { ...container, code: '', outputs: null }, { ...container, code, outputs: [{ type: 'logs', logs: `ran: ${code}` }] }, 'interpreting', during);
+  }
+  if (plan.image !== null && offers('image_generation')) {
+    // The "image" is the prompt, base64: one partial preview of its first half, then the whole.
+    const b64 = (text: string): string => Buffer.from(text).toString('base64');
+    const prompt = plan.image;
+    const during = (id: string, index: number): void => {
+      push({ type: 'response.image_generation_call.partial_image', item_id: id, output_index: index, partial_image_index: 0, partial_image_b64: b64(prompt.slice(0, Math.ceil(prompt.length / 2))) });
+    };
+    hosted('image_generation_call', 'ig', { result: null }, { result: b64(prompt), revised_prompt: prompt, size: '1024x1024', output_format: 'png' }, 'generating', during);
   }
 
   if (plan.kind === 'tool_calls') {

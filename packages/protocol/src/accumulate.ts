@@ -1,5 +1,5 @@
 import type { EventDraft } from './events.ts';
-import type { OutputItem, OutputMessage, OutputReasoning, OutputWebSearchCall } from './items.ts';
+import type { OutputItem, OutputMessage, OutputHostedCall, OutputReasoning } from './items.ts';
 import type { Response } from './response.ts';
 
 /**
@@ -100,11 +100,34 @@ export function applyEvent(snapshot: Response, event: EventDraft): Response {
     }
     case 'response.web_search_call.in_progress':
     case 'response.web_search_call.searching':
-    case 'response.web_search_call.completed': {
+    case 'response.web_search_call.completed':
+    case 'response.file_search_call.in_progress':
+    case 'response.file_search_call.searching':
+    case 'response.file_search_call.completed':
+    case 'response.code_interpreter_call.in_progress':
+    case 'response.code_interpreter_call.interpreting':
+    case 'response.code_interpreter_call.completed':
+    case 'response.image_generation_call.in_progress':
+    case 'response.image_generation_call.generating':
+    case 'response.image_generation_call.completed': {
+      // A hosted item's status events are named `response.<item type>.<status>`.
       const item = snapshot.output[event.output_index];
-      if (item?.type === 'web_search_call') item.status = event.type.slice('response.web_search_call.'.length) as OutputWebSearchCall['status'];
+      const [itemType, status] = event.type.slice('response.'.length).split('.') as [string, OutputHostedCall['status']];
+      if (item && item.type === itemType) (item as OutputHostedCall).status = status;
       return snapshot;
     }
+    case 'response.code_interpreter_call_code.delta': {
+      const item = snapshot.output[event.output_index];
+      if (item?.type === 'code_interpreter_call') item.code = (item.code ?? '') + event.delta;
+      return snapshot;
+    }
+    case 'response.code_interpreter_call_code.done': {
+      const item = snapshot.output[event.output_index];
+      if (item?.type === 'code_interpreter_call') item.code = event.code;
+      return snapshot;
+    }
+    // A partial image is a preview: the item's result is the final image its `.done` gives.
+    case 'response.image_generation_call.partial_image':
     case 'response.mcp_list_tools.in_progress':
     case 'response.mcp_list_tools.completed':
     case 'response.mcp_list_tools.failed':

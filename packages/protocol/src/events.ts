@@ -11,6 +11,39 @@ const itemScoped = { item_id: z.string(), output_index: z.number().int() };
 const partScoped = { ...itemScoped, content_index: z.number().int() };
 const anyObject = z.record(z.string(), z.unknown());
 
+/**
+ * The events of hosted tool items relayed from a Responses upstream (the route's hosted_tools): each
+ * names its item by id and output index, which is all Spool rewrites when it relays one.
+ */
+const HOSTED_ITEM_EVENTS = [
+  z.object({ type: z.literal('response.web_search_call.in_progress'), ...itemScoped }),
+  z.object({ type: z.literal('response.web_search_call.searching'), ...itemScoped }),
+  z.object({ type: z.literal('response.web_search_call.completed'), ...itemScoped }),
+  z.object({ type: z.literal('response.file_search_call.in_progress'), ...itemScoped }),
+  z.object({ type: z.literal('response.file_search_call.searching'), ...itemScoped }),
+  z.object({ type: z.literal('response.file_search_call.completed'), ...itemScoped }),
+  z.object({ type: z.literal('response.code_interpreter_call.in_progress'), ...itemScoped }),
+  z.object({ type: z.literal('response.code_interpreter_call.interpreting'), ...itemScoped }),
+  z.object({ type: z.literal('response.code_interpreter_call.completed'), ...itemScoped }),
+  z.object({ type: z.literal('response.code_interpreter_call_code.delta'), ...itemScoped, delta: z.string() }),
+  z.object({ type: z.literal('response.code_interpreter_call_code.done'), ...itemScoped, code: z.string() }),
+  z.object({ type: z.literal('response.image_generation_call.in_progress'), ...itemScoped }),
+  z.object({ type: z.literal('response.image_generation_call.generating'), ...itemScoped }),
+  z.object({ type: z.literal('response.image_generation_call.completed'), ...itemScoped }),
+  z.object({
+    type: z.literal('response.image_generation_call.partial_image'),
+    ...itemScoped,
+    partial_image_b64: z.string(),
+    partial_image_index: z.number().int(),
+    background: z.string().exactOptional(),
+    output_format: z.string().exactOptional(),
+    quality: z.string().exactOptional(),
+    size: z.string().exactOptional(),
+  }),
+] as const;
+export const HostedItemEventSchema = z.discriminatedUnion('type', HOSTED_ITEM_EVENTS);
+export type HostedItemEvent = z.infer<typeof HostedItemEventSchema>;
+
 const lifecycle = <T extends string>(type: T) => z.object({ type: z.literal(type), response: anyObject });
 
 export const EventDraftSchema = z.discriminatedUnion('type', [
@@ -46,10 +79,7 @@ export const EventDraftSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('response.mcp_call.in_progress'), ...itemScoped }),
   z.object({ type: z.literal('response.mcp_call.completed'), ...itemScoped }),
   z.object({ type: z.literal('response.mcp_call.failed'), ...itemScoped }),
-  // A hosted web search relayed from a Responses upstream (the route's hosted_tools).
-  z.object({ type: z.literal('response.web_search_call.in_progress'), ...itemScoped }),
-  z.object({ type: z.literal('response.web_search_call.searching'), ...itemScoped }),
-  z.object({ type: z.literal('response.web_search_call.completed'), ...itemScoped }),
+  ...HOSTED_ITEM_EVENTS,
   z.object({
     type: z.literal('error'),
     code: z.string().nullable(),

@@ -21,7 +21,19 @@ export {
   type ResponseStatus,
   type Usage,
 } from './response.ts';
-export { EventDraftSchema, TERMINAL_EVENT_TYPES, errorEvent, lifecycleEvent, type EventDraft, type EventType, type LifecycleEvent, type LifecycleType, type StreamEvent } from './events.ts';
+export {
+  EventDraftSchema,
+  HostedItemEventSchema,
+  TERMINAL_EVENT_TYPES,
+  errorEvent,
+  lifecycleEvent,
+  type EventDraft,
+  type EventType,
+  type HostedItemEvent,
+  type LifecycleEvent,
+  type LifecycleType,
+  type StreamEvent,
+} from './events.ts';
 export { applyEvent, assertNever } from './accumulate.ts';
 export { SUPPORTED_INCLUDES, isDropped, refuseUnservedParams } from './params.ts';
 export { mcpFunctionName } from './tool-names.ts';

@@ -291,6 +291,60 @@ export const OutputWebSearchCallSchema = z.object({
 });
 export type OutputWebSearchCall = z.infer<typeof OutputWebSearchCallSchema>;
 
+/** A hosted file search the upstream ran over the request's vector stores (`hosted_tools: [file_search]`). */
+export const OutputFileSearchCallSchema = z.object({
+  type: z.literal('file_search_call'),
+  id: z.string(),
+  queries: z.array(z.string()),
+  status: z.enum(['in_progress', 'searching', 'completed', 'incomplete', 'failed']),
+  results: z
+    .array(
+      z.object({
+        attributes: z
+          .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+          .nullable()
+          .exactOptional(),
+        file_id: z.string().exactOptional(),
+        filename: z.string().exactOptional(),
+        score: z.number().exactOptional(),
+        text: z.string().exactOptional(),
+      }),
+    )
+    .nullable()
+    .exactOptional(),
+});
+export type OutputFileSearchCall = z.infer<typeof OutputFileSearchCallSchema>;
+
+/** A hosted code interpreter run the upstream made in its container (`hosted_tools: [code_interpreter]`). */
+export const OutputCodeInterpreterCallSchema = z.object({
+  type: z.literal('code_interpreter_call'),
+  id: z.string(),
+  code: z.string().nullable(),
+  container_id: z.string(),
+  outputs: z.array(z.discriminatedUnion('type', [z.object({ type: z.literal('logs'), logs: z.string() }), z.object({ type: z.literal('image'), url: z.string() })])).nullable(),
+  status: z.enum(['in_progress', 'completed', 'incomplete', 'interpreting', 'failed']),
+});
+export type OutputCodeInterpreterCall = z.infer<typeof OutputCodeInterpreterCallSchema>;
+
+/** A hosted image generation the upstream ran (`hosted_tools: [image_generation]`); `result` is the image, base64. */
+export const OutputImageGenerationCallSchema = z.object({
+  type: z.literal('image_generation_call'),
+  id: z.string(),
+  result: z.string().nullable(),
+  status: z.enum(['in_progress', 'completed', 'generating', 'failed']),
+  action: z.enum(['generate', 'edit', 'auto']).nullable().exactOptional(),
+  background: z.enum(['transparent', 'opaque', 'auto']).nullable().exactOptional(),
+  output_format: z.enum(['png', 'webp', 'jpeg', 'gif', 'svg']).nullable().exactOptional(),
+  quality: z.enum(['low', 'medium', 'high', 'xhigh', 'max', 'auto']).nullable().exactOptional(),
+  revised_prompt: z.string().nullable().exactOptional(),
+  size: z.string().nullable().exactOptional(),
+});
+export type OutputImageGenerationCall = z.infer<typeof OutputImageGenerationCallSchema>;
+
+/** The hosted tool items Spool relays from a Responses upstream, one path keyed by item type. */
+export const OutputHostedCallSchema = z.discriminatedUnion('type', [OutputWebSearchCallSchema, OutputFileSearchCallSchema, OutputCodeInterpreterCallSchema, OutputImageGenerationCallSchema]);
+export type OutputHostedCall = z.infer<typeof OutputHostedCallSchema>;
+
 export const OutputItemSchema = z.discriminatedUnion('type', [
   OutputMessageSchema,
   OutputReasoningSchema,
@@ -301,5 +355,8 @@ export const OutputItemSchema = z.discriminatedUnion('type', [
   // A Spool extension (elicitation.ts): the parity test holds every other item to the SDK's types.
   McpElicitationRequestItemSchema,
   OutputWebSearchCallSchema,
+  OutputFileSearchCallSchema,
+  OutputCodeInterpreterCallSchema,
+  OutputImageGenerationCallSchema,
 ]);
 export type OutputItem = z.infer<typeof OutputItemSchema>;

@@ -23,12 +23,18 @@ describe('parseCreateRequest', () => {
     expect(err?.status).toBe(400);
   });
   it('refuses unsupported tools and items by name, and accepts unknown fields', () => {
-    expect(() => parseCreateRequest({ model: 'm', tools: [{ type: 'code_interpreter' }] })).toThrow(/code_interpreter/);
+    expect(() => parseCreateRequest({ model: 'm', tools: [{ type: 'computer_use_preview' }] })).toThrow(/computer_use_preview/);
     // A hosted type Spool can relay parses; whether the model's route takes it is the route's call.
     const search = parseCreateRequest({ model: 'm', tools: [{ type: 'web_search' }] });
     expect(() => refuseUnservedParams(search, new Set(), null)).toThrow(/web_search/);
     expect(() => refuseUnservedParams(search, new Set(), null, 'responses')).toThrow(/web_search/);
     expect(() => refuseUnservedParams(search, new Set(), null, 'responses', ['web_search'])).not.toThrow();
+    // A file search names the vector stores the upstream searches: without them, a 400 on that field.
+    const files = parseCreateRequest({ model: 'm', tools: [{ type: 'file_search', vector_store_ids: ['vs_1'], max_num_results: 2 }] });
+    expect(files.tools).toEqual([{ type: 'file_search', vector_store_ids: ['vs_1'], max_num_results: 2 }]);
+    expect(() => refuseUnservedParams(files, new Set(), null, 'responses', ['web_search'])).toThrow(/file_search/);
+    expect(() => refuseUnservedParams(files, new Set(), null, 'responses', ['file_search'])).not.toThrow();
+    expect(() => parseCreateRequest({ model: 'm', tools: [{ type: 'file_search' }] })).toThrow(expect.objectContaining({ status: 400, param: 'tools[0].vector_store_ids' }));
     expect(() => parseCreateRequest({ model: 'm', input: [{ type: 'computer_call_output' }] })).toThrow(/computer_call_output/);
     expect(base({ brand_new_field: 1 })).not.toHaveProperty('brand_new_field');
     expect(() => base({ reasoning: { effort: 'extreme' } })).toThrow(/reasoning.effort/);
@@ -84,6 +90,36 @@ describe('applyEvent', () => {
     const done = { ...structuredClone(snapshot), status: 'completed' as const };
     applyEvent(snapshot, lifecycleEvent('response.completed', done));
     expect(snapshot.status).toBe('completed');
+  });
+});
+
+describe('applyEvent on hosted items', () => {
+  it("sets a hosted item's status from its own kind's status events only", () => {
+    const snapshot = buildResponse({ id: 'r', request: base(), createdAt: 1, status: 'in_progress' });
+    applyEvent(snapshot, { type: 'response.output_item.added', output_index: 0, item: { type: 'file_search_call', id: 'fs', status: 'in_progress', queries: [] } });
+    applyEvent(snapshot, { type: 'response.file_search_call.searching', item_id: 'fs', output_index: 0 });
+    expect(snapshot.output[0]).toMatchObject({ status: 'searching' });
+    applyEvent(snapshot, { type: 'response.web_search_call.completed', item_id: 'fs', output_index: 0 });
+    expect(snapshot.output[0]).toMatchObject({ status: 'searching' });
+    applyEvent(snapshot, { type: 'response.file_search_call.completed', item_id: 'fs', output_index: 0 });
+    expect(snapshot.output[0]).toMatchObject({ status: 'completed' });
+  });
+});
+
+describe('applyEvent on hosted code', () => {
+  it("builds a code run's code from its deltas, and its done sets it", () => {
+    const snapshot = buildResponse({ id: 'r', request: base(), createdAt: 1, status: 'in_progress' });
+    applyEvent(snapshot, {
+      type: 'response.output_item.added',
+      output_index: 0,
+      item: { type: 'code_interpreter_call', id: 'ci', status: 'in_progress', container_id: 'c', code: null, outputs: null },
+    });
+    applyEvent(snapshot, { type: 'response.code_interpreter_call_code.delta', item_id: 'ci', output_index: 0, delta: 'print(' });
+    applyEvent(snapshot, { type: 'response.code_interpreter_call_code.delta', item_id: 'ci', output_index: 0, delta: '1)' });
+    expect(snapshot.output[0]).toMatchObject({ code: 'print(1)' });
+    applyEvent(snapshot, { type: 'response.code_interpreter_call_code.done', item_id: 'ci', output_index: 0, code: 'print(2)' });
+    applyEvent(snapshot, { type: 'response.code_interpreter_call.interpreting', item_id: 'ci', output_index: 0 });
+    expect(snapshot.output[0]).toMatchObject({ code: 'print(2)', status: 'interpreting' });
   });
 });
 

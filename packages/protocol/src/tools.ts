@@ -48,8 +48,14 @@ export function requestServerUrl(tool: Pick<McpTool, 'server_url'>): string | nu
  * are accepted only on routes that list them in `hosted_tools` (refuseUnservedParams); the
  * upstream runs them, so their options are forwarded as the client gave them.
  */
-export const HOSTED_TOOL_TYPES = ['web_search', 'web_search_preview', 'web_search_2025_08_26'] as const;
-export const HostedToolSchema = z.looseObject({ type: z.enum(HOSTED_TOOL_TYPES) });
+export const HOSTED_TOOL_TYPES = ['web_search', 'web_search_preview', 'web_search_2025_08_26', 'file_search', 'code_interpreter', 'image_generation'] as const;
+const WebSearchToolSchema = z.looseObject({ type: z.enum(['web_search', 'web_search_preview', 'web_search_2025_08_26']) });
+// The upstream searches the vector stores named: without them there is nothing to pass through.
+const FileSearchToolSchema = z.looseObject({ type: z.literal('file_search'), vector_store_ids: z.array(z.string()) });
+// It runs in a container: one named by id, or `{type: 'auto'}` for the upstream to make one.
+const CodeInterpreterToolSchema = z.looseObject({ type: z.literal('code_interpreter'), container: z.union([z.string(), z.looseObject({ type: z.literal('auto') })]) });
+const ImageGenerationToolSchema = z.looseObject({ type: z.literal('image_generation') });
+export const HostedToolSchema = z.discriminatedUnion('type', [WebSearchToolSchema, FileSearchToolSchema, CodeInterpreterToolSchema, ImageGenerationToolSchema]);
 export type HostedTool = z.infer<typeof HostedToolSchema>;
 
 export const ToolSchema = z.discriminatedUnion('type', [FunctionToolSchema, McpToolSchema, HostedToolSchema]);

@@ -75,6 +75,18 @@ describe('asCancelled', () => {
     expect(c.completed_at).toBeNull();
   });
 
+  it('closes hosted items still running (searching, interpreting, generating): an image generation as failed, having no incomplete', () => {
+    const s = initial();
+    s.status = 'in_progress';
+    s.output = [
+      { type: 'file_search_call', id: 'fs_1', queries: ['q'], status: 'searching' },
+      { type: 'code_interpreter_call', id: 'ci_1', code: 'x', container_id: 'c', outputs: null, status: 'interpreting' },
+      { type: 'image_generation_call', id: 'ig_1', result: null, status: 'generating' },
+      { type: 'web_search_call', id: 'ws_1', status: 'completed', action: { type: 'search' } },
+    ];
+    expect(asCancelled(s).output.map((i) => ('status' in i ? i.status : null))).toEqual(['incomplete', 'incomplete', 'failed', 'completed']);
+  });
+
   it('does not modify its argument', () => {
     const s = replayEvents(initial(), log(partialRun()));
     const before = structuredClone(s);

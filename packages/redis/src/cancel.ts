@@ -24,10 +24,14 @@ export function asCancelled(snapshot: Response): Response {
   return { ...snapshot, status: 'cancelled', output: snapshot.output.map(closeItem) };
 }
 
+/** An item still running: in progress, an MCP call `calling`, a hosted tool searching, interpreting or generating. */
+const OPEN_STATUSES: ReadonlySet<string> = new Set(['in_progress', 'calling', 'searching', 'interpreting', 'generating']);
+
 function closeItem(item: OutputItem): OutputItem {
   if (!('status' in item)) return item;
-  if (item.status === 'in_progress' || (item.type === 'mcp_call' && item.status === 'calling')) return { ...item, status: 'incomplete' };
-  return item;
+  if (!OPEN_STATUSES.has(item.status)) return item;
+  // An image generation has no `incomplete` status (OpenAI's type): it ends failed.
+  return (item.type === 'image_generation_call' ? { ...item, status: 'failed' } : { ...item, status: 'incomplete' }) as OutputItem;
 }
 
 export type CancelOutcome =

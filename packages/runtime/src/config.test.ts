@@ -156,13 +156,16 @@ describe('upstream protocol', () => {
     expect(loadConfig({ OPENAI_API_KEY: 'sk' }).defaultUpstream).toMatchObject({ api: 'chat' });
     expect(loadConfig({ OPENAI_API_KEY: 'sk', UPSTREAM_API: 'responses' }).defaultUpstream).toMatchObject({ api: 'responses' });
     expect(() => loadConfig({ OPENAI_API_KEY: 'sk', UPSTREAM_API: 'auto' })).toThrow(ConfigError);
-    const yaml = 'models:\n  - name: a\n    base_url: http://a:1/v1\n  - name: b\n    base_url: http://b:1/v1\n    api: responses\n    hosted_tools: [web_search]\n';
+    const yaml =
+      'models:\n  - name: a\n    base_url: http://a:1/v1\n  - name: b\n    base_url: http://b:1/v1\n    api: responses\n    hosted_tools: [web_search, file_search, code_interpreter, image_generation]\n';
     expect(loadConfig({ SPOOL_CONFIG: 'f.yaml' }, () => yaml).models).toMatchObject([
       { pattern: 'a', api: 'chat', hostedTools: [] },
-      { pattern: 'b', api: 'responses', hostedTools: ['web_search'] },
+      { pattern: 'b', api: 'responses', hostedTools: ['web_search', 'file_search', 'code_interpreter', 'image_generation'] },
     ]);
     // Hosted tools need a Responses upstream, and only types Spool relays are accepted.
     expect(() => loadConfig({ SPOOL_CONFIG: 'f.yaml' }, () => 'models:\n  - name: a\n    base_url: http://a:1/v1\n    hosted_tools: [web_search]\n')).toThrow(/hosted_tools needs api: responses/);
-    expect(() => loadConfig({ SPOOL_CONFIG: 'f.yaml' }, () => 'models:\n  - name: a\n    base_url: http://a:1/v1\n    api: responses\n    hosted_tools: [code_interpreter]\n')).toThrow(ConfigError);
+    expect(() => loadConfig({ SPOOL_CONFIG: 'f.yaml' }, () => 'models:\n  - name: a\n    base_url: http://a:1/v1\n    api: responses\n    hosted_tools: [computer_use_preview]\n')).toThrow(
+      ConfigError,
+    );
   });
 });

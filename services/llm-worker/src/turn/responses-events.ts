@@ -1,6 +1,6 @@
 import { APIError } from 'openai';
 import type { ResponseStreamEvent, ResponseUsage } from 'openai/resources/responses/responses';
-import { OutputWebSearchCallSchema, type TokenLogprob } from '@spool/protocol';
+import { HostedItemEventSchema, OutputHostedCallSchema, type TokenLogprob } from '@spool/protocol';
 import type { TurnTranslator, UpstreamUsage } from './translate.ts';
 
 /*
@@ -52,6 +52,19 @@ function logprobsOf(list: UpstreamLogprob[] | null | undefined): TokenLogprob[] 
   }));
 }
 
+const HOSTED_ITEM_TYPES: readonly string[] = OutputHostedCallSchema.options.map((o) => o.shape.type.value);
+const isHosted = (type: string): boolean => HOSTED_ITEM_TYPES.includes(type);
+/**
+ * What an upstream may leave out of a hosted item it announces before it knows it: a web search's
+ * action (a search, until `.done` says), a file search's queries, a code run's code and outputs, an image's result.
+ */
+const HOSTED_ADDED_DEFAULTS: Partial<Record<string, object>> = {
+  web_search_call: { action: { type: 'search' } },
+  file_search_call: { queries: [] },
+  code_interpreter_call: { code: null, outputs: null },
+  image_generation_call: { result: null },
+};
+
 /** Feeds one upstream Responses stream into the turn's translator. */
 export class ResponsesEventReader {
   private sawCall = false;
@@ -64,16 +77,20 @@ export class ResponsesEventReader {
   ) {}
 
   /** A hosted item is relayed only in a shape Spool's schema holds (what the route's clients get). */
-  private hostedAdded(key: number, raw: unknown): void {
-    // Some upstreams announce the call before they know its action: a search, until `.done` says.
-    const item = OutputWebSearchCallSchema.safeParse({ action: { type: 'search' }, ...(raw as object) });
+  private hostedAdded(key: number, raw: { type: string }): void {
+    const item = OutputHostedCallSchema.safeParse({ ...HOSTED_ADDED_DEFAULTS[raw.type], ...raw });
     if (item.success) this.t.onHostedAdded(key, item.data);
+  }
+
+  private hostedDone(key: number, raw: unknown): void {
+    const item = OutputHostedCallSchema.safeParse(raw);
+    if (item.success) this.t.onHostedDone(key, item.data);
   }
 
   onEvent(e: ResponseStreamEvent): void {
     switch (e.type) {
       case 'response.output_item.added':
-        if (e.item.type === 'web_search_call') this.hostedAdded(e.output_index, e.item);
+        if (isHosted(e.item.type)) this.hostedAdded(e.output_index, e.item);
         else if (e.item.type === 'reasoning') this.t.openReasoning();
         else if (e.item.type === 'function_call') {
           this.sawCall = true;
@@ -99,16 +116,8 @@ export class ResponsesEventReader {
       case 'response.function_call_arguments.delta':
         this.t.onToolCall({ index: e.output_index, function: { arguments: e.delta } });
         return;
-      case 'response.web_search_call.in_progress':
-      case 'response.web_search_call.searching':
-      case 'response.web_search_call.completed':
-        this.t.onHostedStatus(e.output_index, e.type);
-        return;
       case 'response.output_item.done':
-        if (e.item.type === 'web_search_call') {
-          const item = OutputWebSearchCallSchema.safeParse(e.item);
-          if (item.success) this.t.onHostedDone(e.output_index, item.data);
-        }
+        if (isHosted(e.item.type)) this.hostedDone(e.output_index, e.item);
         if (e.item.type === 'reasoning') {
           // The item's final state is the upstream's word: summaries it only gave here, and its seal.
           e.item.summary.forEach((s, i) => {
@@ -132,10 +141,15 @@ export class ResponsesEventReader {
         throw streamFailure(e.response.error);
       case 'error':
         throw streamFailure(e);
-      default:
-        // Lifecycle events, `.done` events (Spool closes its items from what it accumulated) and
+      default: {
+        // A hosted item's own events (status, code deltas), checked against Spool's schema; the rest:
+        // lifecycle events, `.done` events (Spool closes its items from what it accumulated) and
         // the events of hosted tools this route does not relay.
+        const { sequence_number: _, ...draft } = e as { sequence_number?: number };
+        const hosted = HostedItemEventSchema.safeParse(draft);
+        if (hosted.success) this.t.onHostedEvent(hosted.data.output_index, hosted.data);
         return;
+      }
     }
   }
 }

@@ -67,6 +67,94 @@ describe('ResponsesEventReader', () => {
   });
 });
 
+describe('ResponsesEventReader hosted items', () => {
+  type Added = Extract<EventDraft, { type: 'response.output_item.added' }>;
+  type Done = Extract<EventDraft, { type: 'response.output_item.done' }>;
+
+  it('relays web and file search items by kind under Spool ids and output indexes, and drops the kinds it does not relay', () => {
+    const fileResult = { file_id: 'file_1', filename: 'a.txt', score: 0.5, text: 'x', attributes: { n: 1 } };
+    const { events } = read([
+      // An unrelayed kind at upstream index 0: nothing of it reaches the log, so the searches' indexes close up.
+      { type: 'response.output_item.added', output_index: 0, item: { type: 'local_shell_call', id: 'ls_up', call_id: 'c', action: {}, status: 'in_progress' } },
+      { type: 'response.output_item.added', output_index: 1, item: { type: 'file_search_call', id: 'fs_up', status: 'in_progress' } },
+      { type: 'response.output_item.added', output_index: 2, item: { type: 'web_search_call', id: 'ws_up', status: 'in_progress' } },
+      { type: 'response.file_search_call.searching', output_index: 1, item_id: 'fs_up' },
+      { type: 'response.web_search_call.searching', output_index: 2, item_id: 'ws_up' },
+      // A `.done` of another kind at an open index names no item Spool opened there.
+      { type: 'response.output_item.done', output_index: 1, item: { type: 'web_search_call', id: 'ws_x', status: 'completed', action: { type: 'search' } } },
+      { type: 'response.output_item.done', output_index: 1, item: { type: 'file_search_call', id: 'fs_up', status: 'completed', queries: ['q'], results: [fileResult] } },
+      { type: 'response.output_item.done', output_index: 0, item: { type: 'local_shell_call', id: 'ls_up', call_id: 'c', action: {}, status: 'completed' } },
+      { type: 'response.completed', response: { usage } },
+    ]);
+    expect(events.map((e) => [e.type, 'output_index' in e ? e.output_index : null])).toEqual([
+      ['response.output_item.added', 0],
+      ['response.output_item.added', 1],
+      ['response.file_search_call.searching', 0],
+      ['response.web_search_call.searching', 1],
+      ['response.output_item.done', 0],
+      // The web search never got its `.done`: the turn's end closes it as incomplete.
+      ['response.output_item.done', 1],
+    ]);
+    const [file, web] = [(events[0] as Added).item, (events[1] as Added).item];
+    // Announced before their queries and action are known: relayed with the empty defaults.
+    expect(file).toMatchObject({ type: 'file_search_call', status: 'in_progress', queries: [] });
+    expect(web).toMatchObject({ type: 'web_search_call', action: { type: 'search' } });
+    expect(file.id).toMatch(/^fs_/);
+    expect(web.id).toMatch(/^ws_/);
+    expect(events.slice(2, 4).map((e) => ('item_id' in e ? e.item_id : null))).toEqual([file.id, web.id]);
+    expect((events[4] as Done).item).toEqual({ type: 'file_search_call', id: file.id, status: 'completed', queries: ['q'], results: [fileResult] });
+    expect((events[5] as Done).item).toMatchObject({ type: 'web_search_call', id: web.id, status: 'incomplete' });
+  });
+});
+
+describe('ResponsesEventReader hosted code', () => {
+  it("relays a code run's deltas and status under its Spool id, and not another kind's events at its index", () => {
+    const { events } = read([
+      { type: 'response.output_item.added', output_index: 0, item: { type: 'code_interpreter_call', id: 'ci_up', container_id: 'c1', status: 'in_progress' } },
+      { type: 'response.code_interpreter_call.in_progress', output_index: 0, item_id: 'ci_up', sequence_number: 2 },
+      { type: 'response.code_interpreter_call_code.delta', output_index: 0, item_id: 'ci_up', delta: 'print(1', sequence_number: 3 },
+      { type: 'response.file_search_call.searching', output_index: 0, item_id: 'ci_up', sequence_number: 4 },
+      { type: 'response.code_interpreter_call_code.done', output_index: 0, item_id: 'ci_up', code: 'print(1)', sequence_number: 5 },
+      { type: 'response.code_interpreter_call.interpreting', output_index: 0, item_id: 'ci_up', sequence_number: 6 },
+      {
+        type: 'response.output_item.done',
+        output_index: 0,
+        item: { type: 'code_interpreter_call', id: 'ci_up', container_id: 'c1', code: 'print(1)', outputs: [{ type: 'logs', logs: '1' }], status: 'completed' },
+      },
+      { type: 'response.completed', response: { usage } },
+    ]);
+    const id = (events[0] as Extract<EventDraft, { type: 'response.output_item.added' }>).item.id;
+    expect(id).toMatch(/^ci_/);
+    expect(events[0]).toMatchObject({ item: { code: null, outputs: null } });
+    expect(events.slice(1, 5)).toEqual([
+      { type: 'response.code_interpreter_call.in_progress', item_id: id, output_index: 0 },
+      { type: 'response.code_interpreter_call_code.delta', item_id: id, output_index: 0, delta: 'print(1' },
+      { type: 'response.code_interpreter_call_code.done', item_id: id, output_index: 0, code: 'print(1)' },
+      { type: 'response.code_interpreter_call.interpreting', item_id: id, output_index: 0 },
+    ]);
+    expect(events[5]).toMatchObject({ type: 'response.output_item.done', item: { id, status: 'completed', outputs: [{ type: 'logs', logs: '1' }] } });
+    expect(events).toHaveLength(6);
+  });
+});
+
+describe('ResponsesEventReader hosted images', () => {
+  it('relays partial images under the Spool id, and closes an unfinished image generation as failed', () => {
+    const { events } = read([
+      { type: 'response.output_item.added', output_index: 0, item: { type: 'image_generation_call', id: 'ig_up', status: 'in_progress' } },
+      { type: 'response.image_generation_call.partial_image', output_index: 0, item_id: 'ig_up', partial_image_index: 0, partial_image_b64: 'AAA', size: '1024x1024', sequence_number: 3 },
+      { type: 'response.image_generation_call.generating', output_index: 0, item_id: 'ig_up', sequence_number: 4 },
+      { type: 'response.completed', response: { usage } },
+    ]);
+    const id = (events[0] as Extract<EventDraft, { type: 'response.output_item.added' }>).item.id;
+    expect(id).toMatch(/^ig_/);
+    expect(events.slice(1)).toEqual([
+      { type: 'response.image_generation_call.partial_image', item_id: id, output_index: 0, partial_image_index: 0, partial_image_b64: 'AAA', size: '1024x1024' },
+      { type: 'response.image_generation_call.generating', item_id: id, output_index: 0 },
+      { type: 'response.output_item.done', output_index: 0, item: { type: 'image_generation_call', id, status: 'failed', result: null } },
+    ]);
+  });
+});
+
 describe('streamFailure', () => {
   it('maps stream failure codes by the Chat route rules: 429, client 400s, and upstream 5xx as a 502', () => {
     expect(upstreamFailure(streamFailure({ code: 'rate_limit_exceeded', message: 'm' }), true)).toMatchObject({ code: 'rate_limit_exceeded', http: { status: 429, code: 'rate_limit_exceeded' } });

@@ -8,7 +8,8 @@ import {
   type OutputMessage,
   type OutputReasoning,
   type OutputTextPart,
-  type OutputWebSearchCall,
+  type HostedItemEvent,
+  type OutputHostedCall,
   type TokenLogprob,
 } from '@spool/protocol';
 import { estimateTokens } from './truncate.ts';
@@ -64,6 +65,8 @@ interface OpenReasoning {
 }
 
 type Loose = Record<string, unknown>;
+/** The id prefix of each hosted item kind, as OpenAI's. */
+const HOSTED_ID_PREFIX: Record<OutputHostedCall['type'], string> = { web_search_call: 'ws', file_search_call: 'fs', code_interpreter_call: 'ci', image_generation_call: 'ig' };
 
 /**
  * The reasoning text a delta (or a whole message) carries, under whichever name the upstream uses:
@@ -147,7 +150,7 @@ export class TurnTranslator {
   private reasoningText = '';
   private readonly calls = new Map<number, OpenCall>();
   /** Hosted tool items open, by the upstream's output index. */
-  private readonly hosted = new Map<number, { outputIndex: number; item: OutputWebSearchCall }>();
+  private readonly hosted = new Map<number, { outputIndex: number; item: OutputHostedCall }>();
   private readonly held = new Map<number, HeldCall>();
   private readonly approvals: McpApprovalRequestItem[] = [];
   private readonly closedCalls: OpenCall[] = [];
@@ -368,27 +371,32 @@ export class TurnTranslator {
   }
 
   /**
-   * A hosted tool item the upstream ran (a web search), relayed under Spool's id and output index;
-   * `key` is the upstream's output index, which its status events and `.done` name it by.
+   * A hosted tool item the upstream ran (a web or file search), relayed under Spool's id and output
+   * index; `key` is the upstream's output index, which its status events and `.done` name it by.
    */
-  onHostedAdded(key: number, item: OutputWebSearchCall): void {
+  onHostedAdded(key: number, item: OutputHostedCall): void {
     this.started = true;
     this.closeReasoning('completed');
     this.closeMessage('completed');
     const outputIndex = this.outputLength();
-    const relayed: OutputWebSearchCall = { ...item, id: newId('ws') };
+    const relayed: OutputHostedCall = { ...item, id: newId(HOSTED_ID_PREFIX[item.type]) };
     this.hosted.set(key, { outputIndex, item: relayed });
     this.emit({ type: 'response.output_item.added', output_index: outputIndex, item: relayed });
   }
 
-  onHostedStatus(key: number, type: 'response.web_search_call.in_progress' | 'response.web_search_call.searching' | 'response.web_search_call.completed'): void {
+  /**
+   * An event of an open hosted item (its status, code deltas), relayed as the upstream gave it under
+   * the item's Spool id and output index; one of another kind's names no item Spool opened there.
+   */
+  onHostedEvent(key: number, event: HostedItemEvent): void {
     const h = this.hosted.get(key);
-    if (h) this.emit({ type, item_id: h.item.id, output_index: h.outputIndex });
+    if (h && event.type.startsWith(`response.${h.item.type}`)) this.emit({ ...event, item_id: h.item.id, output_index: h.outputIndex });
   }
 
-  onHostedDone(key: number, item: OutputWebSearchCall): void {
+  onHostedDone(key: number, item: OutputHostedCall): void {
     const h = this.hosted.get(key);
-    if (!h) return;
+    // An item is done only as the kind it was opened as: one upstream index names one item.
+    if (!h || h.item.type !== item.type) return;
     this.hosted.delete(key);
     this.emit({ type: 'response.output_item.done', output_index: h.outputIndex, item: { ...item, id: h.item.id } });
   }
@@ -402,6 +410,7 @@ export class TurnTranslator {
   /** Closes what is open after the upstream finished normally. */
   finish(): TurnResult {
     const truncated = this.finishReason === 'length' || this.finishReason === 'content_filter';
+    this.closeHosted();
     this.closeReasoning(truncated ? 'incomplete' : 'completed');
     this.closeMessage(truncated ? 'incomplete' : 'completed');
     this.closeCalls(truncated ? 'incomplete' : 'completed');
@@ -427,9 +436,15 @@ export class TurnTranslator {
     this.held.clear();
   }
 
+  /** A hosted item the upstream never gave `.done` for: what it did is unknown, so it ends incomplete. */
+  private closeHosted(): void {
+    // An image generation has no `incomplete` status (OpenAI's type): it ends failed.
+    for (const [key, h] of this.hosted) this.onHostedDone(key, h.item.type === 'image_generation_call' ? { ...h.item, status: 'failed' } : { ...h.item, status: 'incomplete' });
+  }
+
   /** Closes what is open as incomplete after the upstream failed mid-stream. */
   abandon(): TurnResult {
-    for (const [key, h] of this.hosted) this.onHostedDone(key, { ...h.item, status: 'incomplete' });
+    this.closeHosted();
     this.closeReasoning('incomplete');
     this.closeMessage('incomplete');
     this.closeCalls('incomplete');
