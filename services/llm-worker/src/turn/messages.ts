@@ -45,6 +45,11 @@ export function mcpCallResult(item: Extract<ContextItem, { type: 'mcp_call' }>):
   return `Error: ${typeof item.error === 'string' ? item.error : item.error ? JSON.stringify(item.error) : 'the tool call failed'}`;
 }
 
+/** How a compaction item's summary reaches the model, on either upstream protocol. */
+export function compactedSummary(summary: string): string {
+  return `Summary of the earlier conversation (compacted):\n${summary}`;
+}
+
 /** What the model is told of a call the user denied. */
 export function deniedResult(reason: string | null | undefined): string {
   return `The user denied this tool call; it was not run.${reason ? ` Reason: ${reason}` : ''}`;
@@ -143,7 +148,7 @@ export function toChatMessages(
         // The summary stands for the context it replaced; a user message, since many
         // OpenAI-compatible servers accept a system message only at the start.
         if (!opts.openCompaction) break;
-        messages.push({ role: 'user', content: `Summary of the earlier conversation (compacted):\n${opts.openCompaction(item.encrypted_content)}` });
+        messages.push({ role: 'user', content: compactedSummary(opts.openCompaction(item.encrypted_content)) });
         break;
       }
       case 'mcp_list_tools':

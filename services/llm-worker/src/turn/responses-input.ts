@@ -1,6 +1,6 @@
 import type { ResponseInputContent, ResponseInputItem } from 'openai/resources/responses/responses';
 import type { InputContentPart } from '@spool/protocol';
-import { deniedResult, mcpCallResult, textOf, type ContextItem } from './messages.ts';
+import { compactedSummary, deniedResult, mcpCallResult, textOf, type ContextItem } from './messages.ts';
 import { mcpFunctionName } from './tool-names.ts';
 
 /*
@@ -101,7 +101,7 @@ export function toResponsesInput(items: ContextItem[], opts: { openCompaction?: 
       }
       case 'compaction':
         if (!opts.openCompaction) break;
-        input.push({ role: 'user', content: `Summary of the earlier conversation (compacted):\n${opts.openCompaction(item.encrypted_content)}` });
+        input.push({ role: 'user', content: compactedSummary(opts.openCompaction(item.encrypted_content)) });
         break;
       case 'mcp_list_tools':
       case 'mcp_approval_request':
