@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '@spool/runtime';
 import { uniquePrefix } from '@spool/testkit';
 import { deleteTestData, redisEnv, testRedisTarget, until } from './support/spool.ts';
+import { waitForReadyz } from './support/processes.ts';
 
 /**
  * The compiled build: `npm run build` emits one JavaScript bundle that plain `node` runs (no
@@ -54,17 +55,7 @@ describe('npm run build', () => {
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
       const url = `http://127.0.0.1:${port}`;
-      await until(
-        () =>
-          fetch(`${url}/readyz`).then(
-            (r) => r.ok,
-            () => false,
-          ),
-        30_000,
-        100,
-      ).catch((err: Error) => {
-        throw new Error(`${err.message}\n${out}`);
-      });
+      await waitForReadyz(url, () => out);
       const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
       await until(
         async () => {

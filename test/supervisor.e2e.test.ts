@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '@spool/runtime';
 import { uniquePrefix } from '@spool/testkit';
 import { deleteTestData, redisEnv, testRedisTarget, until, untilTerminal } from './support/spool.ts';
+import { waitForReadyz } from './support/processes.ts';
 
 /**
  * `npm start` as a supervisor of real processes: an api process that runs no model turns,
@@ -60,17 +61,7 @@ describe.skipIf(!existsSync('/proc/self/environ'))('npm start with SPOOL_WORKERS
     const exited = new Promise<number | null>((r) => parent!.once('exit', (code) => r(code)));
     const pid = parent.pid as number;
     const url = `http://127.0.0.1:${port}`;
-    await until(
-      () =>
-        fetch(`${url}/readyz`).then(
-          (r) => r.ok,
-          () => false,
-        ),
-      30_000,
-      100,
-    ).catch((err) => {
-      throw new Error(`${(err as Error).message}\n${out}`);
-    });
+    await waitForReadyz(url, () => out);
     await until(async () => childrenOf(pid).filter((c) => c.roles === 'llm,mcp').length === 2, 30_000, 100);
 
     const children = childrenOf(pid);

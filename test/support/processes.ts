@@ -12,6 +12,20 @@ export interface SpoolProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/** Waits until a Spool at `url` answers /readyz; a timeout says so with the process's output. */
+export async function waitForReadyz(url: string, output: () => string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`spool at ${url} not ready within ${timeoutMs} ms:\n${output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /**
  * Starts Spool as `npm start` does (tsx on services/spool/src/main.ts) in a child process with
  * the roles given, and waits until it is ready: /readyz for the api role, the start-up line else.
